@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CommonModule } from './common/common.module';
+import { AppExceptionFilter } from './common/exception.filter';
+import { AppValidationPipe } from './common/validation';
+import { APP_CONFIG, AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { buildDataSourceOptions } from './database/data-source-options';
+import { AdminModule } from './modules/admin/admin.module';
+import { ApiKeyGuard } from './modules/auth/api-key.guard';
+import { AuthModule } from './modules/auth/auth.module';
+import { ClicksModule } from './modules/clicks/clicks.module';
+import { ConversionsModule } from './modules/conversions/conversions.module';
+import { HealthModule } from './modules/health/health.module';
+
+@Module({
+  imports: [
+    ConfigModule,
+    CommonModule,
+    TypeOrmModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({ ...buildDataSourceOptions(config), migrationsRun: true }),
+    }),
+    AuthModule,
+    ClicksModule,
+    ConversionsModule,
+    AdminModule,
+    HealthModule,
+  ],
+  providers: [
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+    { provide: APP_PIPE, useClass: AppValidationPipe },
+    { provide: APP_FILTER, useClass: AppExceptionFilter },
+  ],
+})
+export class AppModule {}

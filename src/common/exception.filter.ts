@@ -1,0 +1,56 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { AppError, STATUS_BY_CODE } from './errors';
+
+interface ReplyLike {
+  header(name: string, value: string): unknown;
+}
+
+/**
+ * One filter maps every error to the contract's shape, `{"detail": ...}`, through the HTTP adapter.
+ * Unknown errors are logged with the request id and answered as a plain 500 that leaks nothing.
+ */
+@Catch()
+export class AppExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const { httpAdapter } = this.adapterHost;
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<ReplyLike>();
+    const { status, body, headers } = toResponse(exception);
+    if (status >= 500 && !(exception instanceof AppError)) {
+      const req = ctx.getRequest<{ id?: string; method?: string; url?: string }>();
+      this.logger.error(
+        `Unhandled error on ${req?.method} ${req?.url} (request ${req?.id}): ${(exception as Error)?.stack ?? exception}`,
+      );
+    }
+    for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+    httpAdapter.reply(reply, body, status);
+  }
+}
+
+export function toResponse(exception: unknown): {
+  status: number;
+  body: { detail: unknown };
+  headers: Record<string, string>;
+} {
+  if (exception instanceof AppError) {
+    return { status: STATUS_BY_CODE[exception.code], body: { detail: exception.detail }, headers: exception.headers };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const res = exception.getResponse();
+    let detail: unknown = exception.message;
+    if (typeof res === 'string') detail = res;
+    else if (res && typeof res === 'object' && 'message' in res) {
+      const m = (res as { message: unknown }).message;
+      detail = Array.isArray(m) ? m.join('; ') : m;
+    }
+    if (typeof detail === 'string' && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /.test(detail)) detail = 'Not Found';
+    return { status, body: { detail }, headers: {} };
+  }
+  return { status: 500, body: { detail: 'Internal Server Error' }, headers: {} };
+}

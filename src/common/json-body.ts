@@ -1,0 +1,52 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import sjson from 'secure-json-parse';
+import { ValidationIssue } from './errors';
+import { findUnstorableText } from './parsers';
+
+export const BODY_LIMIT = 64 * 1024;
+
+/**
+ * A body that could not be accepted. The parser does not fail the request itself: the guard must
+ * answer 401/403 first (the contract's order is auth, then body), so the validation pipe throws
+ * these issues as the 422 once the caller is known.
+ */
+export class InvalidBody {
+  constructor(readonly issues: ValidationIssue[]) {}
+}
+
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (e) {
+    const message = (e as Error).message;
+    const pos = /position (\d+)/.exec(message);
+    return new InvalidBody([
+      {
+        type: 'json_invalid',
+        loc: ['body', pos ? Number(pos[1]) : 0],
+        msg: 'JSON decode error',
+        input: {},
+        ctx: { error: message },
+      },
+    ]);
+  }
+  const path = findUnstorableText(value);
+  if (path) {
+    return new InvalidBody([
+      {
+        type: 'string_unicode',
+        loc: ['body', ...path],
+        msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored',
+        input: null,
+      },
+    ]);
+  }
+  return value;
+}
+
+/** JSON bodies are parsed here (not by Fastify's parser, whose errors are 400s). */
+export function registerJsonBodyParser(app: NestFastifyApplication, contentTypes: string[] = ['application/json']): void {
+  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => parseJsonBody(body.toString("utf8")));
+}

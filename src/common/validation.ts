@@ -1,0 +1,260 @@
+import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
+import { getMetadataStorage, IsOptional, validate, ValidateBy, ValidationError } from 'class-validator';
+import { AppError, ValidationIssue } from './errors';
+import { InvalidBody } from './json-body';
+import { MAX_MONEY, parseCurrency, parseDateTime, parseNumberLike } from './parsers';
+
+/*
+ * Validation speaks Pydantic: each class-validator constraint is named after the Pydantic error
+ * type it stands for, and its message is Pydantic's, so the exception factory only has to pick
+ * the most important failure per field and put it in `{type, loc, msg, input, ctx?}` form.
+ */
+
+/** Which failure to report when a field fails several checks: presence, then type, then value. */
+const PRIORITY = [
+  'missing',
+  'string_type',
+  'float_type',
+  'float_parsing',
+  'datetime_type',
+  'datetime_parsing',
+  'datetime_from_date_parsing',
+  'list_type',
+  'enum',
+  'finite_number',
+  'string_too_short',
+  'string_too_long',
+  'less_than',
+  'greater_than',
+  'too_long',
+  'url_parsing',
+  'value_error',
+];
+
+function rule(
+  name: string,
+  validate: (v: unknown) => boolean,
+  msg: string | ((v: unknown) => string),
+  ctx?: Record<string, unknown> | ((v: unknown) => Record<string, unknown> | undefined),
+): PropertyDecorator {
+  return ValidateBy(
+    {
+      name,
+      validator: {
+        validate: (v) => validate(v),
+        defaultMessage: (args) => (typeof msg === 'function' ? msg(args?.value) : msg),
+      },
+    },
+    // The context travels with the error; a function is resolved by the exception factory.
+    { context: { ctx } },
+  );
+}
+
+/** The field must be present (null is present: it then fails its type check, as in Pydantic). */
+export const Required = () => rule('missing', (v) => v !== undefined, 'Field required');
+
+/** Optional: absent and null are the same. */
+export const Optional = () => IsOptional();
+
+export function Str(opts: { max: number; min?: number }): PropertyDecorator {
+  const min = opts.min ?? 0;
+  return applyDecorators(
+    rule('string_type', (v) => typeof v === 'string', 'Input should be a valid string'),
+    rule(
+      'string_too_long',
+      (v) => typeof v !== 'string' || v.length <= opts.max,
+      `String should have at most ${opts.max} character${opts.max === 1 ? '' : 's'}`,
+      { max_length: opts.max },
+    ),
+    ...(min > 0
+      ? [
+          rule(
+            'string_too_short',
+            (v) => typeof v !== 'string' || v.length >= min,
+            `String should have at least ${min} character${min === 1 ? '' : 's'}`,
+            { min_length: min },
+          ),
+        ]
+      : []),
+  );
+}
+
+/** An absolute http(s) URL. */
+export function HttpUrl(max: number): PropertyDecorator {
+  return applyDecorators(
+    Str({ max, min: 1 }),
+    rule(
+      'url_parsing',
+      (v) => typeof v !== 'string' || isHttpUrl(v),
+      'Input should be a valid URL, relative URL without a base',
+      { error: 'relative URL without a base' },
+    ),
+  );
+}
+
+export function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export function OneOf(values: readonly string[]): PropertyDecorator {
+  const expected = values.map((v) => `'${v}'`).join(', ').replace(/, ([^,]*)$/, ' or $1');
+  return rule('enum', (v) => typeof v === 'string' && values.includes(v), `Input should be ${expected}`, {
+    expected,
+  });
+}
+
+/** A finite number or numeric string, below the money column's bound. */
+export function Money(): PropertyDecorator {
+  return applyDecorators(
+    rule('float_type', (v) => typeof v === 'number' || typeof v === 'string', 'Input should be a valid number'),
+    rule(
+      'float_parsing',
+      (v) => typeof v !== 'string' || parseNumberLike(v) !== undefined,
+      'Input should be a valid number, unable to parse string as a number',
+    ),
+    rule(
+      'finite_number',
+      (v) => {
+        const n = parseNumberLike(v);
+        return n === undefined || Number.isFinite(n);
+      },
+      'Input should be a finite number',
+    ),
+    rule(
+      'less_than',
+      (v) => {
+        const n = parseNumberLike(v);
+        return n === undefined || !Number.isFinite(n) || Math.abs(n) < MAX_MONEY;
+      },
+      `Input should be less than ${MAX_MONEY} in magnitude`,
+      { lt: MAX_MONEY },
+    ),
+  );
+}
+
+export function DateTime(): PropertyDecorator {
+  return applyDecorators(
+    rule(
+      'datetime_type',
+      (v) => typeof v === 'string' || typeof v === 'number',
+      'Input should be a valid datetime',
+    ),
+    rule(
+      'datetime_from_date_parsing',
+      (v) => (typeof v !== 'string' && typeof v !== 'number') || parseDateTime(v).ok,
+      (v) => {
+        const r = parseDateTime(v);
+        return r.ok ? '' : r.msg;
+      },
+      (v) => {
+        const r = parseDateTime(v);
+        return r.ok || !r.error ? undefined : { error: r.error };
+      },
+    ),
+  );
+}
+
+export function Currency(): PropertyDecorator {
+  return applyDecorators(
+    Str({ max: 3, min: 3 }),
+    rule(
+      'value_error',
+      (v) => typeof v !== 'string' || v.length !== 3 || parseCurrency(v) !== undefined,
+      'Value error, not a valid ISO 4217 currency code',
+      { error: 'not a valid ISO 4217 currency code' },
+    ),
+  );
+}
+
+export function StrList(opts: { maxItems: number; maxLength: number }): PropertyDecorator {
+  return applyDecorators(
+    rule('list_type', (v) => Array.isArray(v), 'Input should be a valid list'),
+    rule(
+      'too_long',
+      (v) => !Array.isArray(v) || v.length <= opts.maxItems,
+      `List should have at most ${opts.maxItems} items after validation`,
+      { max_length: opts.maxItems },
+    ),
+    rule(
+      'string_type',
+      (v) => !Array.isArray(v) || v.every((x) => typeof x === 'string' && x.length <= opts.maxLength),
+      `Input should be a list of strings of at most ${opts.maxLength} characters`,
+    ),
+  );
+}
+
+/** Names of the properties a DTO class declares through class-validator decorators. */
+export function declaredFields(dto: Function): Set<string> {
+  return new Set(getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false).map((m) => m.propertyName));
+}
+
+export function toIssues(errors: ValidationError[], where: 'body' | 'query' | 'path', path: (string | number)[] = []): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const e of errors) {
+    const loc = [where, ...path, e.property];
+    if (e.constraints) {
+      const keys = Object.keys(e.constraints);
+      const type = PRIORITY.find((k) => keys.includes(k)) ?? keys[0];
+      const issue: ValidationIssue = {
+        type,
+        loc,
+        msg: e.constraints[type],
+        input: type === 'missing' ? (e.target ?? {}) : e.value,
+      };
+      const raw = (e.contexts?.[type] as { ctx?: unknown } | undefined)?.ctx;
+      const ctx = typeof raw === 'function' ? raw(e.value) : raw;
+      if (ctx) issue.ctx = ctx;
+      issues.push(issue);
+    }
+    if (e.children?.length) issues.push(...toIssues(e.children, where, [...path, e.property]));
+  }
+  return issues;
+}
+
+/**
+ * The global validation pipe. Unknown keys are kept (they go to `params.extra`), so nothing is
+ * whitelisted away; handlers get the plain body, exactly as sent, and build commands from it.
+ * A body must be a JSON object; anything else is Pydantic's `model_attributes_type`.
+ */
+@Injectable()
+export class AppValidationPipe implements PipeTransform {
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (value instanceof InvalidBody) throw AppError.validation(value.issues);
+    if (metadata.type !== 'body' && metadata.type !== 'query') return value;
+    if (!metadata.metatype || !isDtoClass(metadata.metatype)) return value;
+    const where = metadata.type;
+    if (where === 'body') {
+      if (value === undefined || value === null) {
+        throw AppError.validation([{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
+      }
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        throw AppError.validation([
+          {
+            type: 'model_attributes_type',
+            loc: ['body'],
+            msg: 'Input should be a valid dictionary or object to extract fields from',
+            input: value,
+          },
+        ]);
+      }
+    }
+    // class-validator finds the rules through the constructor; no class-transformer pass is
+    // needed (and none may alter the values that are stored exactly as sent).
+    const instance = Object.assign(Object.create(metadata.metatype.prototype as object) as object, value);
+    const errors = await validate(instance, { validationError: { target: false, value: true } });
+    if (errors.length) {
+      for (const e of errors) e.target = value as object;
+      throw AppError.validation(toIssues(errors, where));
+    }
+    return value;
+  }
+}
+
+function isDtoClass(metatype: Function): boolean {
+  return ![String, Boolean, Number, Array, Object].includes(metatype as never);
+}

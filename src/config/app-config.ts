@@ -1,0 +1,72 @@
+import { parseDuration } from './duration';
+
+/**
+ * The one place that reads process.env. Every variable is validated at boot; a bad value stops
+ * the process with a message naming the variable.
+ */
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  /** postgres://… switches to PostgreSQL; otherwise the embedded SQLite file is used. */
+  databaseUrl?: string;
+  sqlitePath: string;
+  dbPoolSize: number;
+  /** Milliseconds. */
+  dedupWindowMs: number;
+  /** How long a looked-up API key may be served from the in-process cache (ms). */
+  keyCacheTtlMs: number;
+  bootstrapAdminKey?: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function intVar(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function durationVar(env: Env, name: string, def: string): number {
+  const raw = env[name] || def;
+  const ms = parseDuration(raw);
+  if (ms === undefined) {
+    throw new ConfigError(`${name} must be a duration like 7d, 24h, 30m, 45s, 500ms or a number of seconds, got "${raw}"`);
+  }
+  return ms;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}"`);
+  }
+  const bootstrapAdminKey = env.BOOTSTRAP_ADMIN_KEY || undefined;
+  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 16) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_KEY must be at least 16 characters');
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
+  }
+  return {
+    nodeEnv: env.NODE_ENV || 'development',
+    port: intVar(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    databaseUrl,
+    sqlitePath: env.SQLITE_PATH || 'data/conversions.sqlite',
+    dbPoolSize: intVar(env, 'DB_POOL_SIZE', 10, 1, 500),
+    dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
+    keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
+    bootstrapAdminKey,
+    logLevel,
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

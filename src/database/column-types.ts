@@ -1,0 +1,49 @@
+import { ColumnOptions, getMetadataArgsStorage } from 'typeorm';
+
+/**
+ * Entities are written once for both drivers. Column types that exist on only one driver are
+ * declared with their PostgreSQL type and mapped here for SQLite when the DataSource is built:
+ *   timestamptz   -> datetime      (better-sqlite3 refuses timestamptz)
+ *   numeric(p,s)  -> varchar(40)   (SQLite's NUMERIC affinity would store money as a float;
+ *                                   the canonical decimal string is stored instead)
+ */
+export type DbKind = 'postgres' | 'sqlite';
+
+export const TIMESTAMP: ColumnOptions = { type: 'timestamptz' };
+export const MONEY: ColumnOptions = { type: 'numeric', precision: 20, scale: 6 };
+
+export function adaptColumnTypes(kind: DbKind, entities: Function[]): void {
+  if (kind !== 'sqlite') return;
+  for (const col of getMetadataArgsStorage().columns) {
+    if (!entities.includes(col.target as Function)) continue;
+    const opts = col.options as ColumnOptions & { __adapted?: boolean };
+    if (opts.__adapted) continue;
+    if (opts.type === 'timestamptz') {
+      opts.type = 'datetime';
+    } else if (opts.type === 'numeric') {
+      opts.type = 'varchar';
+      opts.length = 40;
+      delete opts.precision;
+      delete opts.scale;
+    }
+    opts.__adapted = true;
+  }
+}
+
+/** Per-driver timestamp type for migrations (an explicit driver check, as the house style asks). */
+export function migrationTypes(kind: DbKind) {
+  return { timestamp: kind === 'postgres' ? 'timestamptz' : 'datetime' };
+}
+
+/** Formats a Date the way TypeORM stores it on SQLite, for the raw SQL on the hot path. */
+export function sqliteTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** Reads a timestamp from a raw query row: a Date on PostgreSQL, UTC text on SQLite. */
+export function fromDbTime(v: unknown): Date | null {
+  if (v == null) return null;
+  if (v instanceof Date) return v;
+  const s = String(v);
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : s.replace(' ', 'T') + 'Z');
+}

@@ -1,0 +1,9 @@
+import { ApiKey } from '../modules/auth/api-key.entity';
+import { Click } from '../modules/clicks/click.entity';
+import { Conversion } from '../modules/conversions/conversion.entity';
+import { DedupClaim } from '../modules/dedup/dedup-claim.entity';
+import { Partner } from '../modules/partners/partner.entity';
+import { Tag } from '../modules/partners/tag.entity';
+
+/** Every entity, listed explicitly (never globbed). */
+export const ENTITIES = [Partner, Tag, ApiKey, Click, Conversion, DedupClaim];

@@ -1,0 +1,48 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { TIMESTAMP } from '../../database/column-types';
+import { Partner } from '../partners/partner.entity';
+
+export const ROLES = ['partner', 'ingest', 'support', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+@Entity('api_keys')
+@Index('UQ_api_keys_hash', ['key_hash'], { unique: true })
+@Index('IDX_api_keys_partner', ['partner_id'])
+export class ApiKey {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  role: Role;
+
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  partner_id: string | null;
+
+  @ManyToOne(() => Partner, { onDelete: 'RESTRICT', onUpdate: 'NO ACTION' })
+  @JoinColumn({ name: 'partner_id', foreignKeyConstraintName: 'FK_api_keys_partner' })
+  partner?: Partner;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  name: string | null;
+
+  /** The readable start of the secret, for people to tell keys apart. */
+  @Column({ type: 'varchar', length: 24 })
+  prefix: string;
+
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  @Column({ type: 'varchar', length: 64 })
+  key_hash: string;
+
+  @Column({ ...TIMESTAMP })
+  created_at: Date;
+
+  /** Set when a rotation gives the old secret a grace period. */
+  @Column({ ...TIMESTAMP, nullable: true })
+  expires_at: Date | null;
+
+  @Column({ ...TIMESTAMP, nullable: true })
+  revoked_at: Date | null;
+
+  @Column({ ...TIMESTAMP, nullable: true })
+  last_used_at: Date | null;
+}

@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull, Repository } from 'typeorm';
+import { fromDbTime } from '../../database/column-types';
+import { ApiKey, Role } from './api-key.entity';
+
+export interface KeyRecord {
+  id: string;
+  role: Role;
+  partner_id: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  partner_disabled_at: Date | null;
+}
+
+@Injectable()
+export class ApiKeysRepository {
+  private readonly repo: Repository<ApiKey>;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.repo = ds.getRepository(ApiKey);
+  }
+
+  /** The key with this hash and its partner's state, in one query. */
+  async findByHash(hash: string): Promise<KeyRecord | null> {
+    const row = await this.repo
+      .createQueryBuilder('k')
+      .leftJoin('partners', 'p', 'p.id = k.partner_id')
+      .select([
+        'k.id AS id',
+        'k.role AS role',
+        'k.partner_id AS partner_id',
+        'k.expires_at AS expires_at',
+        'k.revoked_at AS revoked_at',
+        'p.disabled_at AS partner_disabled_at',
+      ])
+      .where('k.key_hash = :hash', { hash })
+      .getRawOne<Record<string, unknown>>();
+    if (!row) return null;
+    return {
+      id: row.id as string,
+      role: row.role as Role,
+      partner_id: (row.partner_id as string | null) ?? null,
+      expires_at: fromDbTime(row.expires_at),
+      revoked_at: fromDbTime(row.revoked_at),
+      partner_disabled_at: fromDbTime(row.partner_disabled_at),
+    };
+  }
+
+  insert(key: ApiKey): Promise<unknown> {
+    return this.repo.insert(key);
+  }
+
+  findById(id: string): Promise<ApiKey | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  async revoke(id: string, at: Date): Promise<boolean> {
+    const res = await this.repo.update({ id, revoked_at: IsNull() }, { revoked_at: at });
+    return (res.affected ?? 0) > 0;
+  }
+
+  async hasActiveAdmin(): Promise<boolean> {
+    return (await this.repo.countBy({ role: 'admin', revoked_at: IsNull() })) > 0;
+  }
+}

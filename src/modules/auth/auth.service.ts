@@ -1,0 +1,135 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { AppError } from '../../common/errors';
+import { Clock } from '../../common/clock';
+import { TtlCache } from '../../common/ttl-cache';
+import { ApiKey, Role } from './api-key.entity';
+import { ApiKeysRepository, KeyRecord } from './api-keys.repository';
+import type { Principal } from './principal';
+
+const PREFIX_BY_ROLE: Record<Role, string> = {
+  partner: 'thr_pk_',
+  ingest: 'thr_ik_',
+  support: 'thr_sk_',
+  admin: 'thr_ak_',
+};
+
+export interface IssuedKey {
+  id: string;
+  role: Role;
+  partner_id: string | null;
+  name: string | null;
+  key: string;
+  created_at: string;
+}
+
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** Keys: how they are made, stored and checked. Nothing else knows. */
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Auth');
+  /** hash -> key record (or null for unknown), for at most KEY_CACHE_TTL_MS. */
+  private readonly cache: TtlCache<string, KeyRecord | null>;
+
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.cache = new TtlCache(config.keyCacheTtlMs);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bootstrapAdminKey();
+  }
+
+  /** The principal for a bearer secret, or a 401. */
+  async authenticate(secret: string): Promise<Principal> {
+    const hash = hashKey(secret);
+    let rec = this.cache.get(hash);
+    if (rec === undefined) {
+      rec = await this.keys.findByHash(hash);
+      this.cache.set(hash, rec);
+    }
+    // The lookup is by hash, so comparing hashes again here is belt and braces; it is constant time.
+    const now = this.clock.now().getTime();
+    if (
+      !rec ||
+      rec.revoked_at ||
+      (rec.expires_at && rec.expires_at.getTime() <= now) ||
+      rec.partner_disabled_at
+    ) {
+      throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
+    }
+    return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id };
+  }
+
+  async createApiKey(input: { role: Role; partner_id?: string | null; name?: string | null }, secret?: string): Promise<IssuedKey> {
+    const key = secret ?? PREFIX_BY_ROLE[input.role] + randomBytes(32).toString('base64url');
+    const row: ApiKey = {
+      id: randomUUID(),
+      role: input.role,
+      partner_id: input.partner_id ?? null,
+      name: input.name ?? null,
+      prefix: key.slice(0, 12),
+      key_hash: hashKey(key),
+      created_at: this.clock.now(),
+      expires_at: null,
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await this.keys.insert(row);
+    return {
+      id: row.id,
+      role: row.role,
+      partner_id: row.partner_id,
+      name: row.name,
+      key,
+      created_at: row.created_at.toISOString(),
+    };
+  }
+
+  /** Revokes a key. This process forgets it at once; other replicas within KEY_CACHE_TTL_MS. */
+  async revokeApiKey(id: string): Promise<void> {
+    const key = await this.keys.findById(id);
+    if (!key) throw AppError.notFound('API key');
+    if (!key.revoked_at) await this.keys.revoke(id, this.clock.now());
+    this.cache.delete(key.key_hash);
+  }
+
+  /** Drops every cached key of a partner (after the partner is disabled, say). */
+  forgetPartner(partnerId: string): void {
+    this.cache.deleteWhere((rec) => rec?.partner_id === partnerId);
+  }
+
+  private async bootstrapAdminKey(): Promise<void> {
+    const configured = this.config.bootstrapAdminKey;
+    if (configured) {
+      const existing = await this.keys.findByHash(hashKey(configured));
+      if (existing || (await this.keys.hasActiveAdmin())) return;
+      await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);
+      this.logger.log('Created the admin key given in BOOTSTRAP_ADMIN_KEY.');
+      return;
+    }
+    if (await this.keys.hasActiveAdmin()) return;
+    const issued = await this.createApiKey({ role: 'admin', name: 'bootstrap (generated)' });
+    this.logger.warn(
+      `No admin key existed, so one was generated. It is shown only this once:\n\n    ${issued.key}\n\n` +
+        `Use it as "Authorization: Bearer ${issued.key}" on /admin routes, e.g. to create a partner:\n` +
+        `    curl -X POST http://localhost:${this.config.port}/admin/partners -H "Authorization: Bearer ${issued.key}" ` +
+        `-H "Content-Type: application/json" -d '{"name":"Acme"}'\n` +
+        `Set BOOTSTRAP_ADMIN_KEY to choose the secret yourself.`,
+    );
+  }
+}
+
+/** Compares two secrets in constant time (for the signed-click and similar checks). */
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}

@@ -1,0 +1,9 @@
+import type { Role } from './api-key.entity';
+
+/** Who is calling, as the guard established it. */
+export interface Principal {
+  keyId: string;
+  role: Role;
+  /** Set for, and only for, partner keys. */
+  partnerId: string | null;
+}

@@ -1,0 +1,46 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { DateTime, HttpUrl, Optional, Required, Str } from '../../common/validation';
+
+export class RegisterClickDto {
+  @ApiPropertyOptional({ description: 'Your id for the click; generated as clk_… when absent.', example: 'clk_xyz', maxLength: 255 })
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  click_id?: string;
+
+  @ApiProperty({ description: 'The tag (and so the partner) the click belongs to.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
+  @Required()
+  @Str({ max: 36, min: 1 })
+  tag_id: string;
+
+  @ApiPropertyOptional({ description: 'The bid that won the impression; may be attached later with PATCH.', example: 'bid_42', maxLength: 255 })
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  bid_id?: string;
+
+  @ApiPropertyOptional({ description: 'When the click happened (ISO-8601; UTC when no offset). Defaults to now.', example: '2026-05-26T12:00:00Z' })
+  @Optional()
+  @DateTime()
+  clicked_at?: string;
+
+  @ApiPropertyOptional({ description: 'The landing URL the click led to.', example: 'https://shop.example.com/p/1', maxLength: 2048 })
+  @Optional()
+  @HttpUrl(2048)
+  landing_url?: string;
+}
+
+export class AttachBidDto {
+  @ApiProperty({ description: 'The bid id to attribute the click to.', example: 'bid_42', maxLength: 255 })
+  @Required()
+  @Str({ max: 255, min: 1 })
+  bid_id: string;
+}
+
+export class ClickView {
+  @ApiProperty({ example: 'clk_xyz' }) click_id: string;
+  @ApiProperty({ example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' }) tag_id: string;
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) partner_id: string;
+  @ApiProperty({ example: 'bid_42', nullable: true, type: String }) bid_id: string | null;
+  @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) clicked_at: string;
+  @ApiProperty({ example: 'https://shop.example.com/p/1', nullable: true, type: String }) landing_url: string | null;
+  @ApiProperty({ example: '2026-05-26T12:00:00.120Z' }) created_at: string;
+}

@@ -1,0 +1,48 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../../common/openapi';
+import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
+import { ConversionsService } from './conversions.service';
+import { IdempotencyKey } from './idempotency-key';
+
+@ApiTags('conversions')
+@ApiBearerAuth()
+@Controller('api')
+export class ConversionsController {
+  constructor(private readonly conversions: ConversionsService) {}
+
+  @Post('conversion')
+  @HttpCode(200)
+  @Roles('partner')
+  @ApiOperation({
+    summary: 'Send a conversion from your backend (partner key).',
+    description:
+      'Deduplication: the Idempotency-Key header, else event_id, else order_id is the dedup key; the same key + click_id + ' +
+      'event_type within the dedup window (default 7 days) returns `duplicate` and writes nothing. Without any key every ' +
+      'request writes a row. Any additional body keys are stored under params.extra.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Optional but recommended: 1 to 255 printable ASCII characters.', example: 'order_123' })
+  @ApiResponse({
+    status: 200,
+    type: ConversionResultDto,
+    description: '`{"status":"ok"}` or, when a duplicate is detected, `{"status":"duplicate"}`.',
+    content: {
+      'application/json': {
+        examples: {
+          ok: { value: { status: 'ok', conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' } },
+          duplicate: { value: { status: 'duplicate', conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40', matched_on: 'idempotency_key' } },
+        },
+      },
+    },
+  })
+  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422)
+  createConversion(
+    @CurrentPrincipal() principal: Principal,
+    @IdempotencyKey() idempotencyKey: string | null,
+    @Body() body: ConversionBodyDto,
+  ): Promise<ConversionResultDto> {
+    return this.conversions.record({ partnerId: principal.partnerId!, source: 'api', idempotencyKey }, body);
+  }
+}

@@ -1,0 +1,205 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { sqliteTime } from '../../database/column-types';
+import type { ConversionSource, DedupLayer } from './conversion.entity';
+
+/** Everything one conversion row needs, already validated and normalised. */
+export interface NewConversion {
+  id: string;
+  partner_id: string;
+  /** The caller's tag override; the click's tag when null. */
+  tag_id: string | null;
+  click_id: string;
+  source: ConversionSource;
+  event_type: string;
+  conversion_time: Date;
+  conversion_value: string;
+  currency: string;
+  order_id: string | null;
+  event_id: string | null;
+  dedup_key: string | null;
+  dedup_layer: DedupLayer | null;
+  page_url: string | null;
+  referrer: string | null;
+  user_agent: string | null;
+  session_id: string | null;
+  client_id: string | null;
+  params: object;
+  created_at: Date;
+}
+
+export interface RecordOutcome {
+  click: { found: boolean; partner_id: string | null; has_bid: boolean };
+  /** The conversion id the dedup claim now points to (ours when we won it); null without a key. */
+  claimed_id: string | null;
+  /** Our id when the row was written. */
+  inserted_id: string | null;
+}
+
+const COLUMNS =
+  'id, partner_id, tag_id, click_id, bid_id, source, event_type, conversion_time, conversion_value, currency, ' +
+  'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
+
+/*
+ * PostgreSQL: one statement, one round trip. It reads the click, and only when the click is the
+ * caller's partner's and has a bid, claims the dedup key and inserts the row. The claim is an
+ * upsert that always returns the claim's conversion id: ours when the key was free or its old claim
+ * had left the window, the earlier conversion's otherwise. Concurrent claims of one key serialise
+ * on the primary key of dedup_claims, so exactly one of them writes a row.
+ */
+const PG_RECORD = `
+WITH c AS (
+  SELECT click_id, partner_id, tag_id, bid_id FROM clicks WHERE click_id = $1::varchar
+), a AS (
+  SELECT * FROM c WHERE partner_id = $2::varchar AND bid_id IS NOT NULL
+), claim AS (
+  INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
+  SELECT $3::varchar, a.click_id, $4::varchar, $5::varchar, $6::bigint FROM a WHERE $3::varchar IS NOT NULL
+  ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET
+    conversion_id = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.conversion_id ELSE dedup_claims.conversion_id END,
+    claimed_at = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.claimed_at ELSE dedup_claims.claimed_at END
+  RETURNING conversion_id
+), ins AS (
+  INSERT INTO conversions (${COLUMNS})
+  SELECT $5::varchar, a.partner_id, COALESCE($8::varchar, a.tag_id), a.click_id, a.bid_id, $9::varchar, $4::varchar,
+         $10::timestamptz, $11::numeric, $12::varchar, $13::varchar, $14::varchar, $3::varchar, $15::varchar,
+         $16::varchar, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::json, $22::timestamptz
+  FROM a
+  WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM claim WHERE claim.conversion_id = $5::varchar)
+  RETURNING id
+)
+SELECT c.click_id IS NOT NULL AS found, c.partner_id, c.bid_id IS NOT NULL AS has_bid,
+       (SELECT conversion_id FROM claim) AS claimed_id, (SELECT id FROM ins) AS inserted_id
+FROM (SELECT 1) AS one LEFT JOIN c ON true`;
+
+interface SqliteDb {
+  prepare(sql: string): { get(...p: unknown[]): unknown; run(...p: unknown[]): unknown };
+  transaction<T>(fn: () => T): () => T;
+}
+
+@Injectable()
+export class ConversionsRepository {
+  private readonly isPostgres: boolean;
+  private sqlite?: {
+    db: SqliteDb;
+    click: ReturnType<SqliteDb['prepare']>;
+    claim: ReturnType<SqliteDb['prepare']>;
+    insert: ReturnType<SqliteDb['prepare']>;
+  };
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.isPostgres = ds.options.type === 'postgres';
+  }
+
+  /** Checks the click, claims the dedup key and writes the row, atomically. */
+  async recordAtomically(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    return this.isPostgres ? this.recordPostgres(n, windowStartMs) : this.recordSqlite(n, windowStartMs);
+  }
+
+  private async recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    const rows: Record<string, unknown>[] = await this.ds.query(PG_RECORD, [
+      n.click_id,
+      n.partner_id,
+      n.dedup_key,
+      n.event_type,
+      n.id,
+      n.created_at.getTime(),
+      windowStartMs,
+      n.tag_id,
+      n.source,
+      n.conversion_time.toISOString(),
+      n.conversion_value,
+      n.currency,
+      n.order_id,
+      n.event_id,
+      n.dedup_layer,
+      n.page_url,
+      n.referrer,
+      n.user_agent,
+      n.session_id,
+      n.client_id,
+      JSON.stringify(n.params),
+      n.created_at.toISOString(),
+    ]);
+    const r = rows[0];
+    return {
+      click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
+      claimed_id: (r.claimed_id as string) ?? null,
+      inserted_id: (r.inserted_id as string) ?? null,
+    };
+  }
+
+  /*
+   * SQLite: better-sqlite3 is synchronous, so the transaction below runs to its end before any
+   * other request's statement can start: the same guarantees as the PostgreSQL statement.
+   */
+  private async recordSqlite(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    const s = this.sqliteStatements();
+    return s.db.transaction((): RecordOutcome => {
+      const click = s.click.get(n.click_id) as { partner_id: string; tag_id: string; bid_id: string | null } | undefined;
+      const facts = { found: !!click, partner_id: click?.partner_id ?? null, has_bid: click?.bid_id != null };
+      if (!click || click.partner_id !== n.partner_id || click.bid_id == null) {
+        return { click: facts, claimed_id: null, inserted_id: null };
+      }
+      let claimedId: string | null = null;
+      if (n.dedup_key !== null) {
+        const row = s.claim.get({
+          key: n.dedup_key,
+          click: n.click_id,
+          event: n.event_type,
+          id: n.id,
+          at: n.created_at.getTime(),
+          windowStart: windowStartMs,
+        }) as {
+          conversion_id: string;
+        };
+        claimedId = row.conversion_id;
+        if (claimedId !== n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
+      }
+      s.insert.run(
+        n.id,
+        n.partner_id,
+        n.tag_id ?? click.tag_id,
+        n.click_id,
+        click.bid_id,
+        n.source,
+        n.event_type,
+        sqliteTime(n.conversion_time),
+        n.conversion_value,
+        n.currency,
+        n.order_id,
+        n.event_id,
+        n.dedup_key,
+        n.dedup_layer,
+        n.page_url,
+        n.referrer,
+        n.user_agent,
+        n.session_id,
+        n.client_id,
+        JSON.stringify(n.params),
+        sqliteTime(n.created_at),
+      );
+      return { click: facts, claimed_id: claimedId, inserted_id: n.id };
+    })();
+  }
+
+  private sqliteStatements() {
+    if (!this.sqlite) {
+      const db = (this.ds.driver as unknown as { databaseConnection: SqliteDb }).databaseConnection;
+      this.sqlite = {
+        db,
+        click: db.prepare('SELECT partner_id, tag_id, bid_id FROM clicks WHERE click_id = ?'),
+        claim: db.prepare(
+          `INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at) VALUES (@key, @click, @event, @id, @at)
+           ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET
+             conversion_id = CASE WHEN claimed_at <= @windowStart THEN excluded.conversion_id ELSE conversion_id END,
+             claimed_at = CASE WHEN claimed_at <= @windowStart THEN excluded.claimed_at ELSE claimed_at END
+           RETURNING conversion_id`,
+        ),
+        insert: db.prepare(`INSERT INTO conversions (${COLUMNS}) VALUES (${Array(21).fill('?').join(', ')})`),
+      };
+    }
+    return this.sqlite;
+  }
+}

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { databaseUnavailable, isDatabaseUnavailable } from './db-errors';
 import { AppError, STATUS_BY_CODE } from './errors';
 
 interface ReplyLike {
@@ -21,7 +22,10 @@ export class AppExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<ReplyLike>();
     const { status, body, headers } = toResponse(exception);
-    if (status >= 500 && !(exception instanceof AppError)) {
+    if (status === 503 && !(exception instanceof AppError)) {
+      // The database is down or too slow: nothing was acknowledged, the client retries.
+      this.logger.warn(`Database unavailable: ${(exception as Error)?.message ?? exception}`);
+    } else if (status >= 500 && !(exception instanceof AppError)) {
       const req = ctx.getRequest<{ id?: string; method?: string; url?: string }>();
       this.logger.error(
         `Unhandled error on ${req?.method} ${req?.url} (request ${req?.id}): ${(exception as Error)?.stack ?? exception}`,
@@ -37,6 +41,9 @@ export function toResponse(exception: unknown): {
   body: { detail: unknown };
   headers: Record<string, string>;
 } {
+  if (!(exception instanceof AppError) && !(exception instanceof HttpException) && isDatabaseUnavailable(exception)) {
+    exception = databaseUnavailable();
+  }
   if (exception instanceof AppError) {
     return { status: STATUS_BY_CODE[exception.code], body: { detail: exception.detail }, headers: exception.headers };
   }

@@ -18,6 +18,18 @@ export interface AppConfig {
   keyCacheTtlMs: number;
   bootstrapAdminKey?: string;
   logLevel: string;
+  /** PostgreSQL: a statement running longer than this is cancelled and answered 503 (ms). */
+  dbStatementTimeoutMs: number;
+  /** PostgreSQL: how long to wait for a pooled connection or a new one before answering 503 (ms). */
+  dbConnectTimeoutMs: number;
+  /** Bearer token that may read GET /metrics (besides support and admin keys); unset: keys only. */
+  metricsToken?: string;
+  /** Shared rate-limit storage across replicas; unset: in memory, per process. */
+  redisUrl?: string;
+  /** Requests per minute per API key unless its partner has its own limit; 0 switches limits off. */
+  rateLimitPerMinute: number;
+  /** Bounded wait for in-flight requests on SIGTERM before the process gives up and exits (ms). */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -55,6 +67,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  }
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl.replace(/\/\/[^@]*@/, '//***@')}"`);
+  }
   return {
     nodeEnv: env.NODE_ENV || 'development',
     port: intVar(env, 'PORT', 3000, 0, 65535),
@@ -66,6 +86,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
     logLevel,
+    dbStatementTimeoutMs: intVar(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+    dbConnectTimeoutMs: intVar(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+    metricsToken,
+    redisUrl,
+    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    shutdownTimeoutMs: intVar(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }
 

@@ -12,7 +12,8 @@ export function dbKind(config: Pick<AppConfig, 'databaseUrl'>): DbKind {
 
 /** The one function that builds DataSource options, used by Nest and by the TypeORM CLI. */
 export function buildDataSourceOptions(
-  config: Pick<AppConfig, 'databaseUrl' | 'sqlitePath' | 'dbPoolSize'>,
+  config: Pick<AppConfig, 'databaseUrl' | 'sqlitePath' | 'dbPoolSize'> &
+    Partial<Pick<AppConfig, 'dbStatementTimeoutMs' | 'dbConnectTimeoutMs'>>,
 ): DataSourceOptions {
   const kind = dbKind(config);
   adaptColumnTypes(kind, ENTITIES);
@@ -24,16 +25,22 @@ export function buildDataSourceOptions(
     logging: ['error', 'warn'] as ('error' | 'warn')[],
   };
   if (kind === 'postgres') {
+    const statementTimeout = config.dbStatementTimeoutMs ?? 5000;
     return {
       ...common,
       type: 'postgres',
       url: config.databaseUrl,
       extra: {
         max: config.dbPoolSize,
-        connectionTimeoutMillis: 5000,
-        // A statement that waits longer than this (a held lock, an overloaded server) fails
-        // instead of piling requests up without limit.
-        statement_timeout: 10_000,
+        // Bounds both a new connection and the wait for a pooled one: when the database is down or
+        // every connection is stuck, requests fail (503) instead of queueing without limit.
+        connectionTimeoutMillis: config.dbConnectTimeoutMs ?? 3000,
+        // A statement that waits longer than this (a held lock, an overloaded server) is cancelled
+        // by the server instead of piling requests up without limit.
+        statement_timeout: statementTimeout,
+        // The client-side bound for when the server cannot even cancel (network partition).
+        query_timeout: statementTimeout + 2000,
+        keepAlive: true,
       },
     };
   }

@@ -18,6 +18,8 @@ export interface AppConfig {
   keyCacheTtlMs: number;
   bootstrapAdminKey?: string;
   logLevel: string;
+  /** json (one JSON object per line, the default) or pretty (needs the pino-pretty dev dependency). */
+  logFormat: 'json' | 'pretty';
   /** PostgreSQL: a statement running longer than this is cancelled and answered 503 (ms). */
   dbStatementTimeoutMs: number;
   /** PostgreSQL: how long to wait for a pooled connection or a new one before answering 503 (ms). */
@@ -67,6 +69,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const logFormat = env.LOG_FORMAT || 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${logFormat}"`);
   const metricsToken = env.METRICS_TOKEN || undefined;
   if (metricsToken !== undefined && metricsToken.length < 16) {
     throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
@@ -86,6 +90,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
     logLevel,
+    logFormat,
     dbStatementTimeoutMs: intVar(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
     dbConnectTimeoutMs: intVar(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
     metricsToken,

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal';
 import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
+import { CountConversions } from '../observability/conversion-metrics.interceptor';
 
 @ApiTags('conversions')
 @ApiBearerAuth()
@@ -37,7 +38,8 @@ export class ConversionsController {
       },
     },
   })
-  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422)
+  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, 503)
+  @CountConversions('api')
   createConversion(
     @CurrentPrincipal() principal: Principal,
     @IdempotencyKey() idempotencyKey: string | null,

@@ -1,0 +1,55 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { MetricsService } from './metrics.service';
+
+type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string } };
+
+/**
+ * Per request, on Fastify's own hooks (cheap: no Nest middleware): echo the request id, write one
+ * JSON log line, count and time the request. The line carries the request id, method, route
+ * pattern, path (never the query string, which may carry a signature), status, latency and the
+ * key id the guard established: never headers, secrets or bodies.
+ */
+@Injectable()
+export class HttpObservability implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly metrics: MetricsService,
+    private readonly pino: PinoLogger,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (!fastify?.addHook) return;
+    const log: Logger = this.pino.logger.child({ context: 'http' });
+    const metrics = this.metrics;
+    fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      void reply.header('x-request-id', request.id);
+      done();
+    });
+    fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      const route = request.routeOptions?.url ?? 'unmatched';
+      const status = reply.statusCode;
+      const ms = reply.elapsedTime;
+      metrics.observeRequest(request.method, route, status, ms / 1000);
+      const level = status >= 500 ? 'error' : 'info';
+      if (log.isLevelEnabled(level)) {
+        const url = request.url;
+        const q = url.indexOf('?');
+        log[level]({
+          req_id: request.id,
+          method: request.method,
+          route,
+          path: q === -1 ? url : url.slice(0, q),
+          status,
+          ms: Math.round(ms * 10) / 10,
+          key_id: (request as RequestWithPrincipal).principal?.keyId ?? null,
+        }, 'request');
+      }
+      done();
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+
+interface PgPoolLike {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  options?: { max?: number };
+}
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (not prom-client's global one, so
+ * several app instances in one process, as in tests, do not collide).
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  private readonly requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from receiving a request to sending its answer, by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly conversions = new Counter({
+    name: 'conversions_total',
+    help: 'Conversion requests by outcome (ok, duplicate, or the error kind) and source (api, tag, ...).',
+    labelNames: ['outcome', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly dedupMatches = new Counter({
+    name: 'dedup_matches_total',
+    help: 'Conversions answered duplicate, by the layer the dedup key came from.',
+    labelNames: ['layer'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(@InjectDataSource() ds: DataSource) {
+    collectDefaultMetrics({ register: this.registry });
+    const pool = (): PgPoolLike | undefined =>
+      ds.options.type === 'postgres' ? ((ds.driver as unknown as { master?: PgPoolLike }).master ?? undefined) : undefined;
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'PostgreSQL pool: connections by state (total, idle, in_use), the configured maximum, and requests waiting for one.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const p = pool();
+        if (!p) return;
+        this.set({ state: 'total' }, p.totalCount);
+        this.set({ state: 'idle' }, p.idleCount);
+        this.set({ state: 'in_use' }, p.totalCount - p.idleCount);
+        this.set({ state: 'waiting' }, p.waitingCount);
+        this.set({ state: 'max' }, p.options?.max ?? 0);
+      },
+    });
+  }
+
+  /** One answered request; `route` is the route pattern (never the raw URL) or "unmatched". */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+
+  conversion(outcome: string, source: string, dedupLayer?: string): void {
+    this.conversions.inc({ outcome, source });
+    if (outcome === 'duplicate' && dedupLayer) this.dedupMatches.inc({ layer: dedupLayer });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -14,6 +14,8 @@ import { ClicksModule } from './modules/clicks/clicks.module';
 import { ConversionsModule } from './modules/conversions/conversions.module';
 import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
+import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
+import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
 
 @Module({
   imports: [
@@ -29,9 +31,12 @@ import { ObservabilityModule } from './modules/observability/observability.modul
     AdminModule,
     HealthModule,
     ObservabilityModule,
+    RateLimitModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },
+    // After the ApiKeyGuard: limits are per API key.
+    { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },
     { provide: APP_PIPE, useClass: AppValidationPipe },
     { provide: APP_FILTER, useClass: AppExceptionFilter },
   ],

@@ -28,7 +28,9 @@ export interface AppConfig {
   metricsToken?: string;
   /** Shared rate-limit storage across replicas; unset: in memory, per process. */
   redisUrl?: string;
-  /** Requests per minute per API key unless its partner has its own limit; 0 switches limits off. */
+  /** Prefix of every Redis key the service writes (several deployments may share one Redis). */
+  redisKeyPrefix: string;
+  /** Requests per minute per partner API key unless its partner has its own limit; 0 switches the default off. */
   rateLimitPerMinute: number;
   /** Bounded wait for in-flight requests on SIGTERM before the process gives up and exits (ms). */
   shutdownTimeoutMs: number;
@@ -95,6 +97,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dbConnectTimeoutMs: intVar(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
     metricsToken,
     redisUrl,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || 'thrad:',
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     shutdownTimeoutMs: intVar(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };

@@ -1,9 +1,9 @@
-import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Roles } from '../auth/auth.decorators';
 import { AdminService } from './admin.service';
-import { CreateApiKeyDto, CreatePartnerDto, CreateTagDto, IssuedApiKeyDto, PartnerDto, TagDto } from './admin.dto';
+import { CreateApiKeyDto, CreatePartnerDto, CreateTagDto, IssuedApiKeyDto, PartnerDto, RateLimitDto, SetRateLimitDto, TagDto } from './admin.dto';
 
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -48,5 +48,17 @@ export class AdminController {
   @ApiErrors(401, 403, [404, 'API key not found'])
   revokeApiKey(@Param('id') id: string): Promise<void> {
     return this.admin.revokeApiKey(id);
+  }
+
+  @Put('partners/:partner_id/rate-limit')
+  @ApiOperation({
+    summary: "Set a partner's rate limit: requests per minute per API key (0 unlimited, null the default).",
+    description: 'Over the limit a key gets 429 with Retry-After. This replica applies a change at once; others within KEY_CACHE_TTL_MS (default 5 s).',
+  })
+  @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiResponse({ status: 200, type: RateLimitDto })
+  @ApiErrors(401, 403, [404, 'Partner not found'], 422)
+  setPartnerRateLimit(@Param('partner_id') partnerId: string, @Body() dto: SetRateLimitDto): Promise<RateLimitDto> {
+    return this.admin.setPartnerRateLimit(partnerId, dto.rate_limit_per_minute);
   }
 }

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ValidateBy } from 'class-validator';
 import { OneOf, Optional, Required, Str, StrList } from '../../common/validation';
 import { ROLES, type Role } from '../auth/api-key.entity';
 
@@ -63,4 +64,52 @@ export class IssuedApiKeyDto {
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
   @ApiProperty({ description: 'The secret. Shown only in this response; store it now.', example: 'thr_pk_q3VtN0f2…' }) key: string;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
+}
+
+const MAX_RATE = 10_000_000;
+
+/** A whole number from 0 to MAX_RATE, or null (Pydantic's int_type / range errors). */
+function RatePerMinute(): PropertyDecorator {
+  return (target, key) => {
+    ValidateBy({ name: 'int_type', validator: { validate: (v) => v === null || (typeof v === 'number' && Number.isInteger(v)), defaultMessage: () => 'Input should be a valid integer' } })(target, key);
+    ValidateBy(
+      {
+        name: 'greater_than_equal',
+        validator: { validate: (v) => typeof v !== 'number' || v >= 0, defaultMessage: () => 'Input should be greater than or equal to 0' },
+      },
+      { context: { ctx: { ge: 0 } } },
+    )(target, key);
+    ValidateBy(
+      {
+        name: 'less_than_equal',
+        validator: { validate: (v) => typeof v !== 'number' || v <= MAX_RATE, defaultMessage: () => `Input should be less than or equal to ${MAX_RATE}` },
+      },
+      { context: { ctx: { le: MAX_RATE } } },
+    )(target, key);
+  };
+}
+
+export class SetRateLimitDto {
+  @ApiProperty({
+    description: "Requests per minute per API key of this partner; 0 for unlimited; null to fall back to the service's RATE_LIMIT_PER_MINUTE.",
+    example: 1200,
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    maximum: MAX_RATE,
+  })
+  @Required()
+  @RatePerMinute()
+  rate_limit_per_minute: number | null;
+}
+
+export class RateLimitDto {
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  partner_id: string;
+
+  @ApiProperty({ description: "The partner's own limit; null when it uses the default.", example: 1200, type: Number, nullable: true })
+  rate_limit_per_minute: number | null;
+
+  @ApiProperty({ description: 'The limit in force for its keys (0: unlimited).', example: 1200 })
+  effective_per_minute: number;
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
 import { AuthService, IssuedKey } from '../auth/auth.service';
 import { PartnersService, PartnerView, TagView } from '../partners/partners.service';
@@ -10,6 +11,7 @@ export class AdminService {
   constructor(
     private readonly partners: PartnersService,
     private readonly auth: AuthService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   createPartner(dto: CreatePartnerDto): Promise<PartnerView> {
@@ -34,6 +36,11 @@ export class AdminService {
     }
     if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw AppError.notFound('Partner');
     return this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
+  }
+
+  async setPartnerRateLimit(partnerId: string, perMinute: number | null): Promise<{ partner_id: string; rate_limit_per_minute: number | null; effective_per_minute: number }> {
+    await this.partners.setRateLimit(partnerId, perMinute);
+    return { partner_id: partnerId, rate_limit_per_minute: perMinute, effective_per_minute: perMinute ?? this.config.rateLimitPerMinute };
   }
 
   revokeApiKey(id: string): Promise<void> {

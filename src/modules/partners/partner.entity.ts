@@ -15,4 +15,8 @@ export class Partner {
 
   @Column({ ...TIMESTAMP })
   created_at: Date;
+
+  /** Requests per minute per API key of this partner; null: the RATE_LIMIT_PER_MINUTE default; 0: unlimited. */
+  @Column({ type: 'integer', nullable: true })
+  rate_limit_per_minute: number | null;
 }

@@ -18,6 +18,17 @@ export class PartnersRepository {
     return this.partners.insert(p);
   }
 
+  /** The partner's own rate limit, or undefined when there is no such partner. */
+  async findRateLimit(id: string): Promise<number | null | undefined> {
+    const p = await this.partners.findOne({ where: { id }, select: { id: true, rate_limit_per_minute: true } });
+    return p ? p.rate_limit_per_minute : undefined;
+  }
+
+  async setRateLimit(id: string, perMinute: number | null): Promise<boolean> {
+    const r = await this.partners.update({ id }, { rate_limit_per_minute: perMinute });
+    return (r.affected ?? 0) > 0;
+  }
+
   findPartner(id: string): Promise<Partner | null> {
     return this.partners.findOneBy({ id });
   }

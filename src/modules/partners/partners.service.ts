@@ -53,6 +53,7 @@ export function normaliseOrigin(value: string): string | undefined {
 export class PartnersService {
   private readonly tagOwner = new TtlCache<string, string | null>(60_000);
   private readonly partnerTags: TtlCache<string, Set<string>>;
+  private readonly rateLimits: TtlCache<string, number | null>;
 
   constructor(
     private readonly repo: PartnersRepository,
@@ -60,10 +61,27 @@ export class PartnersService {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.partnerTags = new TtlCache(config.keyCacheTtlMs);
+    this.rateLimits = new TtlCache(config.keyCacheTtlMs);
+  }
+
+  /** The partner's own rate limit (null: the default); cached for KEY_CACHE_TTL_MS. */
+  async rateLimitOf(partnerId: string): Promise<number | null> {
+    let limit = this.rateLimits.get(partnerId);
+    if (limit === undefined) {
+      limit = (await this.repo.findRateLimit(partnerId)) ?? null;
+      this.rateLimits.set(partnerId, limit);
+    }
+    return limit;
+  }
+
+  /** Sets a partner's own rate limit (null: back to the default). This replica applies it at once, others within KEY_CACHE_TTL_MS. */
+  async setRateLimit(partnerId: string, perMinute: number | null): Promise<void> {
+    if (!(await this.repo.setRateLimit(partnerId, perMinute))) throw AppError.notFound('Partner');
+    this.rateLimits.delete(partnerId);
   }
 
   async createPartner(name: string): Promise<PartnerView> {
-    const p: Partner = { id: randomUUID(), name, disabled_at: null, created_at: this.clock.now() };
+    const p: Partner = { id: randomUUID(), name, disabled_at: null, created_at: this.clock.now(), rate_limit_per_minute: null };
     await this.repo.insertPartner(p);
     return toPartnerView(p);
   }

@@ -25,6 +25,8 @@ export function createFastifyAdapter(): FastifyAdapter {
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   registerJsonBodyParser(app);
   setupSwagger(app);
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT: Fastify stops accepting and lets in-flight requests finish, providers shut
+  // down (the database pool closes), then exit code 0 (the bound is set in main.ts).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

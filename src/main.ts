@@ -21,6 +21,20 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(PinoNestLogger));
   configureApp(app);
   const config = app.get<AppConfig>(APP_CONFIG);
+  // Graceful shutdown is bounded: in-flight requests that outlast SHUTDOWN_TIMEOUT_MS are abandoned.
+  const bound = (signal: string) => () => {
+    new Logger('Main').log(`${signal}: draining in-flight requests (at most ${config.shutdownTimeoutMs} ms), then closing`);
+    // Keep-alive connections whose last request finishes during the drain would otherwise hold
+    // the server open until their keep-alive timeout: close each as soon as it is idle.
+    const server = app.getHttpServer() as { closeIdleConnections?: () => void };
+    setInterval(() => server.closeIdleConnections?.(), 100).unref();
+    setTimeout(() => {
+      new Logger('Main').error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+  };
+  process.once('SIGTERM', bound('SIGTERM'));
+  process.once('SIGINT', bound('SIGINT'));
   await app.listen(config.port, config.host);
   new Logger('Main').log(`Listening on http://${config.host}:${config.port} (docs at /docs)`);
 }

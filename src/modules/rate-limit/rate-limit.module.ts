@@ -17,10 +17,11 @@ import { RedisThrottlerStorage } from './redis-throttler.storage';
     PartnersModule,
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        throttlers: [{ name: 'default', ttl: 60_000, limit: resolvedLimit }],
-        storage: config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, config.redisKeyPrefix) : undefined,
-      }),
+      useFactory: async (config: AppConfig) => {
+        const storage = config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, config.redisKeyPrefix) : undefined;
+        await storage?.ready(3000);
+        return { throttlers: [{ name: 'default', ttl: 60_000, limit: resolvedLimit }], storage };
+      },
     }),
   ],
   providers: [RateLimitPolicy],

@@ -45,6 +45,21 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     this.redis.defineCommand('thradThrottle', { numberOfKeys: 2, lua: INCREMENT });
   }
 
+  /** Waits (at most `ms`) for the first connection, so a replica does not start failing open. */
+  async ready(ms: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.warn(new Error(`not connected after ${ms} ms; starting anyway`));
+        resolve();
+      }, ms);
+      this.redis.once('ready', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     const base = `${this.prefix}rl:{${throttlerName}:${key}}`;
     try {

@@ -120,4 +120,17 @@ describe('rate limits per API key (e2e, shared in Redis by two replicas)', () =>
     const r = await apiB.post('/api/conversion', conversionBody(click), f.partnerKey);
     expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
   });
+
+  it('fails open when Redis is unreachable: requests are served, not refused', async () => {
+    // Nothing listens on this port (within this suite's port range).
+    const c = await createTestApp({ RATE_LIMIT_PER_MINUTE: '1', REDIS_URL: 'redis://127.0.0.1:3649' });
+    try {
+      const api = new ApiClient(c.app);
+      const f = await makePartner(api);
+      const click = await makeClick(api, f);
+      for (let i = 0; i < 3; i++) expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status).toBe(200);
+    } finally {
+      await c.close();
+    }
+  });
 });

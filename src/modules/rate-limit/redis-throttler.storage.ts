@@ -35,12 +35,19 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   private readonly logger = new Logger('RateLimit');
   private readonly redis: Redis;
   private lastWarn = 0;
+  private closing = false;
 
   constructor(
     url: string,
     private readonly prefix: string,
   ) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500, lazyConnect: false });
+    this.redis = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      commandTimeout: 500,
+      connectTimeout: 2000,
+      retryStrategy: (times) => (this.closing ? null : Math.min(times * 200, 2000)),
+    });
     this.redis.on('error', (e) => this.warn(e));
     this.redis.defineCommand('thradThrottle', { numberOfKeys: 2, lua: INCREMENT });
   }
@@ -79,7 +86,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    this.closing = true;
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    this.redis.disconnect(); // also stops reconnection attempts to an unreachable server
   }
 
   private warn(e: unknown): void {

@@ -14,6 +14,9 @@ interface ReplyLike {
 @Catch()
 export class AppExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
+  /** During an outage every request fails alike: one warning per interval, with a count. */
+  private unavailableWarnedAt = 0;
+  private unavailableSuppressed = 0;
 
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
@@ -24,7 +27,15 @@ export class AppExceptionFilter implements ExceptionFilter {
     const { status, body, headers } = toResponse(exception);
     if (status === 503 && !(exception instanceof AppError)) {
       // The database is down or too slow: nothing was acknowledged, the client retries.
-      this.logger.warn(`Database unavailable: ${(exception as Error)?.message ?? exception}`);
+      const now = Date.now();
+      if (now - this.unavailableWarnedAt >= 5000) {
+        const more = this.unavailableSuppressed ? ` (and ${this.unavailableSuppressed} more in the last interval)` : '';
+        this.logger.warn(`Database unavailable, answered 503: ${(exception as Error)?.message ?? exception}${more}`);
+        this.unavailableWarnedAt = now;
+        this.unavailableSuppressed = 0;
+      } else {
+        this.unavailableSuppressed++;
+      }
     } else if (status >= 500 && !(exception instanceof AppError)) {
       const req = ctx.getRequest<{ id?: string; method?: string; url?: string }>();
       this.logger.error(

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config';
 import { adaptColumnTypes, DbKind } from './column-types';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { QuietTypeOrmLogger } from './typeorm-logger';
 
 export function dbKind(config: Pick<AppConfig, 'databaseUrl'>): DbKind {
   return config.databaseUrl ? 'postgres' : 'sqlite';
@@ -22,7 +23,9 @@ export function buildDataSourceOptions(
     migrations: MIGRATIONS,
     synchronize: false,
     migrationsRun: false,
-    logging: ['error', 'warn'] as ('error' | 'warn')[],
+    logging: ['error', 'warn', 'migration'] as ('error' | 'warn' | 'migration')[],
+    // Through Nest's logger, never with query parameters (they hold request bodies).
+    logger: new QuietTypeOrmLogger(),
   };
   if (kind === 'postgres') {
     const statementTimeout = config.dbStatementTimeoutMs ?? 5000;

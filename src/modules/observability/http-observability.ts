@@ -35,7 +35,8 @@ export class HttpObservability implements OnModuleInit {
       const status = reply.statusCode;
       const ms = reply.elapsedTime;
       metrics.observeRequest(request.method, route, status, ms / 1000);
-      const level = status >= 500 ? 'error' : 'info';
+      // 503 is the database being away (counted, expected during an outage); other 5xx are bugs.
+      const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
       if (log.isLevelEnabled(level)) {
         const url = request.url;
         const q = url.indexOf('?');

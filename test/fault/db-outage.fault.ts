@@ -41,12 +41,16 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
     const outageStart = Date.now();
     await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
     const term = await admin.query(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1`, [dbName]);
-    await sleep(OUTAGE_MS);
+    await sleep(1000);
+    const readyDuring = await call(svc.url, 'GET', '/health/ready');
+    const liveDuring = await call(svc.url, 'GET', '/health/live');
+    await sleep(OUTAGE_MS - 1000);
     await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
     const outageEnd = Date.now();
     await sleep(RECOVERY_BOUND_MS + 1000);
     stop = true;
     await Promise.all(workers);
+    const readyAfter = await call(svc.url, 'GET', '/health/ready');
 
     const answers = sent.map((x) => x.a);
     const firstOkAfter = sent.filter((x) => x.a.status === 200 && x.a.at > outageEnd).sort((a, b) => a.a.at - b.a.at)[0];
@@ -76,11 +80,16 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
       recovery_ms_after_outage: recoveryMs,
       max_latency_ms: maxMs,
       retries_after: { sent: retries.length, by_status: byStatus(retries), outcomes: retries.reduce<Record<string, number>>((o, a) => ((o[String(a.body?.status)] = (o[String(a.body?.status)] ?? 0) + 1), o), {}) },
+      health_during: { ready: readyDuring.status, live: liveDuring.status },
+      health_ready_after: readyAfter.status,
       rows_found: [...rows.values()].reduce((a, b) => a + b, 0),
       lost_ok: lostOk.length,
       duplicates,
     });
     expect(answers.filter((a) => a.status !== 200 && a.status !== 503)).toEqual([]);
+    expect(readyDuring.status).toBe(503);
+    expect(liveDuring.status).toBe(200);
+    expect(readyAfter.status).toBe(200);
     expect(byStatus(answers)['503']).toBeGreaterThan(0);
     expect(early503).toEqual([]);
     expect(late503).toEqual([]);

@@ -98,7 +98,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsToken,
     redisUrl,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'thrad:',
-    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60_000, 0, 10_000_000),
     shutdownTimeoutMs: intVar(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }

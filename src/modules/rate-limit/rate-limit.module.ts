@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { PartnersModule } from '../partners/partners.module';
 import { resolvedLimit } from './api-key-throttler.guard';
 import { RateLimitPolicy } from './rate-limit.policy';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
 /**
@@ -18,8 +19,9 @@ import { RedisThrottlerStorage } from './redis-throttler.storage';
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
-        const storage = config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, config.redisKeyPrefix) : undefined;
-        await storage?.ready(3000);
+        const redis = config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, config.redisKeyPrefix) : undefined;
+        await redis?.ready(3000);
+        const storage = redis ?? new MemoryThrottlerStorage();
         return { throttlers: [{ name: 'default', ttl: 60_000, limit: resolvedLimit }], storage };
       },
     }),

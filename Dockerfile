@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build (with compilers: better-sqlite3 compiles from source when its prebuilt binary
 # cannot be fetched), then a slim runtime with production dependencies only, as a non-root user.
+# Node 22: Nest 12 (cookie, content-disposition, file-type) and nestjs-pino declare node >= 22;
+# the service also runs on Node 20, which is what the test machine has.
 
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -15,7 +17,7 @@ COPY migrations ./migrations
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000

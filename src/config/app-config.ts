@@ -93,7 +93,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bootstrapAdminKey,
     logLevel,
     logFormat,
-    dbStatementTimeoutMs: intVar(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+    dbStatementTimeoutMs: intVar(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 100, 86_400_000),
     dbConnectTimeoutMs: intVar(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
     metricsToken,
     redisUrl,

@@ -13,6 +13,7 @@ import { AuthModule } from './modules/auth/auth.module';
 import { ClicksModule } from './modules/clicks/clicks.module';
 import { ConversionsModule } from './modules/conversions/conversions.module';
 import { HealthModule } from './modules/health/health.module';
+import { TagModule } from './modules/tag/tag.module';
 
 @Module({
   imports: [
@@ -27,6 +28,7 @@ import { HealthModule } from './modules/health/health.module';
     ConversionsModule,
     AdminModule,
     HealthModule,
+    TagModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

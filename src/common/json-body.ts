@@ -46,7 +46,17 @@ export function parseJsonBody(text: string): unknown {
   return value;
 }
 
+/**
+ * Routes that read a text/plain body as JSON: navigator.sendBeacon (and a CORS "simple" request)
+ * cannot send application/json. Every other route keeps Fastify's text/plain handling (a string).
+ */
+export const TEXT_PLAIN_JSON_ROUTES = new Set<string>(['/api/tag/conversion']);
+
 /** JSON bodies are parsed here (not by Fastify's parser, whose errors are 400s). */
 export function registerJsonBodyParser(app: NestFastifyApplication, contentTypes: string[] = ['application/json']): void {
   app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => parseJsonBody(body.toString("utf8")));
+  app.useBodyParser(['text/plain'], { bodyLimit: BODY_LIMIT }, async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
+    const text = body.toString('utf8');
+    return TEXT_PLAIN_JSON_ROUTES.has(req.routeOptions?.url ?? '') ? parseJsonBody(text) : text;
+  });
 }

@@ -18,6 +18,16 @@ export interface AppConfig {
   keyCacheTtlMs: number;
   bootstrapAdminKey?: string;
   logLevel: string;
+  /** The click-signing secret (CLICK_SIGNING_SECRET); unset outside production means a generated one kept beside the SQLite file. */
+  clickSigningSecret?: string;
+  /** The previous secret, still accepted for verification after a rotation (CLICK_SIGNING_PREVIOUS_SECRET). */
+  clickSigningPreviousSecret?: string;
+  /** How long after the click a signed click stays attributable (ms). */
+  clickTtlMs: number;
+  /** Tag conversion endpoint rate limits: requests per window, per click and per client address. */
+  tagRateLimitPerClick: number;
+  tagRateLimitPerAddress: number;
+  tagRateWindowMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -55,8 +65,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const nodeEnv = env.NODE_ENV || 'development';
+  const clickSigningSecret = secretVar(env, 'CLICK_SIGNING_SECRET');
+  const clickSigningPreviousSecret = secretVar(env, 'CLICK_SIGNING_PREVIOUS_SECRET');
+  if (nodeEnv === 'production' && !clickSigningSecret) {
+    throw new ConfigError('CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)');
+  }
+  const tagRateWindowMs = durationVar(env, 'TAG_RATE_WINDOW', '60s');
+  if (tagRateWindowMs < 1000) throw new ConfigError('TAG_RATE_WINDOW must be at least 1s');
   return {
-    nodeEnv: env.NODE_ENV || 'development',
+    nodeEnv,
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     databaseUrl,
@@ -66,7 +84,20 @@ export function loadConfig(env: Env = process.env): AppConfig {
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
     logLevel,
+    clickSigningSecret,
+    clickSigningPreviousSecret,
+    clickTtlMs: durationVar(env, 'CLICK_TTL', '30d'),
+    tagRateLimitPerClick: intVar(env, 'TAG_RATE_LIMIT_PER_CLICK', 20, 1, 1_000_000),
+    tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
+    tagRateWindowMs,
   };
+}
+
+function secretVar(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 32) throw new ConfigError(`${name} must be at least 32 characters`);
+  return raw;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -30,6 +30,17 @@ export class PartnersRepository {
     return this.tags.findOneBy({ id });
   }
 
+  /** The owner and allowed origins of a tag, or null. */
+  async findTagAccess(id: string): Promise<{ partner_id: string; allowed_origins: string[] } | null> {
+    return this.tags.findOne({ select: { partner_id: true, allowed_origins: true }, where: { id } });
+  }
+
+  /** Every origin any tag allows (for CORS preflights, which carry no click). */
+  async allAllowedOrigins(): Promise<Set<string>> {
+    const rows = await this.tags.find({ select: { allowed_origins: true } });
+    return new Set(rows.flatMap((r) => r.allowed_origins ?? []));
+  }
+
   async tagIdsOfPartner(partnerId: string): Promise<string[]> {
     const rows = await this.tags.find({ select: { id: true }, where: { partner_id: partnerId } });
     return rows.map((r) => r.id);

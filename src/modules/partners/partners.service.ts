@@ -22,6 +22,12 @@ export interface TagView {
   created_at: string;
 }
 
+/** What the browser path needs to know about a tag: whose it is and where it may be used. */
+export interface TagAccess {
+  partnerId: string;
+  allowedOrigins: string[];
+}
+
 export function toPartnerView(p: Partner): PartnerView {
   return { id: p.id, name: p.name, created_at: p.created_at.toISOString() };
 }
@@ -53,6 +59,8 @@ export function normaliseOrigin(value: string): string | undefined {
 export class PartnersService {
   private readonly tagOwner = new TtlCache<string, string | null>(60_000);
   private readonly partnerTags: TtlCache<string, Set<string>>;
+  private readonly tagAccessCache: TtlCache<string, TagAccess | null>;
+  private readonly anyTagOrigins: TtlCache<'all', Set<string>>;
 
   constructor(
     private readonly repo: PartnersRepository,
@@ -60,6 +68,8 @@ export class PartnersService {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.partnerTags = new TtlCache(config.keyCacheTtlMs);
+    this.tagAccessCache = new TtlCache(config.keyCacheTtlMs);
+    this.anyTagOrigins = new TtlCache(config.keyCacheTtlMs, 1);
   }
 
   async createPartner(name: string): Promise<PartnerView> {
@@ -89,6 +99,7 @@ export class PartnersService {
     const t: Tag = { id: randomUUID(), partner_id: partnerId, name, allowed_origins: origins, created_at: this.clock.now() };
     await this.repo.insertTag(t);
     this.partnerTags.delete(partnerId);
+    this.anyTagOrigins.clear();
     return toTagView(t);
   }
 
@@ -104,6 +115,27 @@ export class PartnersService {
       if (owner) this.tagOwner.set(tagId, owner);
     }
     return owner;
+  }
+
+  /** A tag's owner and allowed origins (cached like the partner's tag list), or null for no such tag. */
+  async tagAccess(tagId: string): Promise<TagAccess | null> {
+    let access = this.tagAccessCache.get(tagId);
+    if (access === undefined) {
+      const row = await this.repo.findTagAccess(tagId);
+      access = row ? { partnerId: row.partner_id, allowedOrigins: row.allowed_origins ?? [] } : null;
+      if (access) this.tagAccessCache.set(tagId, access);
+    }
+    return access;
+  }
+
+  /** Whether any tag allows this origin (a CORS preflight carries no click to narrow it down). */
+  async isAllowedOriginOfAnyTag(origin: string): Promise<boolean> {
+    let all = this.anyTagOrigins.get('all');
+    if (!all) {
+      all = await this.repo.allAllowedOrigins();
+      this.anyTagOrigins.set('all', all);
+    }
+    return all.has(origin);
   }
 
   async isPartnerTag(partnerId: string, tagId: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Header, Headers, HttpCode, Options, Post, Query, Redirect, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Public } from '../auth/auth.decorators';
 import { ClickRedirectQueryDto } from '../clicks/click.dto';

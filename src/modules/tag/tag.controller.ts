@@ -102,9 +102,15 @@ export class TagController {
     type: ConversionResultDto,
     description: '`{"status":"ok"}` or, when a duplicate is detected, `{"status":"duplicate"}` (with `conversion_id`, `matched_on`).',
   })
+  @ApiResponse({
+    status: 401,
+    description:
+      'The signed click does not verify: `{"detail":"Invalid click signature"}` (missing, malformed or forged `click_id`/`sig`/`exp`) ' +
+      'or `{"detail":"Click signature expired"}` (a genuine signature past `exp`). Checked before any database read.',
+    schema: { type: 'object', required: ['detail'], properties: { detail: { type: 'string' } }, example: { detail: 'Invalid click signature' } },
+  })
   @ApiErrors(
     [400, 'Click missing bid id'],
-    [401, 'Invalid click signature', 'Click signature expired'],
     [403, "Origin not allowed for this click's tag"],
     [404, 'Click not found'],
     413,

@@ -8,6 +8,9 @@ import { DataSource } from 'typeorm';
 import { ApiClient, conversionBody, Fixture, makePartner } from './api-client';
 import { createTestApp, TestApp } from './test-app';
 
+/** The page-side view of the Tag (this file compiles without the DOM library). */
+type TagWindow = { thrad: (c: string, d: object) => boolean };
+
 /*
  * The browser path in a real browser: Debian's headless Chromium (apt package `chromium`), driven
  * by playwright-core, never a downloaded browser. The app listens on a real port; a second local
@@ -39,7 +42,7 @@ async function site(appUrl: () => string): Promise<{ server: Server; origin: str
 }
 
 async function tagLoaded(p: Page): Promise<void> {
-  await p.waitForFunction(() => typeof (window as unknown as { thrad?: { v?: string } }).thrad?.v === 'string', undefined, { timeout: 10_000 });
+  await p.waitForFunction(() => typeof (globalThis as unknown as { thrad?: { v?: string } }).thrad?.v === 'string', undefined, { timeout: 10_000 });
 }
 
 (hasChromium ? describe : describe.skip)('the Tag in headless Chromium (e2e)', () => {
@@ -110,7 +113,7 @@ async function tagLoaded(p: Page): Promise<void> {
     await tagLoaded(p);
 
     // 2. The Tag kept the click first-party, expiring at exp.
-    const stored = await p.evaluate(() => localStorage.getItem('thrad_click'));
+    const stored = await p.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('thrad_click'));
     expect(JSON.parse(stored!)).toEqual({ c: clickId, s: sig, e: Number(exp) });
     const cookie = (await context.cookies(shop.origin)).find((c) => c.name === 'thrad_click');
     expect(cookie?.expires).toBe(Number(exp));
@@ -120,7 +123,7 @@ async function tagLoaded(p: Page): Promise<void> {
     await tagLoaded(p);
     const responded = p.waitForResponse((r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST');
     const sent = await p.evaluate(() =>
-      (window as unknown as { thrad: (c: string, d: object) => boolean }).thrad('conversion', {
+      (globalThis as unknown as TagWindow).thrad('conversion', {
         conversion_value: 42.5,
         currency: 'eur',
         event_id: 'evt_browser_1',
@@ -165,7 +168,7 @@ async function tagLoaded(p: Page): Promise<void> {
     await tagLoaded(e);
     // The Tag tries fetch (refused by the CORS preflight), then sendBeacon (refused by the server).
     await e.evaluate(() =>
-      (window as unknown as { thrad: (c: string, d: object) => boolean }).thrad('conversion', { conversion_value: 1, currency: 'USD', event_id: 'evt_evil' }),
+      (globalThis as unknown as TagWindow).thrad('conversion', { conversion_value: 1, currency: 'USD', event_id: 'evt_evil' }),
     );
     // And a direct cross-origin fetch fails in the browser.
     const direct = await e.evaluate(async (url) => {

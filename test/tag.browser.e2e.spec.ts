@@ -9,7 +9,7 @@ import { ApiClient, conversionBody, Fixture, makePartner } from './api-client';
 import { createTestApp, TestApp } from './test-app';
 
 /** The page-side view of the Tag (this file compiles without the DOM library). */
-type TagWindow = { thrad: (c: string, d: object) => boolean };
+type TagWindow = { thrad: (c: string, d?: object) => unknown };
 
 /*
  * The browser path in a real browser: Debian's headless Chromium (apt package `chromium`), driven
@@ -23,8 +23,13 @@ if (!hasChromium) {
 }
 
 function page(appUrl: string, title: string): string {
+  // On /queued, the page calls thrad() before tag.js has loaded: the snippet's queue keeps the call.
+  const queued = title.startsWith('/queued')
+    ? `<script>thrad('conversion', { conversion_value: 5, currency: 'USD', event_type: 'lead_created', event_id: 'evt_queued' });</script>`
+    : '';
   return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>
 <script>window.thrad=window.thrad||function(){(thrad.q=thrad.q||[]).push(arguments)};</script>
+${queued}
 <script async src="${appUrl}/tag.js"></script>
 </head><body><h1>${title}</h1></body></html>`;
 }
@@ -117,6 +122,7 @@ async function tagLoaded(p: Page): Promise<void> {
     expect(JSON.parse(stored!)).toEqual({ c: clickId, s: sig, e: Number(exp) });
     const cookie = (await context.cookies(shop.origin)).find((c) => c.name === 'thrad_click');
     expect(cookie?.expires).toBe(Number(exp));
+    expect(await p.evaluate(() => (globalThis as unknown as TagWindow).thrad('click_id'))).toBe(clickId);
 
     // 3. Later, on another page of the site without the parameters, the conversion is sent.
     await p.goto(`${shop.origin}/checkout/done`);
@@ -155,6 +161,12 @@ async function tagLoaded(p: Page): Promise<void> {
     expect(server.body).toEqual({ status: 'duplicate', conversion_id: conversionId, matched_on: 'event_id' });
     expect(await rows(clickId)).toHaveLength(1);
 
+    // 5b. A call made before the script loaded is replayed from the snippet's queue.
+    const queuedResponse = p.waitForResponse((r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST');
+    await p.goto(`${shop.origin}/queued`);
+    expect((await queuedResponse).status()).toBe(200);
+    expect((await rows(clickId)).map((r) => r.event_id).sort()).toEqual(['evt_browser_1', 'evt_queued']);
+
     // 6. A page on an origin the tag does not allow, holding the very same signed click, cannot post.
     const e = await context.newPage();
     const blocked: string[] = [];
@@ -185,6 +197,19 @@ async function tagLoaded(p: Page): Promise<void> {
     // "simple" request, which the browser does send) was refused by the server.
     expect([...blocked].sort()).toEqual(['POST failed', 'POST failed', 'POST text/plain 403']);
     const after = await rows(clickId);
-    expect(after.map((r) => r.event_id)).toEqual(['evt_browser_1']);
+    expect(after.map((r) => r.event_id).sort()).toEqual(['evt_browser_1', 'evt_queued']);
+
+    // 7. Where no click was captured, the Tag sends nothing and says so (and never throws).
+    const bare = await context.newPage();
+    const sentBare: string[] = [];
+    bare.on('request', (r) => {
+      if (r.url().startsWith(`${appUrl}/api/`)) sentBare.push(r.url());
+    });
+    await bare.goto(`http://localhost:${new URL(shop.origin).port}/nothing-here`);
+    await tagLoaded(bare);
+    expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('conversion', { conversion_value: 1, currency: 'USD' }))).toBe(false);
+    expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('click_id'))).toBeNull();
+    expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('unknown-command', null as never))).toBe(false);
+    expect(sentBare).toEqual([]);
   });
 });

@@ -12,7 +12,8 @@ export const TAG_VERSION = '1.0.0';
  * first-party (localStorage and a cookie, both expiring at exp). thrad('conversion', {...}) posts
  * the conversion with the click, its signature and the browser context to the origin the script
  * was loaded from, with fetch + keepalive, falling back to navigator.sendBeacon. Calls made before
- * the script loaded (the snippet's queue) are replayed. Nothing here ever throws into the host
+ * the script loaded (the snippet's queue) are replayed. thrad('click_id') returns the captured click
+ * id (or null), for sites that also report conversions from their backend. Nothing here ever throws into the host
  * page, and without a captured click nothing is sent.
  */
 const SOURCE = `/*! Thrad Tag v${TAG_VERSION} */
@@ -84,7 +85,10 @@ const SOURCE = `/*! Thrad Tag v${TAG_VERSION} */
     return true;
   }
   function thrad(cmd, data) {
-    try { if (cmd === "conversion") return conversion(data); } catch (e) {}
+    try {
+      if (cmd === "conversion") return conversion(data);
+      if (cmd === "click_id") { var v = load(); return v ? v.c : null; }
+    } catch (e) {}
     return false;
   }
   thrad.v = V;

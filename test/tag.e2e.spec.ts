@@ -209,6 +209,19 @@ describe('browser path (e2e)', () => {
       expect(malformed.body.detail[0].type).toBe('json_invalid');
     });
 
+    it('answers 404 Click not found for a genuine signature of a click that is not stored, and 413 over 64 KiB', async () => {
+      const ghost = { click_id: 'clk_ghost', ...t.app.get(ClicksService).signClick({ click_id: 'clk_ghost', clicked_at: new Date() }) };
+      const r = await api.post('/api/tag/conversion', tagBody(ghost, { order_id: 'o' }), undefined, { origin: ORIGIN });
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ detail: 'Click not found' });
+      const c = await signedClick(api, f);
+      const big = JSON.stringify(tagBody(c, { pad: 'x'.repeat(64 * 1024) }));
+      const tooBig = await api.request('POST', '/api/tag/conversion', { raw: big, headers: { 'content-type': 'text/plain', origin: ORIGIN } });
+      expect(tooBig.status).toBe(413);
+      expect(tooBig.body).toEqual({ detail: 'Request body is too large' });
+      expect(await rowsOf(t, c.click_id)).toEqual([]);
+    });
+
     it('refuses a browser on an origin the click’s tag does not allow: 403, nothing written', async () => {
       const c = await signedClick(api, f);
       for (const origin of ['https://evil.example.net', 'null']) {

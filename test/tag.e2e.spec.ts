@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
@@ -47,10 +48,11 @@ describe('browser path (e2e)', () => {
 
   describe('POST /api/clicks', () => {
     it('returns sig and exp (clicked_at + 30 days)', async () => {
-      const r = await api.post('/api/clicks', { tag_id: f.tagId, click_id: 'clk_signed_1', bid_id: 'b', clicked_at: '2026-05-26T12:00:00Z' }, f.ingestKey);
+      const clickId = `clk_signed_${randomUUID()}`;
+      const r = await api.post('/api/clicks', { tag_id: f.tagId, click_id: clickId, bid_id: 'b', clicked_at: '2026-05-26T12:00:00Z' }, f.ingestKey);
       expect(r.status).toBe(201);
       expect(r.body).toEqual({
-        click_id: 'clk_signed_1',
+        click_id: clickId,
         tag_id: f.tagId,
         partner_id: f.partnerId,
         bid_id: 'b',

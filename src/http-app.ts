@@ -13,6 +13,9 @@ export function createFastifyAdapter(): FastifyAdapter {
   });
 }
 
+/** Nest's own body parsers stay off: JSON is parsed by ours, and every other content type is a 415. */
+export const NEST_APP_OPTIONS = { bodyParser: false } as const;
+
 /** Everything configured on the app before init: body parsing and the docs. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   registerJsonBodyParser(app);

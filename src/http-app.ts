@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { BODY_LIMIT, registerJsonBodyParser } from './common/json-body';
@@ -7,9 +8,17 @@ import { setupSwagger } from './common/openapi';
 export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
+    // Ids (click ids) may be 255 characters long; a longer path parameter is a 414.
+    maxParamLength: 255,
     trustProxy: true,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Errors the router raises before Nest sees the request (bad URL encoding, a path parameter
+    // over maxParamLength) get the contract's {"detail": ...} body too.
+    frameworkErrors: (error: Error, _req: unknown, reply: FastifyReply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      void reply.status(status).send({ detail: status === 414 ? 'URI Too Long' : 'Bad Request' });
+    },
   });
 }
 

@@ -118,6 +118,18 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     });
   });
 
+  it('path parameters with NUL or over 255 characters are 422, never a 5xx', async () => {
+    const nul = await api.request('PATCH', '/api/clicks/a%00b', { key: f.ingestKey, body: { bid_id: 'x' } });
+    expect(nul.status).toBe(422);
+    expect(nul.body.detail[0]).toMatchObject({ type: 'string_unicode', loc: ['path', 'click_id'] });
+    const max = await api.request('PATCH', `/api/clicks/${'c'.repeat(255)}`, { key: f.ingestKey, body: { bid_id: 'x' } });
+    expect(max.status).toBe(404);
+    expect(max.body).toEqual({ detail: 'Click not found' });
+    const long = await api.request('DELETE', `/admin/keys/${'k'.repeat(300)}`, { key: ADMIN_KEY });
+    expect(long.status).toBe(414);
+    expect(long.body).toEqual({ detail: expect.any(String) });
+  });
+
   it('GET /health answers 200 {"status":"ok"} without a key', async () => {
     const r = await api.request('GET', '/health');
     expect(r.status).toBe(200);

@@ -9,7 +9,7 @@ export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     // Ids (click ids) may be 255 characters long; a longer path parameter is a 414.
-    maxParamLength: 255,
+    routerOptions: { maxParamLength: 255 },
     trustProxy: true,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

@@ -6,6 +6,7 @@ export function db(t: TestApp): DataSource {
   return t.app.get(DataSource);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function conversionRows(t: TestApp, clickId: string): Promise<Record<string, any>[]> {
   const ds = db(t);
   const p = ds.options.type === 'postgres' ? '$1' : '?';

@@ -122,17 +122,22 @@ export class ClicksService {
       (dto.clicked_at == null || stored.clicked_at.getTime() === clickedAt.getTime()) &&
       (dto.landing_url == null || stored.landing_url === click.landing_url);
     if (!same) throw new AppError('conflict', 'A different click with this click_id is already registered');
-    return { ...toClickView(stored), ...this.signClick(stored) };
+    return this.toSignedClickView(stored);
   }
 
-  async attachBid(clickId: string, dto: AttachBidDto): Promise<ClickView> {
+  /** The ingest key's view of a click: the stored click with its signature. */
+  private toSignedClickView(c: Click): SignedClickView {
+    return { ...toClickView(c), ...this.signClick(c) };
+  }
+
+  async attachBid(clickId: string, dto: AttachBidDto): Promise<SignedClickView> {
     const click = await this.repo.findById(clickId);
     if (!click) throw new AppError('click_not_found', 'Click not found');
-    if (click.bid_id === dto.bid_id) return toClickView(click);
+    if (click.bid_id === dto.bid_id) return this.toSignedClickView(click);
     if (click.bid_id !== null || !(await this.repo.setBidIfMissing(clickId, dto.bid_id))) {
       throw new AppError('conflict', 'The click already has a different bid id');
     }
-    return toClickView({ ...click, bid_id: dto.bid_id });
+    return this.toSignedClickView({ ...click, bid_id: dto.bid_id });
   }
 
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */

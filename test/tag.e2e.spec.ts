@@ -155,11 +155,12 @@ describe('browser path (e2e)', () => {
       expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
     });
 
-    it('keeps text/plain a plain string on other routes', async () => {
+    it('keeps text/plain a 415 on other routes', async () => {
       const c = await makeClick(api, f);
       const r = await api.request('POST', '/api/conversion', { raw: JSON.stringify(conversionBody(c)), key: f.partnerKey, headers: { 'content-type': 'text/plain' } });
-      expect(r.status).toBe(422);
-      expect(r.body.detail[0].type).toBe('model_attributes_type');
+      expect(r.status).toBe(415);
+      expect(r.body).toEqual({ detail: 'Unsupported Media Type' });
+      expect(await rowsOf(t, c)).toEqual([]);
     });
 
     it.each([

@@ -88,7 +88,7 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     });
 
     it('re-posting an identical click is not an error; a different click with the same id is 409', async () => {
-      const body = { click_id: 'clk_same', tag_id: f.tagId, bid_id: 'b1', clicked_at: '2026-05-26T12:00:00Z' };
+      const body = { click_id: `clk_same_${Date.now()}_${Math.random().toString(36).slice(2)}`, tag_id: f.tagId, bid_id: 'b1', clicked_at: '2026-05-26T12:00:00Z' };
       const a = await api.post('/api/clicks', body, f.ingestKey);
       const b = await api.post('/api/clicks', body, f.ingestKey);
       expect(a.status).toBe(201);

@@ -1,0 +1,194 @@
+import { Injectable } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import { AppError } from '../../common/errors';
+import { Cursor, decodeCursor, encodeCursor, intOr } from '../../common/query';
+import { parseDateTime } from '../../common/parsers';
+import { fromDbTime } from '../../database/column-types';
+import { ClicksService } from '../clicks/clicks.service';
+import {
+  ClickWithConversionsDto,
+  ConversionDetailDto,
+  ConversionFiltersDto,
+  ConversionItemDto,
+  ConversionPageDto,
+  DEFAULT_PAGE_SIZE,
+} from './conversion-query.dto';
+import { ConversionFilter, ConversionReadsRepository, ConversionRow } from './conversion-reads.repository';
+
+/** Rows fetched per round trip while exporting. */
+const EXPORT_BATCH = 2000;
+
+/** Conversions on a click are few; this bounds the answer of the click view all the same. */
+const MAX_CLICK_CONVERSIONS = 1000;
+
+export const CSV_COLUMNS = [
+  'id',
+  'conversion_time',
+  'partner_id',
+  'tag_id',
+  'click_id',
+  'bid_id',
+  'source',
+  'event_type',
+  'conversion_value',
+  'currency',
+  'order_id',
+  'event_id',
+  'dedup_key',
+  'dedup_layer',
+  'page_url',
+  'referrer',
+  'user_agent',
+  'session_id',
+  'client_id',
+  'created_at',
+  'params_extra',
+] as const;
+
+function iso(v: unknown): string {
+  return fromDbTime(v)!.toISOString();
+}
+
+function str(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+export function toConversionItem(r: ConversionRow): ConversionItemDto {
+  return {
+    id: r.id as string,
+    partner_id: r.partner_id as string,
+    tag_id: r.tag_id as string,
+    click_id: r.click_id as string,
+    bid_id: r.bid_id as string,
+    source: r.source as string,
+    event_type: r.event_type as string,
+    conversion_time: iso(r.conversion_time),
+    conversion_value: String(r.conversion_value),
+    currency: r.currency as string,
+    order_id: str(r.order_id),
+    event_id: str(r.event_id),
+    dedup_key: str(r.dedup_key),
+    dedup_layer: str(r.dedup_layer),
+    page_url: str(r.page_url),
+    referrer: str(r.referrer),
+    user_agent: str(r.user_agent),
+    session_id: str(r.session_id),
+    client_id: str(r.client_id),
+    created_at: iso(r.created_at),
+  };
+}
+
+/** PostgreSQL's numeric text keeps the column's 6 decimals; the API speaks the canonical decimal. */
+function canonicalMoney(v: unknown): string {
+  const s = String(v);
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+function extraOf(params: unknown): Record<string, unknown> {
+  const p = (typeof params === 'string' ? JSON.parse(params) : params) as { extra?: Record<string, unknown> } | null;
+  return p?.extra ?? {};
+}
+
+/** Reading conversions: lists, one conversion, a click's conversions, the CSV export. */
+@Injectable()
+export class ConversionReadsService {
+  constructor(
+    private readonly repo: ConversionReadsRepository,
+    private readonly clicks: ClicksService,
+  ) {}
+
+  /** One page, newest first. `partnerId` confines the listing to one partner's rows. */
+  async listConversions(query: ConversionFiltersDto & { limit?: string; cursor?: string }, partnerId?: string): Promise<ConversionPageDto> {
+    const filter = this.toFilter(query, partnerId);
+    const after = decodeCursor(query.cursor);
+    const limit = intOr(query.limit, DEFAULT_PAGE_SIZE);
+    const rows = await this.repo.page(filter, after, limit + 1);
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit).map((r) => this.item(r));
+    const last = items[items.length - 1];
+    return { items, next_cursor: more && last ? encodeCursor({ at: new Date(last.conversion_time), id: last.id }) : null };
+  }
+
+  async getConversion(id: string): Promise<ConversionDetailDto> {
+    const row = await this.repo.findById(id);
+    if (!row) throw AppError.notFound('Conversion');
+    const click = await this.clicks.findClick(row.click_id as string);
+    return { ...this.item(row), params: { extra: extraOf(row.params) }, click };
+  }
+
+  async getClickWithConversions(clickId: string): Promise<ClickWithConversionsDto> {
+    const click = await this.clicks.findClick(clickId);
+    if (!click) throw new AppError('click_not_found', 'Click not found');
+    const rows = await this.repo.page({ click_id: clickId }, null, MAX_CLICK_CONVERSIONS);
+    return { ...click, conversions: rows.map((r) => this.item(r)) };
+  }
+
+  /**
+   * The filtered list as CSV: a header row, then every row, newest first. Rows are read in
+   * keyset batches as the client consumes them (backpressure), so memory stays flat whatever
+   * the row count. Filters are checked before the first byte, so a bad one is still a 422.
+   */
+  exportConversionsCsv(query: ConversionFiltersDto): Readable {
+    const filter = this.toFilter(query);
+    const repo = this.repo;
+    async function* rows(): AsyncGenerator<(string | null)[]> {
+      let after: Cursor | null = null;
+      for (;;) {
+        const batch = await repo.page(filter, after, EXPORT_BATCH, true);
+        for (const r of batch) {
+          yield [
+            r.id as string,
+            iso(r.conversion_time),
+            r.partner_id as string,
+            r.tag_id as string,
+            r.click_id as string,
+            r.bid_id as string,
+            r.source as string,
+            r.event_type as string,
+            canonicalMoney(r.conversion_value),
+            r.currency as string,
+            str(r.order_id),
+            str(r.event_id),
+            str(r.dedup_key),
+            str(r.dedup_layer),
+            str(r.page_url),
+            str(r.referrer),
+            str(r.user_agent),
+            str(r.session_id),
+            str(r.client_id),
+            iso(r.created_at),
+            JSON.stringify(extraOf(r.params)),
+          ];
+        }
+        if (batch.length < EXPORT_BATCH) return;
+        const last = batch[batch.length - 1];
+        after = { at: fromDbTime(last.conversion_time)!, id: last.id as string };
+      }
+    }
+    const csv = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows' });
+    const source = Readable.from(rows());
+    source.on('error', (e) => csv.destroy(e));
+    return source.pipe(csv);
+  }
+
+  private item(r: ConversionRow): ConversionItemDto {
+    const it = toConversionItem(r);
+    it.conversion_value = canonicalMoney(it.conversion_value);
+    return it;
+  }
+
+  private toFilter(q: ConversionFiltersDto, partnerId?: string): ConversionFilter {
+    const f: ConversionFilter = {};
+    if (partnerId !== undefined) f.partner_id = partnerId;
+    else if (q.partner_id != null) f.partner_id = q.partner_id;
+    if (q.tag_id != null) f.tag_id = q.tag_id;
+    if (q.click_id != null) f.click_id = q.click_id;
+    if (q.order_id != null) f.order_id = q.order_id;
+    if (q.event_type != null) f.event_type = q.event_type;
+    if (q.source != null) f.source = q.source;
+    if (q.from != null) f.from = (parseDateTime(q.from) as { date: Date }).date;
+    if (q.to != null) f.to = (parseDateTime(q.to) as { date: Date }).date;
+    return f;
+  }
+}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { decodeCursor, encodeCursor, intOr } from '../../common/query';
 import type { Principal } from '../auth/principal';
@@ -11,6 +11,31 @@ export type AuditTarget = 'partner' | 'tag' | 'api_key';
 
 /** Keys whose values never enter the log, wherever they appear. */
 const SECRET_FIELDS = new Set(['key', 'key_hash', 'secret']);
+
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * A UUIDv7-shaped id whose order follows the order entries were made in this process, so that
+ * entries of the same millisecond still page newest first (ties on `at` are broken by id).
+ */
+export function sequentialId(ms: number): string {
+  if (ms <= lastMs) {
+    seq++;
+    if (seq > 0xfff) {
+      lastMs++;
+      seq = 0;
+    }
+    ms = lastMs;
+  } else {
+    lastMs = ms;
+    seq = 0;
+  }
+  const t = ms.toString(16).padStart(12, '0');
+  const r = randomBytes(8).toString('hex');
+  const variant = ((parseInt(r[0], 16) & 0x3) | 0x8).toString(16);
+  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${seq.toString(16).padStart(3, '0')}-${variant}${r.slice(1, 4)}-${r.slice(4, 16)}`;
+}
 
 function scrub(v: unknown): object | null {
   if (v === null || v === undefined) return null;
@@ -26,9 +51,10 @@ export class AuditService {
   ) {}
 
   async record(actor: Principal, action: string, targetType: AuditTarget, targetId: string, before: unknown, after: unknown): Promise<void> {
+    const at = this.clock.now();
     await this.repo.insert({
-      id: randomUUID(),
-      at: this.clock.now(),
+      id: sequentialId(at.getTime()),
+      at,
       actor_key_id: actor.keyId,
       actor_role: actor.role,
       action,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../../common/errors';
-import { Cursor, decodeCursor, encodeCursor, intOr } from '../../common/query';
+import { decodeCursor, encodeCursor, intOr } from '../../common/query';
 import { parseDateTime } from '../../common/parsers';
 import { fromDbTime } from '../../database/column-types';
 import { ClicksService } from '../clicks/clicks.service';
@@ -90,6 +90,20 @@ function extraOf(params: unknown): Record<string, unknown> {
   return p?.extra ?? {};
 }
 
+/** Resolves when a writable may take more, or is gone. */
+function drainOrClose(w: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
+  if (w.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.removeListener('drain', done);
+      w.removeListener('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
 /** Reading conversions: lists, one conversion, a click's conversions, the CSV export. */
 @Injectable()
 export class ConversionReadsService {
@@ -131,45 +145,28 @@ export class ConversionReadsService {
    */
   exportConversionsCsv(query: ConversionFiltersDto): Readable {
     const filter = this.toFilter(query);
-    const repo = this.repo;
-    async function* rows(): AsyncGenerator<(string | null)[]> {
-      let after: Cursor | null = null;
-      for (;;) {
-        const batch = await repo.page(filter, after, EXPORT_BATCH, true);
-        for (const r of batch) {
-          yield [
-            r.id as string,
-            iso(r.conversion_time),
-            r.partner_id as string,
-            r.tag_id as string,
-            r.click_id as string,
-            r.bid_id as string,
-            r.source as string,
-            r.event_type as string,
-            canonicalMoney(r.conversion_value),
-            r.currency as string,
-            str(r.order_id),
-            str(r.event_id),
-            str(r.dedup_key),
-            str(r.dedup_layer),
-            str(r.page_url),
-            str(r.referrer),
-            str(r.user_agent),
-            str(r.session_id),
-            str(r.client_id),
-            iso(r.created_at),
-            JSON.stringify(extraOf(r.params)),
-          ];
-        }
-        if (batch.length < EXPORT_BATCH) return;
-        const last = batch[batch.length - 1];
-        after = { at: fromDbTime(last.conversion_time)!, id: last.id as string };
-      }
-    }
     const csv = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows' });
-    const source = Readable.from(rows());
-    source.on('error', (e) => csv.destroy(e));
-    return source.pipe(csv);
+    const batches = this.repo.csvBatches(filter, EXPORT_BATCH);
+    let gone = false;
+    csv.once('close', () => (gone = true));
+    void (async () => {
+      try {
+        for await (const batch of batches) {
+          for (const row of batch) {
+            // Backpressure: wait while the client is slower than the database.
+            if (!csv.write(row)) await drainOrClose(csv);
+            if (gone) return;
+          }
+        }
+        csv.end();
+      } catch (e) {
+        csv.destroy(e as Error);
+      } finally {
+        // A client that went away ends the generator (and so its queries) here.
+        await batches.return(undefined);
+      }
+    })();
+    return csv;
   }
 
   private item(r: ConversionRow): ConversionItemDto {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../../common/errors';
 import { decodeCursor, encodeCursor, intOr } from '../../common/query';
@@ -90,6 +90,29 @@ function extraOf(params: unknown): Record<string, unknown> {
   return p?.extra ?? {};
 }
 
+/** Joins the CSV library's one-chunk-per-row output into ~64 KiB writes to the socket. */
+function coalesce(target = 64 * 1024): Transform {
+  let parts: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= target) {
+        const out = Buffer.concat(parts, size);
+        parts = [];
+        size = 0;
+        done(null, out);
+      } else {
+        done();
+      }
+    },
+    flush(done) {
+      done(null, size ? Buffer.concat(parts, size) : undefined);
+    },
+  });
+}
+
 /** Resolves when a writable may take more, or is gone. */
 function drainOrClose(w: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
   if (w.destroyed) return Promise.resolve();
@@ -166,7 +189,12 @@ export class ConversionReadsService {
         await batches.return(undefined);
       }
     })();
-    return csv;
+    const out = coalesce();
+    csv.on('error', (e) => out.destroy(e));
+    out.once('close', () => {
+      if (!csv.writableFinished) csv.destroy();
+    });
+    return csv.pipe(out);
   }
 
   private item(r: ConversionRow): ConversionItemDto {

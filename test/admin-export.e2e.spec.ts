@@ -122,13 +122,13 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     expect(parseCsv(none.body as string)).toEqual([HEADER]);
   });
 
-  it('streams every row across export batches (2,000 rows each), ties on conversion_time included', async () => {
+  it('streams every row across export batches (500 rows each), ties on conversion_time included', async () => {
     const w = uniqueWindow();
     const p = await makePartner(api);
     const click = await makeClick(api, p);
     const repo = t.app.get(DataSource).getRepository(Conversion);
     const rows: Conversion[] = [];
-    // 4,500 rows, 4 per instant, so batch boundaries fall inside runs of equal conversion_time.
+    // 4,500 rows, 3 per instant, so batch boundaries fall inside runs of equal conversion_time.
     for (let i = 0; i < 4500; i++) {
       rows.push({
         id: randomUUID(),
@@ -138,7 +138,7 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
         bid_id: 'bid_x',
         source: 'api',
         event_type: 'purchase_completed',
-        conversion_time: new Date(w.base + Math.floor(i / 4) * 1000),
+        conversion_time: new Date(w.base + Math.floor(i / 3) * 1000),
         conversion_value: '1',
         currency: 'USD',
         order_id: null,

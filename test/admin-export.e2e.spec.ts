@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { request as httpRequest } from 'node:http';
 import { Conversion } from '../src/modules/conversions/conversion.entity';
+import { ConversionReadsRepository } from '../src/modules/conversions/conversion-reads.repository';
 import { ApiClient, Fixture, makeClick, makePartner } from './api-client';
 import { makeConversion, makeKey, parseCsv, uniqueWindow } from './admin-helpers';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
 
 const HEADER = [
   'id',
@@ -165,5 +167,49 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
       .sort((x, y) => y.conversion_time.getTime() - x.conversion_time.getTime() || (x.id < y.id ? 1 : -1))
       .map((x) => x.id);
     expect(ids).toEqual(expected);
+  });
+
+  it('stops reading the database when the client goes away mid-export', async () => {
+    const w = uniqueWindow();
+    const p = await makePartner(api);
+    const click = await makeClick(api, p);
+    const repo = t.app.get(DataSource).getRepository(Conversion);
+    const n = 30_000;
+    const rows: Conversion[] = [];
+    for (let i = 0; i < n; i++) {
+      rows.push({
+        id: randomUUID(), partner_id: p.partnerId, tag_id: p.tagId, click_id: click, bid_id: 'bid_x', source: 'api', event_type: 'purchase_completed',
+        conversion_time: new Date(w.base + i), conversion_value: '1', currency: 'USD', order_id: null, event_id: null, dedup_key: null, dedup_layer: null,
+        page_url: 'https://shop.example.com/a-fairly-long-page-url-to-make-rows-bigger', referrer: null, user_agent: 'Mozilla/5.0 (X11; Linux x86_64) padding padding',
+        session_id: null, client_id: null, params: { extra: { pad: 'x'.repeat(200) } }, created_at: new Date(),
+      });
+    }
+    for (let i = 0; i < n; i += 400) await repo.insert(rows.slice(i, i + 400));
+    const reads = t.app.get(ConversionReadsRepository);
+    const spy = jest.spyOn(reads as never, (onPostgres ? 'csvBatchPostgres' : 'csvBatchSqlite') as never);
+    await t.app.listen(3310, '127.0.0.1');
+    const got = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: 3310, path: `/admin/conversions/export.csv?partner_id=${p.partnerId}`, headers: { authorization: `Bearer ${support}` } },
+        (res) => {
+          res.once('data', (chunk: Buffer) => {
+            req.destroy();
+            resolve(chunk.length);
+          });
+        },
+      );
+      req.on('error', (e) => (String(e).includes('socket hang up') ? undefined : reject(e)));
+      req.end();
+    });
+    expect(got).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const calls = spy.mock.calls.length;
+    // 30,000 rows are 60 batches; a client that left after its first chunk costs a handful.
+    expect(calls).toBeLessThan(20);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spy.mock.calls.length).toBe(calls);
+    spy.mockRestore();
+    // The service carries on.
+    expect((await api.request('GET', `/admin/conversions?partner_id=${p.partnerId}&limit=1`, { key: support })).status).toBe(200);
   });
 });

@@ -17,6 +17,8 @@ export interface AppConfig {
   /** How long a looked-up API key may be served from the in-process cache (ms). */
   keyCacheTtlMs: number;
   bootstrapAdminKey?: string;
+  /** How often gathered last_used_at times are written (ms). */
+  lastUsedFlushMs: number;
   logLevel: string;
   /** The click-signing secret (CLICK_SIGNING_SECRET); unset outside production means a generated one kept beside the SQLite file. */
   clickSigningSecret?: string;
@@ -83,6 +85,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
+    lastUsedFlushMs: durationVar(env, 'LAST_USED_FLUSH', '60s'),
     logLevel,
     clickSigningSecret,
     clickSigningPreviousSecret,

@@ -140,6 +140,12 @@ export class ClicksService {
     return this.toSignedClickView({ ...click, bid_id: dto.bid_id });
   }
 
+  /** The click, for readers (admin and support); null when there is none. */
+  async findClick(clickId: string): Promise<ClickView | null> {
+    const c = await this.repo.findById(clickId);
+    return c ? toClickView(c) : null;
+  }
+
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */
   assertAttributable(facts: ClickFacts, partnerId: string): void {
     if (!facts.found || facts.partner_id !== partnerId) throw new AppError('click_not_found', 'Click not found');

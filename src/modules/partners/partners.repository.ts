@@ -41,6 +41,26 @@ export class PartnersRepository {
     return new Set(rows.flatMap((r) => r.allowed_origins ?? []));
   }
 
+  listPartners(): Promise<Partner[]> {
+    return this.partners.find({ order: { created_at: 'ASC', id: 'ASC' } });
+  }
+
+  tagsOfPartner(partnerId: string): Promise<Tag[]> {
+    return this.tags.find({ where: { partner_id: partnerId }, order: { created_at: 'ASC', id: 'ASC' } });
+  }
+
+  async renamePartner(id: string, name: string): Promise<void> {
+    await this.partners.update({ id }, { name });
+  }
+
+  async setPartnerDisabledAt(id: string, at: Date | null): Promise<void> {
+    await this.partners.update({ id }, { disabled_at: at });
+  }
+
+  async updateTag(id: string, changes: { name?: string; allowed_origins?: string[] }): Promise<void> {
+    await this.tags.update({ id }, changes);
+  }
+
   async tagIdsOfPartner(partnerId: string): Promise<string[]> {
     const rows = await this.tags.find({ select: { id: true }, where: { partner_id: partnerId } });
     return rows.map((r) => r.id);

@@ -16,6 +16,7 @@ import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
+import { TagModule } from './modules/tag/tag.module';
 
 @Module({
   imports: [
@@ -32,6 +33,7 @@ import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
     HealthModule,
     ObservabilityModule,
     RateLimitModule,
+    TagModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

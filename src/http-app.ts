@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -10,6 +11,8 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
+    // Ids (click ids) may be 255 characters long; a longer path parameter is a 414.
+    routerOptions: { maxParamLength: 255 },
     trustProxy: true,
     // X-Request-Id is honoured when it is 1..128 printable ASCII characters (so it cannot bloat or
     // garble the logs); otherwise a fresh UUID. Every answer echoes it (observability module).
@@ -18,8 +21,17 @@ export function createFastifyAdapter(): FastifyAdapter {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
     },
+    // Errors the router raises before Nest sees the request (bad URL encoding, a path parameter
+    // over maxParamLength) get the contract's {"detail": ...} body too.
+    frameworkErrors: (error: Error, _req: unknown, reply: FastifyReply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      void reply.status(status).send({ detail: status === 414 ? 'URI Too Long' : 'Bad Request' });
+    },
   });
 }
+
+/** Nest's own body parsers stay off: JSON is parsed by ours, and every other content type is a 415. */
+export const NEST_APP_OPTIONS = { bodyParser: false } as const;
 
 /** Everything configured on the app before init: body parsing and the docs. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {

@@ -5,7 +5,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { APP_CONFIG, AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { configureApp, createFastifyAdapter } from './http-app';
+import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './http-app';
 
 async function bootstrap(): Promise<void> {
   try {
@@ -17,7 +17,7 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { ...NEST_APP_OPTIONS, bufferLogs: true });
   app.useLogger(app.get(PinoNestLogger));
   configureApp(app);
   const config = app.get<AppConfig>(APP_CONFIG);

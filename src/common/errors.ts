@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'missing_token'
   | 'invalid_api_key'
   | 'forbidden'
+  | 'bad_request'
+  | 'invalid_click_signature'
   | 'not_found'
   | 'click_not_found'
   | 'click_missing_bid'
@@ -26,6 +28,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   missing_token: 401,
   invalid_api_key: 401,
   forbidden: 403,
+  bad_request: 400,
+  invalid_click_signature: 401,
   not_found: 404,
   click_not_found: 404,
   click_missing_bid: 400,

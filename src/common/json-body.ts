@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { errorCodes } from 'fastify';
 import sjson from 'secure-json-parse';
 import { ValidationIssue } from './errors';
 import { findUnstorableText } from './parsers';
@@ -46,7 +47,18 @@ export function parseJsonBody(text: string): unknown {
   return value;
 }
 
+/**
+ * Routes that read a text/plain body as JSON: navigator.sendBeacon (and a CORS "simple" request)
+ * cannot send application/json. On every other route text/plain is a 415, like any non-JSON type.
+ */
+export const TEXT_PLAIN_JSON_ROUTES = new Set<string>(['/api/tag/conversion']);
+
 /** JSON bodies are parsed here (not by Fastify's parser, whose errors are 400s). */
 export function registerJsonBodyParser(app: NestFastifyApplication, contentTypes: string[] = ['application/json']): void {
   app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => parseJsonBody(body.toString("utf8")));
+  app.useBodyParser(['text/plain'], { bodyLimit: BODY_LIMIT }, async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
+    const text = body.toString('utf8');
+    if (!TEXT_PLAIN_JSON_ROUTES.has(req.routeOptions?.url ?? '')) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
+    return parseJsonBody(text);
+  });
 }

@@ -17,6 +17,8 @@ export interface AppConfig {
   /** How long a looked-up API key may be served from the in-process cache (ms). */
   keyCacheTtlMs: number;
   bootstrapAdminKey?: string;
+  /** How often gathered last_used_at times are written (ms). */
+  lastUsedFlushMs: number;
   logLevel: string;
   /** json (one JSON object per line, the default) or pretty (needs the pino-pretty dev dependency). */
   logFormat: 'json' | 'pretty';
@@ -34,6 +36,16 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Bounded wait for in-flight requests on SIGTERM before the process gives up and exits (ms). */
   shutdownTimeoutMs: number;
+  /** The click-signing secret (CLICK_SIGNING_SECRET); unset outside production means a generated one kept beside the SQLite file. */
+  clickSigningSecret?: string;
+  /** The previous secret, still accepted for verification after a rotation (CLICK_SIGNING_PREVIOUS_SECRET). */
+  clickSigningPreviousSecret?: string;
+  /** How long after the click a signed click stays attributable (ms). */
+  clickTtlMs: number;
+  /** Tag conversion endpoint rate limits: requests per window, per click and per client address. */
+  tagRateLimitPerClick: number;
+  tagRateLimitPerAddress: number;
+  tagRateWindowMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -81,8 +93,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl.replace(/\/\/[^@]*@/, '//***@')}"`);
   }
+  const nodeEnv = env.NODE_ENV || 'development';
+  const clickSigningSecret = secretVar(env, 'CLICK_SIGNING_SECRET');
+  const clickSigningPreviousSecret = secretVar(env, 'CLICK_SIGNING_PREVIOUS_SECRET');
+  if (nodeEnv === 'production' && !clickSigningSecret) {
+    throw new ConfigError('CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)');
+  }
+  const tagRateWindowMs = durationVar(env, 'TAG_RATE_WINDOW', '60s');
+  if (tagRateWindowMs < 1000) throw new ConfigError('TAG_RATE_WINDOW must be at least 1s');
   return {
-    nodeEnv: env.NODE_ENV || 'development',
+    nodeEnv,
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     databaseUrl,
@@ -91,6 +111,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
+    lastUsedFlushMs: durationVar(env, 'LAST_USED_FLUSH', '60s'),
     logLevel,
     logFormat,
     dbStatementTimeoutMs: intVar(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 100, 86_400_000),
@@ -100,7 +121,20 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'thrad:',
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60_000, 0, 10_000_000),
     shutdownTimeoutMs: intVar(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    clickSigningSecret,
+    clickSigningPreviousSecret,
+    clickTtlMs: durationVar(env, 'CLICK_TTL', '30d'),
+    tagRateLimitPerClick: intVar(env, 'TAG_RATE_LIMIT_PER_CLICK', 20, 1, 1_000_000),
+    tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
+    tagRateWindowMs,
   };
+}
+
+function secretVar(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 32) throw new ConfigError(`${name} must be at least 32 characters`);
+  return raw;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

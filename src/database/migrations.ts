@@ -1,5 +1,7 @@
 import { InitialSchema1764200000000 } from '../../migrations/1764200000000-initial-schema';
+import { AdminIndexesAudit1764300000000 } from '../../migrations/1764300000000-admin-indexes-audit';
+import { PartnerFilterIndexes1764300000001 } from '../../migrations/1764300000001-partner-filter-indexes';
 import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-partner-rate-limit';
 
 /** Every migration, in order, listed explicitly (never globbed). */
-export const MIGRATIONS = [InitialSchema1764200000000, PartnerRateLimit1764600000001];
+export const MIGRATIONS = [InitialSchema1764200000000, AdminIndexesAudit1764300000000, PartnerFilterIndexes1764300000001, PartnerRateLimit1764600000001];

@@ -83,6 +83,7 @@ export async function startService(port: number, databaseUrl: string, env: Recor
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      CLICK_SIGNING_SECRET: 'fault-tests-click-signing-secret-0123456789',
       LOG_LEVEL: 'warn',
       ...env,
     },

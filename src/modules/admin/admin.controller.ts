@@ -1,9 +1,24 @@
-import { Body, Controller, Delete, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Roles } from '../auth/auth.decorators';
+import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { AdminService } from './admin.service';
-import { CreateApiKeyDto, CreatePartnerDto, CreateTagDto, IssuedApiKeyDto, PartnerDto, RateLimitDto, SetRateLimitDto, TagDto } from './admin.dto';
+import {
+  CreateApiKeyDto,
+  CreatePartnerDto,
+  CreateTagDto,
+  IssuedApiKeyDto,
+  PartnerDto,
+  PartnerStateDto,
+  RateLimitDto,
+  RenamePartnerDto,
+  RotateApiKeyDto,
+  RotatedApiKeyDto,
+  SetRateLimitDto,
+  TagDto,
+  UpdateTagDto,
+} from './admin.dto';
 
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -17,8 +32,8 @@ export class AdminController {
   @ApiOperation({ summary: 'Create a partner (advertiser).' })
   @ApiResponse({ status: 201, type: PartnerDto })
   @ApiErrors(401, 403, 422)
-  createPartner(@Body() dto: CreatePartnerDto): Promise<PartnerDto> {
-    return this.admin.createPartner(dto);
+  createPartner(@CurrentPrincipal() actor: Principal, @Body() dto: CreatePartnerDto): Promise<PartnerDto> {
+    return this.admin.createPartner(actor, dto);
   }
 
   @Post('partners/:partner_id/tags')
@@ -27,8 +42,8 @@ export class AdminController {
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 201, type: TagDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 422)
-  createTag(@Param('partner_id') partnerId: string, @Body() dto: CreateTagDto): Promise<TagDto> {
-    return this.admin.createTag(partnerId, dto);
+  createTag(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: CreateTagDto): Promise<TagDto> {
+    return this.admin.createTag(actor, partnerId, dto);
   }
 
   @Post('keys')
@@ -36,8 +51,8 @@ export class AdminController {
   @ApiOperation({ summary: 'Create an API key. The secret is returned only in this response.' })
   @ApiResponse({ status: 201, type: IssuedApiKeyDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 422)
-  createApiKey(@Body() dto: CreateApiKeyDto): Promise<IssuedApiKeyDto> {
-    return this.admin.createApiKey(dto);
+  createApiKey(@CurrentPrincipal() actor: Principal, @Body() dto: CreateApiKeyDto): Promise<IssuedApiKeyDto> {
+    return this.admin.createApiKey(actor, dto);
   }
 
   @Delete('keys/:id')
@@ -46,8 +61,65 @@ export class AdminController {
   @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
   @ApiResponse({ status: 204, description: 'Revoked (also when it already was).' })
   @ApiErrors(401, 403, [404, 'API key not found'])
-  revokeApiKey(@Param('id') id: string): Promise<void> {
-    return this.admin.revokeApiKey(id);
+  revokeApiKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
+    return this.admin.revokeApiKey(actor, id);
+  }
+
+  @Post('keys/:id/rotate')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Rotate an API key: a new secret (shown only in this response), the old one valid for a grace period.',
+    description:
+      'The new key has the old one\'s role, partner and name. The old secret keeps working for `grace_seconds` ' +
+      '(default 24 hours; never longer than it already would), so the holder can deploy the new one without downtime. ' +
+      'The body may be omitted. Other replicas see the old key\'s expiry within KEY_CACHE_TTL_MS (default 5 s).',
+  })
+  @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
+  @ApiBody({ type: RotateApiKeyDto, required: false })
+  @ApiResponse({ status: 201, type: RotatedApiKeyDto })
+  @ApiErrors(401, 403, [404, 'API key not found'], [409, 'The API key is revoked', 'The API key has expired'], 422)
+  rotateApiKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: unknown): Promise<RotatedApiKeyDto> {
+    return this.admin.rotateApiKey(actor, id, body);
+  }
+
+  @Patch('partners/:partner_id')
+  @ApiOperation({ summary: 'Rename a partner.' })
+  @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiResponse({ status: 200, type: PartnerStateDto })
+  @ApiErrors(401, 403, [404, 'Partner not found'], 413, 415, 422)
+  renamePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: RenamePartnerDto): Promise<PartnerStateDto> {
+    return this.admin.renamePartner(actor, partnerId, dto);
+  }
+
+  @Post('partners/:partner_id/disable')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Disable a partner: its keys stop working (this replica at once, others within KEY_CACHE_TTL_MS). Idempotent.",
+  })
+  @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiResponse({ status: 200, type: PartnerStateDto })
+  @ApiErrors(401, 403, [404, 'Partner not found'])
+  disablePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string): Promise<PartnerStateDto> {
+    return this.admin.disablePartner(actor, partnerId);
+  }
+
+  @Post('partners/:partner_id/enable')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Re-enable a disabled partner: its keys that are not revoked or expired work again. Idempotent." })
+  @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiResponse({ status: 200, type: PartnerStateDto })
+  @ApiErrors(401, 403, [404, 'Partner not found'])
+  enablePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string): Promise<PartnerStateDto> {
+    return this.admin.enablePartner(actor, partnerId);
+  }
+
+  @Patch('tags/:tag_id')
+  @ApiOperation({ summary: 'Rename a tag and/or replace its allowed origins.' })
+  @ApiParam({ name: 'tag_id', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
+  @ApiResponse({ status: 200, type: TagDto })
+  @ApiErrors(401, 403, [404, 'Tag not found'], 413, 415, 422)
+  updateTag(@CurrentPrincipal() actor: Principal, @Param('tag_id') tagId: string, @Body() dto: UpdateTagDto): Promise<TagDto> {
+    return this.admin.updateTag(actor, tagId, dto);
   }
 
   @Put('partners/:partner_id/rate-limit')
@@ -58,7 +130,7 @@ export class AdminController {
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: RateLimitDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 422)
-  setPartnerRateLimit(@Param('partner_id') partnerId: string, @Body() dto: SetRateLimitDto): Promise<RateLimitDto> {
-    return this.admin.setPartnerRateLimit(partnerId, dto.rate_limit_per_minute);
+  setPartnerRateLimit(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: SetRateLimitDto): Promise<RateLimitDto> {
+    return this.admin.setPartnerRateLimit(actor, partnerId, dto.rate_limit_per_minute);
   }
 }

@@ -66,6 +66,120 @@ export class IssuedApiKeyDto {
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
 }
 
+/** A JSON integer within [min, max], Pydantic's error types. */
+function IntBody(opts: { min: number; max: number }): PropertyDecorator {
+  return (target: object, key: string | symbol) => {
+    ValidateBy({
+      name: 'int_type',
+      validator: { validate: (v) => typeof v === 'number' && Number.isInteger(v), defaultMessage: () => 'Input should be a valid integer' },
+    })(target, key as string);
+    ValidateBy(
+      {
+        name: 'greater_than_equal',
+        validator: { validate: (v) => typeof v !== 'number' || v >= opts.min, defaultMessage: () => `Input should be greater than or equal to ${opts.min}` },
+      },
+      { context: { ctx: { ge: opts.min } } },
+    )(target, key as string);
+    ValidateBy(
+      {
+        name: 'less_than_equal',
+        validator: { validate: (v) => typeof v !== 'number' || v <= opts.max, defaultMessage: () => `Input should be less than or equal to ${opts.max}` },
+      },
+      { context: { ctx: { le: opts.max } } },
+    )(target, key as string);
+  };
+}
+
+export const DEFAULT_GRACE_SECONDS = 86_400;
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+
+export class RenamePartnerDto {
+  @ApiProperty({ description: 'The new display name.', example: 'Acme Shoes Ltd', maxLength: 255 })
+  @Required()
+  @Str({ max: 255, min: 1 })
+  name: string;
+}
+
+export class UpdateTagDto {
+  @ApiPropertyOptional({ description: 'The new name; unchanged when absent.', example: 'acme.com checkout', maxLength: 255 })
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  name?: string;
+
+  @ApiPropertyOptional({
+    description: 'Replaces the allowed origins (scheme://host[:port]); unchanged when absent. `[]` allows none.',
+    example: ['https://shop.acme.com', 'https://m.acme.com'],
+    type: [String],
+  })
+  @Optional()
+  @StrList({ maxItems: 50, maxLength: 255 })
+  allowed_origins?: string[];
+}
+
+export class RotateApiKeyDto {
+  @ApiPropertyOptional({
+    description: `How long the old secret keeps working, in seconds (0 ends it now). Default ${DEFAULT_GRACE_SECONDS} (24 hours), at most ${MAX_GRACE_SECONDS} (30 days).`,
+    example: 3600,
+    default: DEFAULT_GRACE_SECONDS,
+    minimum: 0,
+    maximum: MAX_GRACE_SECONDS,
+    type: 'integer',
+  })
+  @Optional()
+  @IntBody({ min: 0, max: MAX_GRACE_SECONDS })
+  grace_seconds?: number;
+}
+
+export class ListKeysQueryDto {
+  @ApiPropertyOptional({ description: "Only this partner's keys.", example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', maxLength: 36 })
+  @Optional()
+  @Str({ max: 36, min: 1 })
+  partner_id?: string;
+}
+
+export class PartnerStateDto {
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) id: string;
+  @ApiProperty({ example: 'Acme Shoes' }) name: string;
+  @ApiProperty({ description: 'When the partner was disabled (its keys stop working); null while active.', example: null, nullable: true, type: String })
+  disabled_at: string | null;
+  @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
+}
+
+export class PartnerListDto {
+  @ApiProperty({ type: [PartnerStateDto], description: 'Every partner, oldest first.' }) items: PartnerStateDto[];
+}
+
+export class KeyMetadataDto {
+  @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
+  @ApiProperty({ enum: ROLES, example: 'partner' }) role: Role;
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id: string | null;
+  @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
+  @ApiProperty({ description: 'The first characters of the secret, to tell keys apart.', example: 'thr_pk_q3VtN' }) prefix: string;
+  @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
+  @ApiProperty({ description: 'Set by a rotation: the key stops working at this instant.', example: null, nullable: true, type: String }) expires_at: string | null;
+  @ApiProperty({ description: 'Last successful use (kept in memory, written in batches).', example: '2026-05-26T13:00:00.000Z', nullable: true, type: String })
+  last_used_at: string | null;
+  @ApiProperty({ example: null, nullable: true, type: String }) revoked_at: string | null;
+}
+
+export class KeyListDto {
+  @ApiProperty({ type: [KeyMetadataDto], description: 'Oldest first. Never a secret.' }) items: KeyMetadataDto[];
+}
+
+export class PartnerDetailDto extends PartnerStateDto {
+  @ApiProperty({ type: [TagDto] }) tags: TagDto[];
+  @ApiProperty({ type: [KeyMetadataDto], description: "The partner's keys: metadata only, never secrets." }) keys: KeyMetadataDto[];
+}
+
+export class RotationReplacesDto {
+  @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
+  @ApiProperty({ description: 'When the old secret stops working.', example: '2026-05-27T12:00:00.000Z' }) expires_at: string;
+}
+
+export class RotatedApiKeyDto extends IssuedApiKeyDto {
+  @ApiProperty({ type: RotationReplacesDto }) replaces: RotationReplacesDto;
+}
+
 const MAX_RATE = 10_000_000;
 
 /** A whole number from 0 to MAX_RATE, or null (Pydantic's int_type / range errors). */

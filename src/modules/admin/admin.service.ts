@@ -1,28 +1,54 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
-import { AuthService, IssuedKey } from '../auth/auth.service';
-import { PartnersService, PartnerView, TagView } from '../partners/partners.service';
-import { CreateApiKeyDto, CreatePartnerDto, CreateTagDto } from './admin.dto';
+import { validateOptionalBody } from '../../common/query';
+import { AuditService } from '../audit/audit.service';
+import { AuthService, IssuedKey, KeyMetadata, RotatedKey } from '../auth/auth.service';
+import type { Principal } from '../auth/principal';
+import { ConversionFiltersDto, ConversionDetailDto, ConversionPageDto, ClickWithConversionsDto, ListConversionsQueryDto } from '../conversions/conversion-query.dto';
+import { ConversionReadsService } from '../conversions/conversion-reads.service';
+import { PartnersService, PartnerStateView, PartnerView, TagView } from '../partners/partners.service';
+import {
+  CreateApiKeyDto,
+  CreatePartnerDto,
+  CreateTagDto,
+  DEFAULT_GRACE_SECONDS,
+  KeyListDto,
+  ListKeysQueryDto,
+  PartnerDetailDto,
+  PartnerListDto,
+  RenamePartnerDto,
+  RotateApiKeyDto,
+  UpdateTagDto,
+} from './admin.dto';
 
-/** Composes what the other modules export; owns no tables. */
+/** Composes what the other modules export; owns no tables. Every write is audited. */
 @Injectable()
 export class AdminService {
   constructor(
     private readonly partners: PartnersService,
     private readonly auth: AuthService,
+    private readonly conversions: ConversionReadsService,
+    private readonly audit: AuditService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  createPartner(dto: CreatePartnerDto): Promise<PartnerView> {
-    return this.partners.createPartner(dto.name);
+  // ---- writes (admin keys) ----
+
+  async createPartner(actor: Principal, dto: CreatePartnerDto): Promise<PartnerView> {
+    const p = await this.partners.createPartner(dto.name);
+    await this.audit.record(actor, 'partner.create', 'partner', p.id, null, p);
+    return p;
   }
 
-  createTag(partnerId: string, dto: CreateTagDto): Promise<TagView> {
-    return this.partners.createTag(partnerId, dto.name, dto.allowed_origins ?? []);
+  async createTag(actor: Principal, partnerId: string, dto: CreateTagDto): Promise<TagView> {
+    const t = await this.partners.createTag(partnerId, dto.name, dto.allowed_origins ?? []);
+    await this.audit.record(actor, 'tag.create', 'tag', t.id, null, t);
+    return t;
   }
 
-  async createApiKey(dto: CreateApiKeyDto): Promise<IssuedKey> {
+  async createApiKey(actor: Principal, dto: CreateApiKeyDto): Promise<IssuedKey> {
     const partnerId = dto.partner_id ?? null;
     if (dto.role === 'partner' && partnerId === null) {
       throw AppError.validation([
@@ -35,15 +61,97 @@ export class AdminService {
       ]);
     }
     if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw AppError.notFound('Partner');
-    return this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
+    const issued = await this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
+    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, await this.auth.getKey(issued.id));
+    return issued;
   }
 
-  async setPartnerRateLimit(partnerId: string, perMinute: number | null): Promise<{ partner_id: string; rate_limit_per_minute: number | null; effective_per_minute: number }> {
-    await this.partners.setRateLimit(partnerId, perMinute);
+  async setPartnerRateLimit(
+    actor: Principal,
+    partnerId: string,
+    perMinute: number | null,
+  ): Promise<{ partner_id: string; rate_limit_per_minute: number | null; effective_per_minute: number }> {
+    const before = await this.partners.setRateLimit(partnerId, perMinute);
+    if (before !== perMinute) {
+      await this.audit.record(actor, 'partner.rate_limit', 'partner', partnerId, { rate_limit_per_minute: before }, { rate_limit_per_minute: perMinute });
+    }
     return { partner_id: partnerId, rate_limit_per_minute: perMinute, effective_per_minute: perMinute ?? this.config.rateLimitPerMinute };
   }
 
-  revokeApiKey(id: string): Promise<void> {
-    return this.auth.revokeApiKey(id);
+  async revokeApiKey(actor: Principal, id: string): Promise<void> {
+    const before = await this.auth.getKey(id);
+    await this.auth.revokeApiKey(id);
+    if (!before.revoked_at) await this.audit.record(actor, 'key.revoke', 'api_key', id, before, await this.auth.getKey(id));
+  }
+
+  async renamePartner(actor: Principal, id: string, dto: RenamePartnerDto): Promise<PartnerStateView> {
+    const { before, after } = await this.partners.renamePartner(id, dto.name);
+    await this.audit.record(actor, 'partner.rename', 'partner', id, before, after);
+    return after;
+  }
+
+  /** Disables a partner: its keys stop working at once on this replica, within KEY_CACHE_TTL_MS on others. */
+  async disablePartner(actor: Principal, id: string): Promise<PartnerStateView> {
+    const { before, after } = await this.partners.setPartnerDisabled(id, true);
+    this.auth.forgetPartner(id);
+    if (!before.disabled_at) await this.audit.record(actor, 'partner.disable', 'partner', id, before, after);
+    return after;
+  }
+
+  async enablePartner(actor: Principal, id: string): Promise<PartnerStateView> {
+    const { before, after } = await this.partners.setPartnerDisabled(id, false);
+    this.auth.forgetPartner(id);
+    if (before.disabled_at) await this.audit.record(actor, 'partner.enable', 'partner', id, before, after);
+    return after;
+  }
+
+  async updateTag(actor: Principal, id: string, dto: UpdateTagDto): Promise<TagView> {
+    const { before, after } = await this.partners.updateTag(id, {
+      name: dto.name ?? undefined,
+      allowed_origins: dto.allowed_origins ?? undefined,
+    });
+    await this.audit.record(actor, 'tag.update', 'tag', id, before, after);
+    return after;
+  }
+
+  async rotateApiKey(actor: Principal, id: string, body: unknown): Promise<RotatedKey> {
+    const dto = await validateOptionalBody(RotateApiKeyDto, body);
+    const grace = dto.grace_seconds ?? DEFAULT_GRACE_SECONDS;
+    const { before, after, issued } = await this.auth.rotateApiKey(id, grace * 1000);
+    await this.audit.record(actor, 'key.rotate', 'api_key', id, before, { ...after, replaced_by: issued.id, grace_seconds: grace });
+    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, { ...(await this.auth.getKey(issued.id)), replaces: id });
+    return issued;
+  }
+
+  // ---- reads (support and admin keys) ----
+
+  listConversions(q: ListConversionsQueryDto): Promise<ConversionPageDto> {
+    return this.conversions.listConversions(q);
+  }
+
+  getConversion(id: string): Promise<ConversionDetailDto> {
+    return this.conversions.getConversion(id);
+  }
+
+  getClick(clickId: string): Promise<ClickWithConversionsDto> {
+    return this.conversions.getClickWithConversions(clickId);
+  }
+
+  exportConversionsCsv(q: ConversionFiltersDto): Readable {
+    return this.conversions.exportConversionsCsv(q);
+  }
+
+  async listPartners(): Promise<PartnerListDto> {
+    return { items: await this.partners.listPartners() };
+  }
+
+  async getPartner(id: string): Promise<PartnerDetailDto> {
+    const { partner, tags } = await this.partners.getPartner(id);
+    return { ...partner, tags, keys: await this.auth.listKeys(id) };
+  }
+
+  async listApiKeys(q: ListKeysQueryDto): Promise<KeyListDto> {
+    const items: KeyMetadata[] = await this.auth.listKeys(q.partner_id ?? undefined);
+    return { items };
   }
 }

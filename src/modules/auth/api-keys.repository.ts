@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
-import { fromDbTime } from '../../database/column-types';
+import { fromDbTime, sqliteTime } from '../../database/column-types';
 import { ApiKey, Role } from './api-key.entity';
 
 export interface KeyRecord {
@@ -58,6 +58,33 @@ export class ApiKeysRepository {
   async revoke(id: string, at: Date): Promise<boolean> {
     const res = await this.repo.update({ id, revoked_at: IsNull() }, { revoked_at: at });
     return (res.affected ?? 0) > 0;
+  }
+
+  /** Every key's metadata (never the hash), optionally one partner's, oldest first. */
+  listKeys(partnerId?: string): Promise<ApiKey[]> {
+    return this.repo.find({
+      where: partnerId === undefined ? {} : { partner_id: partnerId },
+      order: { created_at: 'ASC', id: 'ASC' },
+    });
+  }
+
+  async setExpiry(id: string, at: Date): Promise<void> {
+    await this.repo.update({ id }, { expires_at: at });
+  }
+
+  /** Writes a batch of last-use times in one transaction; a time never moves backwards. */
+  async recordLastUsed(uses: Map<string, Date>): Promise<void> {
+    if (uses.size === 0) return;
+    const pg = this.ds.options.type === 'postgres';
+    await this.ds.transaction(async (m) => {
+      for (const [id, at] of uses) {
+        const t = pg ? at.toISOString() : sqliteTime(at);
+        const p = pg ? 'CAST($1 AS timestamptz)' : '?';
+        const idp = pg ? '$2' : '?';
+        await m.query(`UPDATE api_keys SET last_used_at = ${p} WHERE id = ${idp} AND (last_used_at IS NULL OR last_used_at < ${pg ? 'CAST($1 AS timestamptz)' : '?'})`,
+          pg ? [t, id] : [t, id, t]);
+      }
+    });
   }
 
   async hasActiveAdmin(): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
@@ -24,16 +24,44 @@ export interface IssuedKey {
   created_at: string;
 }
 
+/** A key as operators see it: metadata only, never the secret or its hash. */
+export interface KeyMetadata {
+  id: string;
+  role: Role;
+  partner_id: string | null;
+  name: string | null;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface RotatedKey extends IssuedKey {
+  /** The key this one replaces, and when that one stops working. */
+  replaces: { id: string; expires_at: string };
+}
+
+const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
 export function hashKey(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
 /** Keys: how they are made, stored and checked. Nothing else knows. */
 @Injectable()
-export class AuthService implements OnApplicationBootstrap {
+export class AuthService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Auth');
   /** hash -> key record (or null for unknown), for at most KEY_CACHE_TTL_MS. */
   private readonly cache: TtlCache<string, KeyRecord | null>;
+  /**
+   * key id -> when it was last used, not yet written. last_used_at is kept without a write per
+   * request: uses gather here and are written in one batch every LAST_USED_FLUSH_MS and at
+   * shutdown (a crash loses at most one interval of last-use times, never a key).
+   */
+  private pendingUses = new Map<string, Date>();
+  private flushTimer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly keys: ApiKeysRepository,
@@ -45,6 +73,30 @@ export class AuthService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bootstrapAdminKey();
+    this.flushTimer = setInterval(() => void this.flushLastUsed(), this.config.lastUsedFlushMs);
+    this.flushTimer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    await this.flushLastUsed();
+  }
+
+  /** Writes the gathered last-use times. Safe to call at any time; calls never overlap. */
+  flushLastUsed(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pendingUses.size === 0) return;
+      const batch = this.pendingUses;
+      this.pendingUses = new Map();
+      try {
+        await this.keys.recordLastUsed(batch);
+      } catch (e) {
+        // Put them back (unless newer uses arrived meanwhile) for the next flush.
+        for (const [id, at] of batch) if (!this.pendingUses.has(id)) this.pendingUses.set(id, at);
+        this.logger.warn(`Could not write last_used_at: ${(e as Error).message}`);
+      }
+    });
+    return this.flushing;
   }
 
   /** The principal for a bearer secret, or a 401. */
@@ -65,6 +117,7 @@ export class AuthService implements OnApplicationBootstrap {
     ) {
       throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
     }
+    this.pendingUses.set(rec.id, new Date(now));
     return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id };
   }
 
@@ -101,6 +154,56 @@ export class AuthService implements OnApplicationBootstrap {
     this.cache.delete(key.key_hash);
   }
 
+  /** Every key's metadata, or one partner's; last_used_at includes uses not yet written. */
+  async listKeys(partnerId?: string): Promise<KeyMetadata[]> {
+    return (await this.keys.listKeys(partnerId)).map((k) => this.toMetadata(k));
+  }
+
+  async getKey(id: string): Promise<KeyMetadata> {
+    const k = await this.keys.findById(id);
+    if (!k) throw AppError.notFound('API key');
+    return this.toMetadata(k);
+  }
+
+  /**
+   * Issues a new secret for a key's holder (same role, partner and name) and lets the old secret
+   * work for `graceMs` more (never longer than it would have anyway). 409 for a key that no
+   * longer works. Other replicas see the old key's new expiry within KEY_CACHE_TTL_MS.
+   */
+  async rotateApiKey(id: string, graceMs: number): Promise<{ before: KeyMetadata; after: KeyMetadata; issued: RotatedKey }> {
+    const old = await this.keys.findById(id);
+    if (!old) throw AppError.notFound('API key');
+    const now = this.clock.now();
+    if (old.revoked_at) throw new AppError('conflict', 'The API key is revoked');
+    if (old.expires_at && old.expires_at.getTime() <= now.getTime()) throw new AppError('conflict', 'The API key has expired');
+    const expiresAt = new Date(now.getTime() + graceMs);
+    const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
+    const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });
+    await this.keys.setExpiry(id, newExpiry);
+    this.cache.delete(old.key_hash);
+    return {
+      before: this.toMetadata(old),
+      after: this.toMetadata({ ...old, expires_at: newExpiry }),
+      issued: { ...issued, replaces: { id, expires_at: newExpiry.toISOString() } },
+    };
+  }
+
+  private toMetadata(k: ApiKey): KeyMetadata {
+    const pending = this.pendingUses.get(k.id);
+    const lastUsed = pending && (!k.last_used_at || pending > k.last_used_at) ? pending : k.last_used_at;
+    return {
+      id: k.id,
+      role: k.role,
+      partner_id: k.partner_id,
+      name: k.name,
+      prefix: k.prefix,
+      created_at: k.created_at.toISOString(),
+      expires_at: isoOrNull(k.expires_at),
+      last_used_at: isoOrNull(lastUsed),
+      revoked_at: isoOrNull(k.revoked_at),
+    };
+  }
+
   /** Drops every cached key of a partner (after the partner is disabled, say). */
   forgetPartner(partnerId: string): void {
     this.cache.deleteWhere((rec) => rec?.partner_id === partnerId);
@@ -111,8 +214,13 @@ export class AuthService implements OnApplicationBootstrap {
     if (configured) {
       const existing = await this.keys.findByHash(hashKey(configured));
       if (existing || (await this.keys.hasActiveAdmin())) return;
-      await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);
-      this.logger.log('Created the admin key given in BOOTSTRAP_ADMIN_KEY.');
+      try {
+        await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);
+        this.logger.log('Created the admin key given in BOOTSTRAP_ADMIN_KEY.');
+      } catch (e) {
+        // Another replica booting at the same moment created it first: that is the same outcome.
+        if (!(await this.keys.findByHash(hashKey(configured)))) throw e;
+      }
       return;
     }
     if (await this.keys.hasActiveAdmin()) return;

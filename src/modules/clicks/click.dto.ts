@@ -44,3 +44,35 @@ export class ClickView {
   @ApiProperty({ example: 'https://shop.example.com/p/1', nullable: true, type: String }) landing_url: string | null;
   @ApiProperty({ example: '2026-05-26T12:00:00.120Z' }) created_at: string;
 }
+
+export class SignedClickView extends ClickView {
+  @ApiProperty({
+    description: 'What the Tag sends back with a conversion: `<key id>.<base64url HMAC-SHA256>` over the click id and `exp`.',
+    example: 'kAb12Cd3.Qm9ndXNTaWduYXR1cmVGb3JEb2NzT25seUFBQUFBQUFBQUFBQUE',
+  })
+  sig: string;
+
+  @ApiProperty({ description: 'When the click stops being attributable (Unix seconds): clicked_at + CLICK_TTL (default 30 days).', example: 1782475200 })
+  exp: number;
+}
+
+/** GET /c: the click redirect's query. */
+export class ClickRedirectQueryDto {
+  @ApiProperty({ description: 'The tag the ad belongs to.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
+  @Required()
+  @Str({ max: 36, min: 1 })
+  tag_id: string;
+
+  @ApiPropertyOptional({ description: 'The bid that won the impression (may be attached later).', example: 'bid_42' })
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  bid_id?: string;
+
+  @ApiProperty({
+    description: "The advertiser's landing page. Its origin must be one of the tag's allowed_origins.",
+    example: 'https://shop.example.com/p/1?utm_source=thrad',
+  })
+  @Required()
+  @HttpUrl(2048)
+  url: string;
+}

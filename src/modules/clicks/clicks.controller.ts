@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Roles } from '../auth/auth.decorators';
-import { AttachBidDto, ClickView, RegisterClickDto } from './click.dto';
+import { AttachBidDto, RegisterClickDto, SignedClickView } from './click.dto';
 import { ClicksService } from './clicks.service';
 import { ApiResponse } from '@nestjs/swagger';
 
@@ -16,18 +16,18 @@ export class ClicksController {
   @Post()
   @HttpCode(201)
   @ApiOperation({ summary: 'Register an ad click (ingest key). Re-posting an identical click is not an error.' })
-  @ApiResponse({ status: 201, type: ClickView, description: 'The stored click.' })
+  @ApiResponse({ status: 201, type: SignedClickView, description: 'The stored click, with the `sig` and `exp` the Tag needs on the landing URL.' })
   @ApiErrors(401, 403, 409, 413, 422)
-  registerClick(@Body() dto: RegisterClickDto): Promise<ClickView> {
+  registerClick(@Body() dto: RegisterClickDto): Promise<SignedClickView> {
     return this.clicks.registerClick(dto);
   }
 
   @Patch(':click_id')
   @ApiOperation({ summary: 'Attach a bid id that arrived after the click (ingest key).' })
   @ApiParam({ name: 'click_id', example: 'clk_xyz' })
-  @ApiResponse({ status: 200, type: ClickView, description: 'The click with its bid id.' })
+  @ApiResponse({ status: 200, type: SignedClickView, description: 'The click with its bid id (and its `sig` and `exp`).' })
   @ApiErrors(401, 403, 404, 409, 422)
-  attachBid(@Param('click_id') clickId: string, @Body() dto: AttachBidDto): Promise<ClickView> {
+  attachBid(@Param('click_id') clickId: string, @Body() dto: AttachBidDto): Promise<SignedClickView> {
     return this.clicks.attachBid(clickId, dto);
   }
 }

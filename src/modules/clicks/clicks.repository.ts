@@ -17,6 +17,17 @@ export class ClicksRepository {
     return (await this.findById(click.click_id))!;
   }
 
+  /** Inserts a click whose id was just generated (the redirect's hot path: one statement). */
+  async insertNew(click: Click): Promise<void> {
+    await this.repo.createQueryBuilder().insert().into(Click).values(click).execute();
+  }
+
+  /** The tag a click belongs to, or null. */
+  async findTagOf(clickId: string): Promise<string | null> {
+    const row = await this.repo.findOne({ select: { tag_id: true }, where: { click_id: clickId } });
+    return row?.tag_id ?? null;
+  }
+
   findById(clickId: string): Promise<Click | null> {
     return this.repo.findOneBy({ click_id: clickId });
   }

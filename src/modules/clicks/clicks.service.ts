@@ -1,11 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { parseDateTime } from '../../common/parsers';
-import { PartnersService } from '../partners/partners.service';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { normaliseOrigin, PartnersService } from '../partners/partners.service';
 import { Click } from './click.entity';
-import { AttachBidDto, ClickView, RegisterClickDto } from './click.dto';
+import { AttachBidDto, ClickView, RegisterClickDto, SignedClickView } from './click.dto';
+import { ClickSigner, SignatureCheck } from './click-signer';
 import { ClicksRepository } from './clicks.repository';
 
 export function toClickView(c: Click): ClickView {
@@ -27,16 +29,74 @@ export interface ClickFacts {
   has_bid: boolean;
 }
 
-/** The click store: who owns a click, and whether it can be attributed. */
+/** Where a signed click may be used from: its partner and its tag's allowed origins. */
+export interface ClickAccess {
+  partnerId: string;
+  allowedOrigins: string[];
+}
+
+/** The click store: who owns a click, whether it can be attributed, and its signature. */
 @Injectable()
 export class ClicksService {
   constructor(
     private readonly repo: ClicksRepository,
     private readonly partners: PartnersService,
     private readonly clock: Clock,
+    private readonly signer: ClickSigner,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async registerClick(dto: RegisterClickDto): Promise<ClickView> {
+  /** What the Tag needs on the landing URL: the click's expiry (Unix seconds) and its signature. */
+  signClick(c: Pick<Click, 'click_id' | 'clicked_at'>): { sig: string; exp: number } {
+    const exp = Math.floor((c.clicked_at.getTime() + this.config.clickTtlMs) / 1000);
+    return { sig: this.signer.sign(c.click_id, exp), exp };
+  }
+
+  /** Checks a signed click without touching the database (constant time; see ClickSigner). */
+  verifyClickSignature(clickId: unknown, sig: unknown, exp: unknown): SignatureCheck {
+    return this.signer.verify(clickId, sig, exp, this.clock.now().getTime());
+  }
+
+  /** The partner and allowed origins of a click's tag, or null when there is no such click. */
+  async accessOfClick(clickId: string): Promise<ClickAccess | null> {
+    const tagId = await this.repo.findTagOf(clickId);
+    const access = tagId === null ? null : await this.partners.tagAccess(tagId);
+    return access && { partnerId: access.partnerId, allowedOrigins: access.allowedOrigins };
+  }
+
+  /**
+   * The click redirect: records a click and returns where to send the visitor, the landing URL
+   * with thrad_click_id, thrad_sig and thrad_exp appended (its query and fragment kept). The
+   * destination's origin must be one of the tag's allowed origins: never an open redirect.
+   */
+  async registerRedirectClick(tagId: string, bidId: string | null, url: string): Promise<string> {
+    const access = await this.partners.tagAccess(tagId);
+    if (!access) throw new AppError('bad_request', 'Unknown tag');
+    const dest = new URL(url);
+    const origin = normaliseOrigin(dest.origin);
+    if (dest.username || dest.password || !origin || !access.allowedOrigins.includes(origin)) {
+      throw new AppError('bad_request', "Destination origin is not one of the tag's allowed origins");
+    }
+    const now = this.clock.now();
+    const click: Click = {
+      click_id: `clk_${randomBytes(16).toString('base64url')}`,
+      tag_id: tagId,
+      partner_id: access.partnerId,
+      bid_id: bidId,
+      clicked_at: now,
+      landing_url: dest.href,
+      created_at: now,
+    };
+    await this.repo.insertNew(click);
+    const { sig, exp } = this.signClick(click);
+    const ours = `thrad_click_id=${encodeURIComponent(click.click_id)}&thrad_sig=${encodeURIComponent(sig)}&thrad_exp=${exp}`;
+    // Setting search (not searchParams) keeps the existing query exactly as it was encoded.
+    const query = dest.search.length > 1 ? dest.search.slice(1) : '';
+    dest.search = query && !query.endsWith('&') ? `${query}&${ours}` : `${query}${ours}`;
+    return dest.href;
+  }
+
+  async registerClick(dto: RegisterClickDto): Promise<SignedClickView> {
     const partnerId = await this.partners.ownerOfTag(dto.tag_id);
     if (!partnerId) {
       throw AppError.validation([
@@ -62,17 +122,28 @@ export class ClicksService {
       (dto.clicked_at == null || stored.clicked_at.getTime() === clickedAt.getTime()) &&
       (dto.landing_url == null || stored.landing_url === click.landing_url);
     if (!same) throw new AppError('conflict', 'A different click with this click_id is already registered');
-    return toClickView(stored);
+    return this.toSignedClickView(stored);
   }
 
-  async attachBid(clickId: string, dto: AttachBidDto): Promise<ClickView> {
+  /** The ingest key's view of a click: the stored click with its signature. */
+  private toSignedClickView(c: Click): SignedClickView {
+    return { ...toClickView(c), ...this.signClick(c) };
+  }
+
+  async attachBid(clickId: string, dto: AttachBidDto): Promise<SignedClickView> {
     const click = await this.repo.findById(clickId);
     if (!click) throw new AppError('click_not_found', 'Click not found');
-    if (click.bid_id === dto.bid_id) return toClickView(click);
+    if (click.bid_id === dto.bid_id) return this.toSignedClickView(click);
     if (click.bid_id !== null || !(await this.repo.setBidIfMissing(clickId, dto.bid_id))) {
       throw new AppError('conflict', 'The click already has a different bid id');
     }
-    return toClickView({ ...click, bid_id: dto.bid_id });
+    return this.toSignedClickView({ ...click, bid_id: dto.bid_id });
+  }
+
+  /** The click, for readers (admin and support); null when there is none. */
+  async findClick(clickId: string): Promise<ClickView | null> {
+    const c = await this.repo.findById(clickId);
+    return c ? toClickView(c) : null;
   }
 
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */

@@ -7,6 +7,12 @@ export type DedupLayer = 'idempotency_key' | 'event_id' | 'order_id';
 @Entity('conversions')
 @Index('IDX_conversions_click', ['click_id'])
 @Index('IDX_conversions_partner_time', ['partner_id', 'conversion_time', 'id'])
+@Index('IDX_conversions_time', ['conversion_time', 'id'])
+@Index('IDX_conversions_tag_time', ['tag_id', 'conversion_time', 'id'])
+@Index('IDX_conversions_event_time', ['event_type', 'conversion_time', 'id'])
+@Index('IDX_conversions_order', ['order_id'])
+@Index('IDX_conversions_partner_event_time', ['partner_id', 'event_type', 'conversion_time', 'id'])
+@Index('IDX_conversions_partner_source_time', ['partner_id', 'source', 'conversion_time', 'id'])
 export class Conversion {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;

@@ -41,6 +41,37 @@ export class PartnersRepository {
     return this.tags.findOneBy({ id });
   }
 
+  /** The owner and allowed origins of a tag, or null. */
+  async findTagAccess(id: string): Promise<{ partner_id: string; allowed_origins: string[] } | null> {
+    return this.tags.findOne({ select: { partner_id: true, allowed_origins: true }, where: { id } });
+  }
+
+  /** Every origin any tag allows (for CORS preflights, which carry no click). */
+  async allAllowedOrigins(): Promise<Set<string>> {
+    const rows = await this.tags.find({ select: { allowed_origins: true } });
+    return new Set(rows.flatMap((r) => r.allowed_origins ?? []));
+  }
+
+  listPartners(): Promise<Partner[]> {
+    return this.partners.find({ order: { created_at: 'ASC', id: 'ASC' } });
+  }
+
+  tagsOfPartner(partnerId: string): Promise<Tag[]> {
+    return this.tags.find({ where: { partner_id: partnerId }, order: { created_at: 'ASC', id: 'ASC' } });
+  }
+
+  async renamePartner(id: string, name: string): Promise<void> {
+    await this.partners.update({ id }, { name });
+  }
+
+  async setPartnerDisabledAt(id: string, at: Date | null): Promise<void> {
+    await this.partners.update({ id }, { disabled_at: at });
+  }
+
+  async updateTag(id: string, changes: { name?: string; allowed_origins?: string[] }): Promise<void> {
+    await this.tags.update({ id }, changes);
+  }
+
   async tagIdsOfPartner(partnerId: string): Promise<string[]> {
     const rows = await this.tags.find({ select: { id: true }, where: { partner_id: partnerId } });
     return rows.map((r) => r.id);

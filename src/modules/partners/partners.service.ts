@@ -22,6 +22,21 @@ export interface TagView {
   created_at: string;
 }
 
+/** What the browser path needs to know about a tag: whose it is and where it may be used. */
+export interface TagAccess {
+  partnerId: string;
+  allowedOrigins: string[];
+}
+
+/** A partner as readers see it: with its state. */
+export interface PartnerStateView extends PartnerView {
+  disabled_at: string | null;
+}
+
+export function toPartnerStateView(p: Partner): PartnerStateView {
+  return { id: p.id, name: p.name, disabled_at: p.disabled_at ? p.disabled_at.toISOString() : null, created_at: p.created_at.toISOString() };
+}
+
 export function toPartnerView(p: Partner): PartnerView {
   return { id: p.id, name: p.name, created_at: p.created_at.toISOString() };
 }
@@ -54,6 +69,8 @@ export class PartnersService {
   private readonly tagOwner = new TtlCache<string, string | null>(60_000);
   private readonly partnerTags: TtlCache<string, Set<string>>;
   private readonly rateLimits: TtlCache<string, number | null>;
+  private readonly tagAccessCache: TtlCache<string, TagAccess | null>;
+  private readonly anyTagOrigins: TtlCache<'all', Set<string>>;
 
   constructor(
     private readonly repo: PartnersRepository,
@@ -62,6 +79,8 @@ export class PartnersService {
   ) {
     this.partnerTags = new TtlCache(config.keyCacheTtlMs);
     this.rateLimits = new TtlCache(config.keyCacheTtlMs);
+    this.tagAccessCache = new TtlCache(config.keyCacheTtlMs);
+    this.anyTagOrigins = new TtlCache(config.keyCacheTtlMs, 1);
   }
 
   /** The partner's own rate limit (null: the default); cached for KEY_CACHE_TTL_MS. */
@@ -74,10 +93,15 @@ export class PartnersService {
     return limit;
   }
 
-  /** Sets a partner's own rate limit (null: back to the default). This replica applies it at once, others within KEY_CACHE_TTL_MS. */
-  async setRateLimit(partnerId: string, perMinute: number | null): Promise<void> {
-    if (!(await this.repo.setRateLimit(partnerId, perMinute))) throw AppError.notFound('Partner');
+  /**
+   * Sets a partner's own rate limit (null: back to the default) and returns the one it replaces.
+   * This replica applies it at once, others within KEY_CACHE_TTL_MS.
+   */
+  async setRateLimit(partnerId: string, perMinute: number | null): Promise<number | null> {
+    const before = await this.repo.findRateLimit(partnerId);
+    if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute))) throw AppError.notFound('Partner');
     this.rateLimits.delete(partnerId);
+    return before;
   }
 
   async createPartner(name: string): Promise<PartnerView> {
@@ -88,6 +112,61 @@ export class PartnersService {
 
   async createTag(partnerId: string, name: string, allowedOrigins: string[] = []): Promise<TagView> {
     if (!(await this.repo.findPartner(partnerId))) throw AppError.notFound('Partner');
+    const t: Tag = { id: randomUUID(), partner_id: partnerId, name, allowed_origins: this.normaliseOrigins(allowedOrigins), created_at: this.clock.now() };
+    await this.repo.insertTag(t);
+    this.partnerTags.delete(partnerId);
+    this.anyTagOrigins.clear();
+    return toTagView(t);
+  }
+
+  listPartners(): Promise<PartnerStateView[]> {
+    return this.repo.listPartners().then((ps) => ps.map(toPartnerStateView));
+  }
+
+  /** The partner and its tags, or a 404. */
+  async getPartner(id: string): Promise<{ partner: PartnerStateView; tags: TagView[] }> {
+    const p = await this.repo.findPartner(id);
+    if (!p) throw AppError.notFound('Partner');
+    return { partner: toPartnerStateView(p), tags: (await this.repo.tagsOfPartner(id)).map(toTagView) };
+  }
+
+  /** Renames a partner; returns it before and after. */
+  async renamePartner(id: string, name: string): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
+    const p = await this.repo.findPartner(id);
+    if (!p) throw AppError.notFound('Partner');
+    if (p.name !== name) await this.repo.renamePartner(id, name);
+    return { before: toPartnerStateView(p), after: toPartnerStateView({ ...p, name }) };
+  }
+
+  /**
+   * Disables (or re-enables) a partner. A disabled partner's keys stop working: the key lookup
+   * reads partners.disabled_at; the caller must also drop the keys from the auth cache.
+   */
+  async setPartnerDisabled(id: string, disabled: boolean): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
+    const p = await this.repo.findPartner(id);
+    if (!p) throw AppError.notFound('Partner');
+    let at = p.disabled_at;
+    if (disabled && !at) at = this.clock.now();
+    if (!disabled) at = null;
+    if ((at?.getTime() ?? null) !== (p.disabled_at?.getTime() ?? null)) await this.repo.setPartnerDisabledAt(id, at);
+    return { before: toPartnerStateView(p), after: toPartnerStateView({ ...p, disabled_at: at }) };
+  }
+
+  /** Renames a tag and/or replaces its allowed origins; returns it before and after. */
+  async updateTag(id: string, changes: { name?: string; allowed_origins?: string[] }): Promise<{ before: TagView; after: TagView }> {
+    const t = await this.repo.findTag(id);
+    if (!t) throw AppError.notFound('Tag');
+    const next: Tag = { ...t };
+    if (changes.name !== undefined) next.name = changes.name;
+    if (changes.allowed_origins !== undefined) next.allowed_origins = this.normaliseOrigins(changes.allowed_origins);
+    await this.repo.updateTag(id, { name: next.name, allowed_origins: next.allowed_origins });
+    // Origins changed: this process forgets them at once; other replicas within KEY_CACHE_TTL_MS.
+    this.tagAccessCache.delete(id);
+    this.anyTagOrigins.clear();
+    return { before: toTagView(t), after: toTagView(next) };
+  }
+
+  private normaliseOrigins(allowedOrigins: string[]): string[] {
     const origins: string[] = [];
     allowedOrigins.forEach((o, i) => {
       const n = normaliseOrigin(o);
@@ -104,10 +183,7 @@ export class PartnersService {
       }
       if (!origins.includes(n)) origins.push(n);
     });
-    const t: Tag = { id: randomUUID(), partner_id: partnerId, name, allowed_origins: origins, created_at: this.clock.now() };
-    await this.repo.insertTag(t);
-    this.partnerTags.delete(partnerId);
-    return toTagView(t);
+    return origins;
   }
 
   async partnerExists(partnerId: string): Promise<boolean> {
@@ -122,6 +198,27 @@ export class PartnersService {
       if (owner) this.tagOwner.set(tagId, owner);
     }
     return owner;
+  }
+
+  /** A tag's owner and allowed origins (cached like the partner's tag list), or null for no such tag. */
+  async tagAccess(tagId: string): Promise<TagAccess | null> {
+    let access = this.tagAccessCache.get(tagId);
+    if (access === undefined) {
+      const row = await this.repo.findTagAccess(tagId);
+      access = row ? { partnerId: row.partner_id, allowedOrigins: row.allowed_origins ?? [] } : null;
+      if (access) this.tagAccessCache.set(tagId, access);
+    }
+    return access;
+  }
+
+  /** Whether any tag allows this origin (a CORS preflight carries no click to narrow it down). */
+  async isAllowedOriginOfAnyTag(origin: string): Promise<boolean> {
+    let all = this.anyTagOrigins.get('all');
+    if (!all) {
+      all = await this.repo.allAllowedOrigins();
+      this.anyTagOrigins.set('all', all);
+    }
+    return all.has(origin);
   }
 
   async isPartnerTag(partnerId: string, tagId: string): Promise<boolean> {

@@ -1,0 +1,29 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../../common/openapi';
+import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { ConversionPageDto, ListOwnConversionsQueryDto } from './conversion-query.dto';
+import { ConversionReadsService } from './conversion-reads.service';
+
+@ApiTags('conversions')
+@ApiBearerAuth()
+@Controller('api')
+export class ConversionReadsController {
+  constructor(private readonly reads: ConversionReadsService) {}
+
+  @Get('conversions')
+  @Roles('partner')
+  @ApiOperation({
+    summary: "List your own conversions (partner key), newest first, to reconcile your orders.",
+    description:
+      'Only the calling partner\'s conversions are ever listed. Filters combine with AND. Pagination is by cursor: ' +
+      'pass `next_cursor` back as `cursor` until it is null. A row recorded while you page never makes you miss or ' +
+      'repeat a row that existed when you started.',
+  })
+  @ApiResponse({ status: 200, type: ConversionPageDto })
+  @ApiErrors(401, 403, 422)
+  listOwnConversions(@CurrentPrincipal() principal: Principal, @Query() query: ListOwnConversionsQueryDto): Promise<ConversionPageDto> {
+    return this.reads.listConversions(query, principal.partnerId!);
+  }
+}

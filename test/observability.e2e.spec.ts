@@ -110,4 +110,18 @@ describe('observability (e2e): request id, /metrics, /health/live, /health/ready
     expect(text).toContain('http_requests_total{method="GET",route="unmatched",status="404"}');
     expect(text).toContain('# TYPE db_pool_connections gauge');
   });
+
+  it('counts browser Tag conversions under source="tag"', async () => {
+    const reg = await api.post('/api/clicks', { tag_id: f.tagId, click_id: `clk_tag_${Date.now()}`, bid_id: 'bid_t' }, f.ingestKey);
+    expect(reg.status).toBe(201);
+    const body = conversionBody(reg.body.click_id, { event_id: 'tag-ev-1', sig: reg.body.sig, exp: reg.body.exp });
+    const first = await api.post('/api/tag/conversion', body, undefined, { origin: 'https://shop.example.com' });
+    expect(first.status).toBe(200);
+    expect(first.body.status).toBe('ok');
+    const again = await api.post('/api/tag/conversion', body, undefined, { origin: 'https://shop.example.com' });
+    expect(again.body.status).toBe('duplicate');
+    const text = (await api.request('GET', '/metrics', { key: METRICS_TOKEN })).body as string;
+    expect(text).toContain('conversions_total{outcome="ok",source="tag"} 1');
+    expect(text).toContain('conversions_total{outcome="duplicate",source="tag"} 1');
+  });
 });

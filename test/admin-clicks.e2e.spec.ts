@@ -145,7 +145,7 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const op = doc.body.paths['/api/conversion'].post;
     expect(op.operationId).toBe('createConversion');
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '422']);
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '422', '429', '503']);
   });
 
   it('unknown routes are 404 {"detail":"Not Found"}', async () => {

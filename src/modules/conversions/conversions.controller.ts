@@ -38,7 +38,7 @@ export class ConversionsController {
       },
     },
   })
-  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422)
+  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, [503, 'Service temporarily unavailable, retry later'])
   @CountConversions('api')
   createConversion(
     @CurrentPrincipal() principal: Principal,

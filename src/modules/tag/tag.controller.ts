@@ -117,6 +117,7 @@ export class TagController {
     413,
     422,
     429,
+    [503, 'Service temporarily unavailable, retry later'],
   )
   @CountConversions('tag')
   async createTagConversion(

@@ -10,7 +10,8 @@
  * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
  * --clicks N (10000), --port P (3500), --scenarios 1,2,3, --pg-url URL (postgres://postgres@127.0.0.1:5432,
  * or BENCH_PG_URL), --pg-db NAME (thrad_bench), --env K=V (passed to the service; repeatable),
- * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable),
+ * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable), --main FILE (another
+ * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
  * --no-save (do not write bench/results/).
  *
  * Each run: a fresh database, the compiled service (`node dist/src/main.js`) as its own process, a
@@ -48,6 +49,7 @@ function parseArgs(argv) {
     pgDb: 'thrad_bench',
     env: {},
     nodeArgs: [],
+    main: null,
     save: true,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -75,11 +77,12 @@ function parseArgs(argv) {
     else if (a === '--pg-url') o.pgUrl = next();
     else if (a === '--pg-db') o.pgDb = next();
     else if (a === '--node-arg') o.nodeArgs.push(next());
+    else if (a === '--main') o.main = path.resolve(next());
     else if (a === '--env') {
       const [k, ...v] = next().split('=');
       o.env[k] = v.join('=');
     } else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 23).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -147,7 +150,7 @@ function build() {
 }
 
 async function startService(opts, db) {
-  const main = path.join(ROOT, 'dist/src/main.js');
+  const main = opts.main ?? path.join(ROOT, 'dist/src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run without --no-build`);
   const logFile = path.join(os.tmpdir(), `thrad-bench-service-${process.pid}.log`);
   const log = fs.openSync(logFile, 'w');
@@ -162,6 +165,10 @@ async function startService(opts, db) {
   };
   if (db.kind === 'sqlite') delete env.DATABASE_URL;
   const child = spawn(process.execPath, [...opts.nodeArgs, main], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+  // Never leave the service behind when the benchmark itself is interrupted.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
   let exited = null;
   child.on('exit', (code, sig) => (exited = { code, sig }));
   const base = `http://127.0.0.1:${opts.port}`;
@@ -438,7 +445,7 @@ const median = (xs) => {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.build) build();
+  if (opts.build && !opts.main) build();
   const driver = opts.sqlite ? 'sqlite' : 'postgres';
   console.log(
     `bench: ${driver}, ${opts.runs} run(s), ${opts.connections} connections, ${opts.duration} s per scenario, ${opts.clicks} clicks, ` +
@@ -487,6 +494,7 @@ async function main() {
       at: new Date().toISOString(),
       commit,
       driver,
+      service: path.relative(ROOT, opts.main ?? path.join(ROOT, 'dist/src/main.js')),
       options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, connections: opts.connections, clicks: opts.clicks, env: opts.env },
       machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
       summary,

@@ -42,7 +42,7 @@ const COLUMNS =
   'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
 
 /*
- * PostgreSQL: one statement, one round trip. It reads the click, and only when the click is the
+ * PostgreSQL: one statement, one round trip, prepared once per connection (a named statement). It reads the click, and only when the click is the
  * caller's partner's and has a bid, claims the dedup key and inserts the row. The claim is an
  * upsert that always returns the claim's conversion id: ours when the key was free or its old claim
  * had left the window, the earlier conversion's otherwise. Concurrent claims of one key serialise
@@ -73,6 +73,14 @@ SELECT c.click_id IS NOT NULL AS found, c.partner_id, c.bid_id IS NOT NULL AS ha
        (SELECT conversion_id FROM claim) AS claimed_id, (SELECT id FROM ins) AS inserted_id
 FROM (SELECT 1) AS one LEFT JOIN c ON true`;
 
+/** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
+const PG_RACE_ATTEMPTS = 5;
+
+/** The part of pg's Pool the hot path uses. */
+interface PgPool {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
 interface SqliteDb {
   prepare(sql: string): { get(...p: unknown[]): unknown; run(...p: unknown[]): unknown };
   transaction<T>(fn: () => T): () => T;
@@ -98,7 +106,10 @@ export class ConversionsRepository {
   }
 
   private async recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    const rows: Record<string, unknown>[] = await this.ds.query(PG_RECORD, [
+    // TypeORM's query runner costs a pool checkout, logging hooks and result mapping per call; the
+    // driver's pg Pool runs the named statement directly (parsed and planned once per connection).
+    const pool = (this.ds.driver as unknown as { master: PgPool }).master;
+    const values = [
       n.click_id,
       n.partner_id,
       n.dedup_key,
@@ -121,13 +132,18 @@ export class ConversionsRepository {
       n.client_id,
       JSON.stringify(n.params),
       n.created_at.toISOString(),
-    ]);
-    const r = rows[0];
-    return {
-      click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
-      claimed_id: (r.claimed_id as string) ?? null,
-      inserted_id: (r.inserted_id as string) ?? null,
-    };
+    ];
+    for (let attempt = 1; ; attempt++) {
+      const r = (await pool.query({ name: 'conversions_record', text: PG_RECORD, values })).rows[0];
+      const outcome: RecordOutcome = {
+        click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
+        claimed_id: (r.claimed_id as string) ?? null,
+        inserted_id: (r.inserted_id as string) ?? null,
+      };
+      const attributable = outcome.click.found && outcome.click.partner_id === n.partner_id && outcome.click.has_bid;
+      const lostRace = attributable && n.dedup_key !== null && !outcome.claimed_id && !outcome.inserted_id;
+      if (!lostRace || attempt >= PG_RACE_ATTEMPTS) return outcome;
+    }
   }
 
   /*

@@ -21,8 +21,10 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
   });
   afterAll(() => t.close());
 
-  const rowsFor = async (key: string): Promise<number> => {
-    const r: { n: string | number }[] = await ds.query('SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = $1'.replace('$1', ds.options.type === 'postgres' ? '$1' : '?'), [key]);
+  /** Rows of one dedup key on one click (the PostgreSQL test database outlives a run). */
+  const rowsFor = async (key: string, click: string): Promise<number> => {
+    const sql = ds.options.type === 'postgres' ? 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = $1 AND click_id = $2' : 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = ? AND click_id = ?';
+    const r: { n: string | number }[] = await ds.query(sql, [key, click]);
     return Number(r[0].n);
   };
 
@@ -44,7 +46,7 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
   it('answers 40 parallel requests on one key with one ok and 39 duplicates, and writes one row', async () => {
     const click = await makeClick(api, f);
     expectOneWinner(await burst(40, click, 'race-1'));
-    expect(await rowsFor('race-1')).toBe(1);
+    expect(await rowsFor('race-1', click)).toBe(1);
   });
 
   it('lets exactly one of 30 parallel requests take over a claim that has left the window', async () => {
@@ -54,7 +56,7 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
     t.clock.offsetMs += 60 * 60 * 1000; // exactly the window: the claim no longer matches
     const id = expectOneWinner(await burst(30, click, 'race-2'));
     expect(id).not.toBe(first.body.conversion_id);
-    expect(await rowsFor('race-2')).toBe(2);
+    expect(await rowsFor('race-2', click)).toBe(2);
     const retry = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-2' });
     expect(retry.body).toEqual({ status: 'duplicate', conversion_id: id, matched_on: 'idempotency_key' });
   });
@@ -66,6 +68,6 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
     t.clock.offsetMs += 60 * 60 * 1000 - 1000;
     const again = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-3' });
     expect(again.body).toEqual({ status: 'duplicate', conversion_id: first.body.conversion_id, matched_on: 'idempotency_key' });
-    expect(await rowsFor('race-3')).toBe(1);
+    expect(await rowsFor('race-3', click)).toBe(1);
   });
 });

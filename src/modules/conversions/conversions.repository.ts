@@ -42,11 +42,20 @@ const COLUMNS =
   'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
 
 /*
- * PostgreSQL: one statement, one round trip, prepared once per connection (a named statement). It reads the click, and only when the click is the
- * caller's partner's and has a bid, claims the dedup key and inserts the row. The claim is an
- * upsert that always returns the claim's conversion id: ours when the key was free or its old claim
- * had left the window, the earlier conversion's otherwise. Concurrent claims of one key serialise
- * on the primary key of dedup_claims, so exactly one of them writes a row.
+ * PostgreSQL: one statement, one round trip, prepared once per connection (a named statement).
+ * It reads the click, and only when the click is the caller's partner's and has a bid, claims the
+ * dedup key and inserts the row.
+ *
+ * The claim is `INSERT … ON CONFLICT DO NOTHING`: a free key is ours; a key already claimed is
+ * left alone, without taking a row lock or writing anything, so retries and a crowd on one key do
+ * not queue behind each other's commits. Only a claim that has left the window is taken over, by
+ * an UPDATE that re-checks `claimed_at` under the row lock, so exactly one of several concurrent
+ * takeovers wins. Concurrent first claims of one key serialise on the primary key of
+ * dedup_claims: exactly one inserts; the others wait for it and find the conflict.
+ *
+ * `held` reads the claim as of the statement's snapshot, which may predate a claim committed by a
+ * concurrent request we waited for; then no claim id can be named and the statement, which wrote
+ * nothing, is run again (see recordPostgres).
  */
 const PG_RECORD = `
 WITH c AS (
@@ -56,21 +65,30 @@ WITH c AS (
 ), claim AS (
   INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
   SELECT $3::varchar, a.click_id, $4::varchar, $5::varchar, $6::bigint FROM a WHERE $3::varchar IS NOT NULL
-  ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET
-    conversion_id = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.conversion_id ELSE dedup_claims.conversion_id END,
-    claimed_at = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.claimed_at ELSE dedup_claims.claimed_at END
+  ON CONFLICT (dedup_key, click_id, event_type) DO NOTHING
   RETURNING conversion_id
+), held AS (
+  SELECT conversion_id, claimed_at FROM dedup_claims
+  WHERE $3::varchar IS NOT NULL AND dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar
+), takeover AS (
+  UPDATE dedup_claims SET conversion_id = $5::varchar, claimed_at = $6::bigint
+  WHERE dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar AND claimed_at <= $7::bigint
+    AND EXISTS (SELECT 1 FROM a) AND EXISTS (SELECT 1 FROM held WHERE held.claimed_at <= $7::bigint)
+  RETURNING conversion_id
+), won AS (
+  SELECT conversion_id FROM claim UNION ALL SELECT conversion_id FROM takeover
 ), ins AS (
   INSERT INTO conversions (${COLUMNS})
   SELECT $5::varchar, a.partner_id, COALESCE($8::varchar, a.tag_id), a.click_id, a.bid_id, $9::varchar, $4::varchar,
          $10::timestamptz, $11::numeric, $12::varchar, $13::varchar, $14::varchar, $3::varchar, $15::varchar,
          $16::varchar, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::json, $22::timestamptz
   FROM a
-  WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM claim WHERE claim.conversion_id = $5::varchar)
+  WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM won WHERE won.conversion_id = $5::varchar)
   RETURNING id
 )
 SELECT c.click_id IS NOT NULL AS found, c.partner_id, c.bid_id IS NOT NULL AS has_bid,
-       (SELECT conversion_id FROM claim) AS claimed_id, (SELECT id FROM ins) AS inserted_id
+       COALESCE((SELECT conversion_id FROM won), (SELECT conversion_id FROM held WHERE held.claimed_at > $7::bigint)) AS claimed_id,
+       (SELECT id FROM ins) AS inserted_id
 FROM (SELECT 1) AS one LEFT JOIN c ON true`;
 
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { APP_CONFIG, AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { configureApp, createFastifyAdapter } from './http-app';
+import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './http-app';
 
 async function bootstrap(): Promise<void> {
   try {
@@ -16,7 +16,7 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { bufferLogs: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { ...NEST_APP_OPTIONS });
   configureApp(app);
   const config = app.get<AppConfig>(APP_CONFIG);
   await app.listen(config.port, config.host);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AppModule } from '../src/app.module';
 import { Clock } from '../src/common/clock';
 import { APP_CONFIG, AppConfig, loadConfig } from '../src/config/app-config';
-import { configureApp, createFastifyAdapter } from '../src/http-app';
+import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../src/http-app';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -53,7 +53,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     .useValue(clock)
     .compile();
   moduleRef.useLogger(['error']);
-  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), { logger: ['error'] }));
+  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), { ...NEST_APP_OPTIONS, logger: ['error'] }));
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, clock, config, close: () => app.close() };

@@ -2,7 +2,7 @@ import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@n
 import { getMetadataStorage, IsOptional, validate, ValidateBy, ValidationError, ValidationTypes } from 'class-validator';
 import { AppError, ValidationIssue } from './errors';
 import { InvalidBody } from './json-body';
-import { MAX_MONEY, parseCurrency, parseDateTime, parseNumberLike } from './parsers';
+import { findUnstorableText, MAX_MONEY, parseCurrency, parseDateTime, parseNumberLike } from './parsers';
 
 /*
  * Validation speaks Pydantic: each class-validator constraint is named after the Pydantic error
@@ -225,6 +225,7 @@ export function toIssues(errors: ValidationError[], where: 'body' | 'query' | 'p
 export class AppValidationPipe implements PipeTransform {
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value instanceof InvalidBody) throw AppError.validation(value.issues);
+    if (metadata.type === 'param' && typeof value === 'string') return checkPathParam(value, metadata.data ?? 'param');
     if (metadata.type !== 'body' && metadata.type !== 'query') return value;
     if (!metadata.metatype || !isDtoClass(metadata.metatype)) return value;
     const where = metadata.type;
@@ -257,6 +258,21 @@ export class AppValidationPipe implements PipeTransform {
     }
     return value;
   }
+}
+
+/** Path parameters are ids: at most 255 characters of text the database can store. */
+function checkPathParam(value: string, name: string): string {
+  if (value.length > 255) {
+    throw AppError.validation([
+      { type: 'string_too_long', loc: ['path', name], msg: 'String should have at most 255 characters', input: value, ctx: { max_length: 255 } },
+    ]);
+  }
+  if (findUnstorableText(value)) {
+    throw AppError.validation([
+      { type: 'string_unicode', loc: ['path', name], msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored', input: null },
+    ]);
+  }
+  return value;
 }
 
 function isDtoClass(metatype: Function): boolean {

@@ -111,8 +111,13 @@ export class AuthService implements OnApplicationBootstrap {
     if (configured) {
       const existing = await this.keys.findByHash(hashKey(configured));
       if (existing || (await this.keys.hasActiveAdmin())) return;
-      await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);
-      this.logger.log('Created the admin key given in BOOTSTRAP_ADMIN_KEY.');
+      try {
+        await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);
+        this.logger.log('Created the admin key given in BOOTSTRAP_ADMIN_KEY.');
+      } catch (e) {
+        // Another replica booting at the same moment created it first: that is the same outcome.
+        if (!(await this.keys.findByHash(hashKey(configured)))) throw e;
+      }
       return;
     }
     if (await this.keys.hasActiveAdmin()) return;

@@ -101,7 +101,7 @@ interface PgPool {
 
 interface SqliteDb {
   prepare(sql: string): { get(...p: unknown[]): unknown; run(...p: unknown[]): unknown };
-  transaction<T>(fn: () => T): () => T;
+  transaction<T>(fn: () => T): { immediate(): T };
 }
 
 @Injectable()
@@ -166,7 +166,9 @@ export class ConversionsRepository {
 
   /*
    * SQLite: better-sqlite3 is synchronous, so the transaction below runs to its end before any
-   * other request's statement can start: the same guarantees as the PostgreSQL statement.
+   * other request's statement in this process can start. It is BEGIN IMMEDIATE, so a second
+   * process sharing the file waits for the write lock (busy timeout) instead of failing on a stale
+   * read snapshot: the same guarantees as the PostgreSQL statement.
    */
   private async recordSqlite(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     const s = this.sqliteStatements();
@@ -215,7 +217,7 @@ export class ConversionsRepository {
         sqliteTime(n.created_at),
       );
       return { click: facts, claimed_id: claimedId, inserted_id: n.id };
-    })();
+    }).immediate();
   }
 
   private sqliteStatements() {

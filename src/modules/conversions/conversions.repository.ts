@@ -110,6 +110,7 @@ export class ConversionsRepository {
   private sqlite?: {
     db: SqliteDb;
     click: ReturnType<SqliteDb['prepare']>;
+    held: ReturnType<SqliteDb['prepare']>;
     claim: ReturnType<SqliteDb['prepare']>;
     insert: ReturnType<SqliteDb['prepare']>;
   };
@@ -180,6 +181,9 @@ export class ConversionsRepository {
       }
       let claimedId: string | null = null;
       if (n.dedup_key !== null) {
+        // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
+        const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as { conversion_id: string; claimed_at: number | string } | undefined;
+        if (held && Number(held.claimed_at) > windowStartMs) return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
         const row = s.claim.get({
           key: n.dedup_key,
           click: n.click_id,
@@ -226,6 +230,7 @@ export class ConversionsRepository {
       this.sqlite = {
         db,
         click: db.prepare('SELECT partner_id, tag_id, bid_id FROM clicks WHERE click_id = ?'),
+        held: db.prepare('SELECT conversion_id, claimed_at FROM dedup_claims WHERE dedup_key = ? AND click_id = ? AND event_type = ?'),
         claim: db.prepare(
           `INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at) VALUES (@key, @click, @event, @id, @at)
            ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET

@@ -231,6 +231,54 @@ class RssProbe {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** PIDs of the PostgreSQL backends serving the bench database. */
+async function pgBackendPids(db) {
+  if (db.kind !== 'postgres') return [];
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return r.rows.map((x) => x.pid);
+  } finally {
+    await c.end();
+  }
+}
+
+/*
+ * CPU time per request is far less sensitive to a busy machine than requests per second: it is
+ * what each change really saves. Measured for the service process and for the PostgreSQL
+ * backends of the bench database (WAL writer and other shared processes not included).
+ */
+class CpuProbe {
+  constructor(pid, db) {
+    this.pid = pid;
+    this.db = db;
+  }
+  async start() {
+    this.pgPids = await pgBackendPids(this.db);
+    this.svc0 = cpuSeconds(this.pid);
+    this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
+  }
+  async stop() {
+    const svc = cpuSeconds(this.pid) - this.svc0;
+    let pg = 0;
+    for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))])) pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
+    return { service_s: svc, pg_backends_s: this.db.kind === 'postgres' ? pg : null };
+  }
+}
+
 // ---------------------------------------------------------------- fixtures through the public API
 
 async function api(base, method, url, key, body) {
@@ -399,9 +447,13 @@ async function runOnce(opts, runNo) {
       const prefix = `s${n}r${runNo}-`;
       const tally = new Tally();
       const rss = new RssProbe(svc.child.pid);
+      const cpu = new CpuProbe(svc.child.pid, db);
+      await cpu.start();
       rss.start();
       const res = await runAutocannon(opts, svc.base, scenarioRequest(n, prefix, fx, tally), opts.duration);
       const peak = rss.stop();
+      const used = await cpu.stop();
+      const answered = Math.max(1, res.requests.total);
       await sleep(200); // let the requests the load generator abandoned finish on the server
       const check = await verify(db, prefix, tally, n);
       results[n] = {
@@ -417,6 +469,10 @@ async function runOnce(opts, runNo) {
         other_statuses: tally.other,
         other_samples: tally.otherSamples,
         peak_rss_mb: Math.round((peak / 1048576) * 10) / 10,
+        cpu_us_per_request: {
+          service: Math.round((used.service_s * 1e6) / answered),
+          pg_backends: used.pg_backends_s === null ? null : Math.round((used.pg_backends_s * 1e6) / answered),
+        },
         db_check: check,
       };
       printScenario(n, results[n]);
@@ -433,6 +489,7 @@ function printScenario(n, r) {
   console.log(
     `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
       `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
+      `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`}  ` +
       `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
   );
 }
@@ -467,16 +524,19 @@ async function main() {
       non_2xx: rs.reduce((a, r) => a + r.non_2xx, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
       peak_rss_mb: Math.max(...rs.map((r) => r.peak_rss_mb)),
+      cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
+      cpu_us_per_request_pg: rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
       db_check: ok ? 'ok' : 'FAILED',
     };
   }
   console.log(`\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`);
-  console.log('  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  db check');
+  console.log('  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check');
   for (const n of opts.scenarios) {
     const s = summary[n];
     console.log(
       `  ${n} ${s.scenario.padEnd(46)} ${String(s.req_per_s).padStart(6)} ${String(s.p50_ms).padStart(5)} ${String(s.p99_ms).padStart(5)} ` +
-        `${String(s.non_2xx).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.peak_rss_mb).padStart(7)} MB  ${s.db_check}`,
+        `${String(s.non_2xx).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.peak_rss_mb).padStart(7)} MB  ` +
+        `${String(s.cpu_us_per_request_service).padStart(7)}+${s.cpu_us_per_request_pg ?? '-'}  ${s.db_check}`,
     );
   }
   if (opts.save) {

@@ -127,7 +127,7 @@ export class ConversionsRepository {
   private async recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     // TypeORM's query runner costs a pool checkout, logging hooks and result mapping per call; the
     // driver's pg Pool runs the named statement directly (parsed and planned once per connection).
-    const pool = (this.ds.driver as unknown as { master: PgPool }).master;
+    const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
     const values = [
       n.click_id,
       n.partner_id,
@@ -153,7 +153,9 @@ export class ConversionsRepository {
       n.created_at.toISOString(),
     ];
     for (let attempt = 1; ; attempt++) {
-      const r = (await pool.query({ name: 'conversions_record', text: PG_RECORD, values })).rows[0];
+      const r = pool?.query
+        ? (await pool.query({ name: 'conversions_record', text: PG_RECORD, values })).rows[0]
+        : ((await this.ds.query(PG_RECORD, values)) as Record<string, unknown>[])[0]; // no pg Pool (a replication setup): TypeORM's path
       const outcome: RecordOutcome = {
         click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
         claimed_id: (r.claimed_id as string) ?? null,

@@ -56,6 +56,12 @@ export function buildDataSourceOptions(
     prepareDatabase: (db: { pragma(s: string): unknown }) => {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      // 64 MiB of page cache (the default is 2 MiB): the indexes of a busy conversions table stay
+      // in memory instead of being read back from the OS on every insert.
+      db.pragma('cache_size = -65536');
+      // Checkpoint every ~40 MiB of WAL instead of ~4 MiB: the hot index pages a stream of
+      // inserts rewrites are copied into the database file (and fsynced) ten times less often.
+      db.pragma('wal_autocheckpoint = 10000');
       db.pragma('foreign_keys = ON');
     },
   };

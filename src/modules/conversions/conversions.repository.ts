@@ -42,11 +42,20 @@ const COLUMNS =
   'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
 
 /*
- * PostgreSQL: one statement, one round trip. It reads the click, and only when the click is the
- * caller's partner's and has a bid, claims the dedup key and inserts the row. The claim is an
- * upsert that always returns the claim's conversion id: ours when the key was free or its old claim
- * had left the window, the earlier conversion's otherwise. Concurrent claims of one key serialise
- * on the primary key of dedup_claims, so exactly one of them writes a row.
+ * PostgreSQL: one statement, one round trip, prepared once per connection (a named statement).
+ * It reads the click, and only when the click is the caller's partner's and has a bid, claims the
+ * dedup key and inserts the row.
+ *
+ * The claim is `INSERT … ON CONFLICT DO NOTHING`: a free key is ours; a key already claimed is
+ * left alone, without taking a row lock or writing anything, so retries and a crowd on one key do
+ * not queue behind each other's commits. Only a claim that has left the window is taken over, by
+ * an UPDATE that re-checks `claimed_at` under the row lock, so exactly one of several concurrent
+ * takeovers wins. Concurrent first claims of one key serialise on the primary key of
+ * dedup_claims: exactly one inserts; the others wait for it and find the conflict.
+ *
+ * `held` reads the claim as of the statement's snapshot, which may predate a claim committed by a
+ * concurrent request we waited for; then no claim id can be named and the statement, which wrote
+ * nothing, is run again (see recordPostgres).
  */
 const PG_RECORD = `
 WITH c AS (
@@ -56,22 +65,39 @@ WITH c AS (
 ), claim AS (
   INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
   SELECT $3::varchar, a.click_id, $4::varchar, $5::varchar, $6::bigint FROM a WHERE $3::varchar IS NOT NULL
-  ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET
-    conversion_id = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.conversion_id ELSE dedup_claims.conversion_id END,
-    claimed_at = CASE WHEN dedup_claims.claimed_at <= $7::bigint THEN EXCLUDED.claimed_at ELSE dedup_claims.claimed_at END
+  ON CONFLICT (dedup_key, click_id, event_type) DO NOTHING
   RETURNING conversion_id
+), held AS (
+  SELECT conversion_id, claimed_at FROM dedup_claims
+  WHERE $3::varchar IS NOT NULL AND dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar
+), takeover AS (
+  UPDATE dedup_claims SET conversion_id = $5::varchar, claimed_at = $6::bigint
+  WHERE dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar AND claimed_at <= $7::bigint
+    AND EXISTS (SELECT 1 FROM a) AND EXISTS (SELECT 1 FROM held WHERE held.claimed_at <= $7::bigint)
+  RETURNING conversion_id
+), won AS (
+  SELECT conversion_id FROM claim UNION ALL SELECT conversion_id FROM takeover
 ), ins AS (
   INSERT INTO conversions (${COLUMNS})
   SELECT $5::varchar, a.partner_id, COALESCE($8::varchar, a.tag_id), a.click_id, a.bid_id, $9::varchar, $4::varchar,
          $10::timestamptz, $11::numeric, $12::varchar, $13::varchar, $14::varchar, $3::varchar, $15::varchar,
          $16::varchar, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::json, $22::timestamptz
   FROM a
-  WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM claim WHERE claim.conversion_id = $5::varchar)
+  WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM won WHERE won.conversion_id = $5::varchar)
   RETURNING id
 )
 SELECT c.click_id IS NOT NULL AS found, c.partner_id, c.bid_id IS NOT NULL AS has_bid,
-       (SELECT conversion_id FROM claim) AS claimed_id, (SELECT id FROM ins) AS inserted_id
+       COALESCE((SELECT conversion_id FROM won), (SELECT conversion_id FROM held WHERE held.claimed_at > $7::bigint)) AS claimed_id,
+       (SELECT id FROM ins) AS inserted_id
 FROM (SELECT 1) AS one LEFT JOIN c ON true`;
+
+/** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
+const PG_RACE_ATTEMPTS = 5;
+
+/** The part of pg's Pool the hot path uses. */
+interface PgPool {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+}
 
 interface SqliteDb {
   prepare(sql: string): { get(...p: unknown[]): unknown; run(...p: unknown[]): unknown };
@@ -84,6 +110,7 @@ export class ConversionsRepository {
   private sqlite?: {
     db: SqliteDb;
     click: ReturnType<SqliteDb['prepare']>;
+    held: ReturnType<SqliteDb['prepare']>;
     claim: ReturnType<SqliteDb['prepare']>;
     insert: ReturnType<SqliteDb['prepare']>;
   };
@@ -98,7 +125,10 @@ export class ConversionsRepository {
   }
 
   private async recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    const rows: Record<string, unknown>[] = await this.ds.query(PG_RECORD, [
+    // TypeORM's query runner costs a pool checkout, logging hooks and result mapping per call; the
+    // driver's pg Pool runs the named statement directly (parsed and planned once per connection).
+    const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
+    const values = [
       n.click_id,
       n.partner_id,
       n.dedup_key,
@@ -121,13 +151,20 @@ export class ConversionsRepository {
       n.client_id,
       JSON.stringify(n.params),
       n.created_at.toISOString(),
-    ]);
-    const r = rows[0];
-    return {
-      click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
-      claimed_id: (r.claimed_id as string) ?? null,
-      inserted_id: (r.inserted_id as string) ?? null,
-    };
+    ];
+    for (let attempt = 1; ; attempt++) {
+      const r = pool?.query
+        ? (await pool.query({ name: 'conversions_record', text: PG_RECORD, values })).rows[0]
+        : ((await this.ds.query(PG_RECORD, values)) as Record<string, unknown>[])[0]; // no pg Pool (a replication setup): TypeORM's path
+      const outcome: RecordOutcome = {
+        click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
+        claimed_id: (r.claimed_id as string) ?? null,
+        inserted_id: (r.inserted_id as string) ?? null,
+      };
+      const attributable = outcome.click.found && outcome.click.partner_id === n.partner_id && outcome.click.has_bid;
+      const lostRace = attributable && n.dedup_key !== null && !outcome.claimed_id && !outcome.inserted_id;
+      if (!lostRace || attempt >= PG_RACE_ATTEMPTS) return outcome;
+    }
   }
 
   /*
@@ -146,6 +183,9 @@ export class ConversionsRepository {
       }
       let claimedId: string | null = null;
       if (n.dedup_key !== null) {
+        // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
+        const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as { conversion_id: string; claimed_at: number | string } | undefined;
+        if (held && Number(held.claimed_at) > windowStartMs) return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
         const row = s.claim.get({
           key: n.dedup_key,
           click: n.click_id,
@@ -192,6 +232,7 @@ export class ConversionsRepository {
       this.sqlite = {
         db,
         click: db.prepare('SELECT partner_id, tag_id, bid_id FROM clicks WHERE click_id = ?'),
+        held: db.prepare('SELECT conversion_id, claimed_at FROM dedup_claims WHERE dedup_key = ? AND click_id = ? AND event_type = ?'),
         claim: db.prepare(
           `INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at) VALUES (@key, @click, @event, @id, @at)
            ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET

@@ -1,0 +1,575 @@
+#!/usr/bin/env node
+/*
+ * Throughput benchmark of POST /api/conversion.
+ *
+ *   npm run bench                          # PostgreSQL (fresh database thrad_bench), 3 scenarios, 10 s each
+ *   npm run bench -- --sqlite              # the embedded default (SQLite in a temp file)
+ *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
+ *   npm run bench -- --no-build --duration 5 --scenarios 1,3
+ *
+ * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
+ * --clicks N (10000), --port P (3500), --scenarios 1,2,3, --pg-url URL (postgres://postgres@127.0.0.1:5432,
+ * or BENCH_PG_URL), --pg-db NAME (thrad_bench), --env K=V (passed to the service; repeatable),
+ * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable), --main FILE (another
+ * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
+ * --no-save (do not write bench/results/).
+ *
+ * Each run: a fresh database, the compiled service (`node dist/src/main.js`) as its own process, a
+ * partner, tag, partner key, ingest key and N clicks made through the public API; then autocannon,
+ * in this process, drives each scenario. Every response body is counted (ok / duplicate / other)
+ * and afterwards the database is checked against them: one row per dedup key at most, a row for
+ * every `ok` with the conversion id that was answered, and no row that nobody was answered `ok`
+ * for, except requests still in flight when the load generator stopped (their answer was never
+ * read; the count is reported).
+ */
+'use strict';
+
+const { spawn, execSync } = require('node:child_process');
+const { randomUUID } = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+
+const ROOT = path.resolve(__dirname, '..');
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+
+function parseArgs(argv) {
+  const o = {
+    sqlite: false,
+    build: true,
+    runs: 1,
+    duration: 10,
+    warmup: 2,
+    connections: 50,
+    clicks: 10_000,
+    port: 3500,
+    scenarios: [1, 2, 3],
+    pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
+    pgDb: 'thrad_bench',
+    env: {},
+    nodeArgs: [],
+    main: null,
+    save: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const num = () => {
+      const n = Number(next());
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} needs a positive number`);
+      return n;
+    };
+    if (a === '--sqlite') o.sqlite = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--no-save') o.save = false;
+    else if (a === '--runs') o.runs = num();
+    else if (a === '--duration') o.duration = num();
+    else if (a === '--warmup') o.warmup = Number(next());
+    else if (a === '--connections') o.connections = num();
+    else if (a === '--clicks') o.clicks = num();
+    else if (a === '--port') o.port = num();
+    else if (a === '--scenarios') o.scenarios = next().split(',').map(Number);
+    else if (a === '--pg-url') o.pgUrl = next();
+    else if (a === '--pg-db') o.pgDb = next();
+    else if (a === '--node-arg') o.nodeArgs.push(next());
+    else if (a === '--main') o.main = path.resolve(next());
+    else if (a === '--env') {
+      const [k, ...v] = next().split('=');
+      o.env[k] = v.join('=');
+    } else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 23).join('\n'));
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (!/^[a-z_][a-z0-9_]*$/.test(o.pgDb)) throw new Error('--pg-db must be a plain lower-case identifier');
+  return o;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- the database
+
+async function pgAdmin(opts, sql) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: `${opts.pgUrl}/postgres` });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function freshDatabase(opts) {
+  if (opts.sqlite) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thrad-bench-'));
+    return { kind: 'sqlite', file: path.join(dir, 'bench.sqlite'), dir, env: { SQLITE_PATH: path.join(dir, 'bench.sqlite') } };
+  }
+  await pgAdmin(opts, `DROP DATABASE IF EXISTS ${opts.pgDb} WITH (FORCE)`);
+  await pgAdmin(opts, `CREATE DATABASE ${opts.pgDb}`);
+  const url = `${opts.pgUrl}/${opts.pgDb}`;
+  return { kind: 'postgres', url, env: { DATABASE_URL: url } };
+}
+
+async function dropDatabase(opts, db) {
+  if (db.kind === 'sqlite') fs.rmSync(db.dir, { recursive: true, force: true });
+  else await pgAdmin(opts, `DROP DATABASE IF EXISTS ${opts.pgDb} WITH (FORCE)`);
+}
+
+/** Rows whose dedup key starts with `prefix`: [{ dedup_key, id }]. */
+async function rowsWithKeyPrefix(db, prefix) {
+  if (db.kind === 'sqlite') {
+    const Database = require('better-sqlite3');
+    const d = new Database(db.file, { readonly: true, fileMustExist: true });
+    try {
+      return d.prepare('SELECT dedup_key, id FROM conversions WHERE dedup_key LIKE ?').all(`${prefix}%`);
+    } finally {
+      d.close();
+    }
+  }
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return (await c.query('SELECT dedup_key, id FROM conversions WHERE dedup_key LIKE $1', [`${prefix}%`])).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+// ---------------------------------------------------------------- the service
+
+function build() {
+  console.log('building (npm run build)…');
+  execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
+}
+
+async function startService(opts, db) {
+  const main = opts.main ?? path.join(ROOT, 'dist/src/main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run without --no-build`);
+  const logFile = path.join(os.tmpdir(), `thrad-bench-service-${process.pid}.log`);
+  const log = fs.openSync(logFile, 'w');
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    ...db.env,
+    ...opts.env,
+  };
+  if (db.kind === 'sqlite') delete env.DATABASE_URL;
+  const child = spawn(process.execPath, [...opts.nodeArgs, main], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+  // Never leave the service behind when the benchmark itself is interrupted.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+  let exited = null;
+  child.on('exit', (code, sig) => (exited = { code, sig }));
+  const base = `http://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`the service exited (${JSON.stringify(exited)}); its log: ${logFile}\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+    try {
+      const r = await fetch(`${base}/health`);
+      if (r.status < 500) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`the service did not answer /health within 60 s; its log: ${logFile}`);
+    await sleep(100);
+  }
+  return {
+    child,
+    base,
+    logFile,
+    async stop() {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Peak resident memory of a process: VmHWM, reset per scenario through clear_refs where Linux allows. */
+class RssProbe {
+  constructor(pid) {
+    this.pid = pid;
+    this.max = 0;
+  }
+  status() {
+    try {
+      const s = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
+      return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
+    } catch {
+      const rss = Number(execSync(`ps -o rss= -p ${this.pid}`).toString().trim()) * 1024;
+      return { rss, hwm: 0 };
+    }
+  }
+  start() {
+    try {
+      fs.writeFileSync(`/proc/${this.pid}/clear_refs`, '5'); // resets VmHWM to the current RSS
+    } catch {
+      /* not permitted: the polled maximum still counts */
+    }
+    this.max = this.status().rss;
+    this.timer = setInterval(() => (this.max = Math.max(this.max, this.status().rss)), 50);
+  }
+  stop() {
+    clearInterval(this.timer);
+    const s = this.status();
+    return Math.max(this.max, s.rss, s.hwm);
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** PIDs of the PostgreSQL backends serving the bench database. */
+async function pgBackendPids(db) {
+  if (db.kind !== 'postgres') return [];
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return r.rows.map((x) => x.pid);
+  } finally {
+    await c.end();
+  }
+}
+
+/*
+ * CPU time per request is far less sensitive to a busy machine than requests per second: it is
+ * what each change really saves. Measured for the service process and for the PostgreSQL
+ * backends of the bench database (WAL writer and other shared processes not included).
+ */
+class CpuProbe {
+  constructor(pid, db) {
+    this.pid = pid;
+    this.db = db;
+  }
+  async start() {
+    this.pgPids = await pgBackendPids(this.db);
+    this.svc0 = cpuSeconds(this.pid);
+    this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
+  }
+  async stop() {
+    const svc = cpuSeconds(this.pid) - this.svc0;
+    let pg = 0;
+    for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))])) pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
+    return { service_s: svc, pg_backends_s: this.db.kind === 'postgres' ? pg : null };
+  }
+}
+
+// ---------------------------------------------------------------- fixtures through the public API
+
+async function api(base, method, url, key, body) {
+  const r = await fetch(base + url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${url} answered ${r.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+async function makeFixtures(base, nClicks) {
+  const partner = await api(base, 'POST', '/admin/partners', ADMIN_KEY, { name: `bench-${randomUUID().slice(0, 8)}` });
+  const tag = await api(base, 'POST', `/admin/partners/${partner.id}/tags`, ADMIN_KEY, { name: 'main', allowed_origins: ['https://shop.example.com'] });
+  const partnerKey = (await api(base, 'POST', '/admin/keys', ADMIN_KEY, { role: 'partner', partner_id: partner.id })).key;
+  const ingestKey = (await api(base, 'POST', '/admin/keys', ADMIN_KEY, { role: 'ingest' })).key;
+  const clicks = new Array(nClicks);
+  let next = 0;
+  const worker = async () => {
+    while (next < nClicks) {
+      const i = next++;
+      const c = await api(base, 'POST', '/api/clicks', ingestKey, { tag_id: tag.id, click_id: `clk_bench_${i}`, bid_id: `bid_${i}` });
+      clicks[i] = c.click_id;
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  return { partnerId: partner.id, tagId: tag.id, partnerKey, ingestKey, clicks };
+}
+
+// ---------------------------------------------------------------- the scenarios
+
+const SCENARIOS = {
+  1: 'every request a new conversion (unique order_id)',
+  2: 'half of the requests retries of earlier ones',
+  3: `all connections on one Idempotency-Key`,
+};
+
+/** Counts every answer per dedup key, so the database can be checked against them afterwards. */
+class Tally {
+  constructor() {
+    this.ok = new Map(); // key -> conversion_id answered ok
+    this.okCount = 0;
+    this.duplicates = 0;
+    this.dupMismatch = 0; // a duplicate naming a different conversion than the ok of its key
+    this.other = {}; // status -> count
+    this.otherSamples = [];
+    this.inflight = new Map(); // key -> requests sent but not (yet) answered
+    this.sent = 0;
+  }
+  sentKey(key) {
+    this.sent++;
+    this.inflight.set(key, (this.inflight.get(key) ?? 0) + 1);
+  }
+  answered(key, status, body) {
+    const n = this.inflight.get(key) - 1;
+    if (n) this.inflight.set(key, n);
+    else this.inflight.delete(key);
+    let parsed;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      parsed = undefined;
+    }
+    if (status === 200 && parsed?.status === 'ok') {
+      this.okCount++;
+      if (this.ok.has(key)) this.ok.set(key, `MORE THAN ONE OK: ${this.ok.get(key)}, ${parsed.conversion_id}`);
+      else this.ok.set(key, parsed.conversion_id);
+    } else if (status === 200 && parsed?.status === 'duplicate') {
+      this.duplicates++;
+      const okId = this.ok.get(key);
+      if (okId !== undefined && okId !== parsed.conversion_id) this.dupMismatch++;
+    } else {
+      this.other[status] = (this.other[status] ?? 0) + 1;
+      if (this.otherSamples.length < 5) this.otherSamples.push({ status, body: String(body).slice(0, 300) });
+    }
+  }
+}
+
+function scenarioRequest(n, prefix, fx, tally) {
+  let seq = 0;
+  const okKeys = []; // keys answered ok, for retries (scenario 2)
+  const bodyFor = (key, click) =>
+    JSON.stringify({ click_id: click, conversion_time: '2026-05-26T12:34:56Z', conversion_value: 99.99, currency: 'USD', order_id: key, event_type: 'purchase_completed' });
+  const oneKey = `${prefix}one`;
+  const oneClick = fx.clicks[0];
+  return {
+    method: 'POST',
+    path: '/api/conversion',
+    setupRequest(req, context) {
+      const i = seq++;
+      let key;
+      let click;
+      let headers = { 'content-type': 'application/json', authorization: `Bearer ${fx.partnerKey}` };
+      if (n === 3) {
+        key = oneKey;
+        click = oneClick;
+        headers = { ...headers, 'idempotency-key': oneKey };
+      } else if (n === 2 && i % 2 === 1 && okKeys.length > 0) {
+        const k = okKeys[Math.floor(Math.random() * okKeys.length)];
+        key = k.key;
+        click = k.click;
+      } else {
+        key = `${prefix}${i}`;
+        click = fx.clicks[i % fx.clicks.length];
+      }
+      context.key = key;
+      context.click = click;
+      tally.sentKey(key);
+      return { ...req, headers, body: bodyFor(key, click) };
+    },
+    onResponse(status, body, context) {
+      tally.answered(context.key, status, body);
+      if (n === 2 && status === 200 && okKeys.length < 100_000 && body.includes('"ok"')) okKeys.push({ key: context.key, click: context.click });
+    },
+  };
+}
+
+function runAutocannon(opts, base, request, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: base, connections: opts.connections, pipelining: 1, duration, timeout: 10, requests: [request] },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+  });
+}
+
+async function verify(db, prefix, tally, n) {
+  const rows = await rowsWithKeyPrefix(db, prefix);
+  const byKey = new Map();
+  const problems = [];
+  for (const r of rows) {
+    if (byKey.has(r.dedup_key)) problems.push(`two rows for dedup key ${r.dedup_key}`);
+    byKey.set(r.dedup_key, r.id);
+  }
+  for (const [key, id] of tally.ok) {
+    if (!byKey.has(key)) problems.push(`answered ok but no row: ${key}`);
+    else if (byKey.get(key) !== id) problems.push(`answered ok with ${id} but the row is ${byKey.get(key)} (${key})`);
+  }
+  let committedInFlight = 0;
+  for (const key of byKey.keys()) {
+    if (tally.ok.has(key)) continue;
+    if (tally.inflight.has(key)) committedInFlight++;
+    else problems.push(`a row nobody was answered ok for: ${key}`);
+  }
+  if (tally.dupMismatch) problems.push(`${tally.dupMismatch} duplicates named another conversion than the ok of their key`);
+  if (n === 3 && rows.length !== 1) problems.push(`one idempotency key but ${rows.length} rows`);
+  if (problems.length > 10) problems.splice(10, problems.length, `… and more`);
+  return { rows: rows.length, ok_answers: tally.okCount, committed_in_flight: committedInFlight, ok: problems.length === 0, problems };
+}
+
+async function runOnce(opts, runNo) {
+  const db = await freshDatabase(opts);
+  const svc = await startService(opts, db);
+  try {
+    const t0 = Date.now();
+    const fx = await makeFixtures(svc.base, opts.clicks);
+    console.log(`  run ${runNo}: service pid ${svc.child.pid}, ${fx.clicks.length} clicks made through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (opts.warmup > 0) {
+      const warm = new Tally();
+      await runAutocannon(opts, svc.base, scenarioRequest(1, `w${runNo}-`, fx, warm), opts.warmup);
+    }
+    const results = {};
+    for (const n of opts.scenarios) {
+      const prefix = `s${n}r${runNo}-`;
+      const tally = new Tally();
+      const rss = new RssProbe(svc.child.pid);
+      const cpu = new CpuProbe(svc.child.pid, db);
+      await cpu.start();
+      rss.start();
+      const res = await runAutocannon(opts, svc.base, scenarioRequest(n, prefix, fx, tally), opts.duration);
+      const peak = rss.stop();
+      const used = await cpu.stop();
+      const answered = Math.max(1, res.requests.total);
+      await sleep(200); // let the requests the load generator abandoned finish on the server
+      const check = await verify(db, prefix, tally, n);
+      results[n] = {
+        scenario: SCENARIOS[n],
+        requests: res.requests.total,
+        req_per_s: Math.round(res.requests.total / (res.duration || opts.duration)),
+        latency_ms: { p50: res.latency.p50, p90: res.latency.p90, p99: res.latency.p99, max: res.latency.max },
+        non_2xx: res.non2xx,
+        errors: res.errors,
+        timeouts: res.timeouts,
+        ok: tally.okCount,
+        duplicate: tally.duplicates,
+        other_statuses: tally.other,
+        other_samples: tally.otherSamples,
+        peak_rss_mb: Math.round((peak / 1048576) * 10) / 10,
+        cpu_us_per_request: {
+          service: Math.round((used.service_s * 1e6) / answered),
+          pg_backends: used.pg_backends_s === null ? null : Math.round((used.pg_backends_s * 1e6) / answered),
+        },
+        db_check: check,
+      };
+      printScenario(n, results[n]);
+    }
+    return results;
+  } finally {
+    await svc.stop();
+    await dropDatabase(opts, db);
+  }
+}
+
+function printScenario(n, r) {
+  const c = r.db_check;
+  console.log(
+    `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
+      `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
+      `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`}  ` +
+      `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
+  );
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.build && !opts.main) build();
+  const driver = opts.sqlite ? 'sqlite' : 'postgres';
+  console.log(
+    `bench: ${driver}, ${opts.runs} run(s), ${opts.connections} connections, ${opts.duration} s per scenario, ${opts.clicks} clicks, ` +
+      `node ${process.version}, ${os.cpus().length} cpus`,
+  );
+  const runs = [];
+  for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
+  const summary = {};
+  let allOk = true;
+  for (const n of opts.scenarios) {
+    const rs = runs.map((r) => r[n]);
+    const ok = rs.every((r) => r.db_check.ok);
+    allOk &&= ok && rs.every((r) => r.non_2xx === 0 && r.errors === 0);
+    summary[n] = {
+      scenario: SCENARIOS[n],
+      req_per_s: median(rs.map((r) => r.req_per_s)),
+      p50_ms: median(rs.map((r) => r.latency_ms.p50)),
+      p99_ms: median(rs.map((r) => r.latency_ms.p99)),
+      non_2xx: rs.reduce((a, r) => a + r.non_2xx, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      peak_rss_mb: Math.max(...rs.map((r) => r.peak_rss_mb)),
+      cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
+      cpu_us_per_request_pg: rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      db_check: ok ? 'ok' : 'FAILED',
+    };
+  }
+  console.log(`\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`);
+  console.log('  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check');
+  for (const n of opts.scenarios) {
+    const s = summary[n];
+    console.log(
+      `  ${n} ${s.scenario.padEnd(46)} ${String(s.req_per_s).padStart(6)} ${String(s.p50_ms).padStart(5)} ${String(s.p99_ms).padStart(5)} ` +
+        `${String(s.non_2xx).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.peak_rss_mb).padStart(7)} MB  ` +
+        `${String(s.cpu_us_per_request_service).padStart(7)}+${s.cpu_us_per_request_pg ?? '-'}  ${s.db_check}`,
+    );
+  }
+  if (opts.save) {
+    const dir = path.join(__dirname, 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const file = path.join(dir, `${stamp}-${driver}.json`);
+    let commit = null;
+    try {
+      commit = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
+    } catch {
+      /* not a git checkout */
+    }
+    const out = {
+      at: new Date().toISOString(),
+      commit,
+      driver,
+      service: path.relative(ROOT, opts.main ?? path.join(ROOT, 'dist/src/main.js')),
+      options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, connections: opts.connections, clicks: opts.clicks, env: opts.env },
+      machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
+      summary,
+      runs,
+    };
+    fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+    console.log(`\nwritten: ${path.relative(ROOT, file)}`);
+  }
+  if (!allOk) {
+    console.error('\nFAILED: non-2xx answers, errors, or the database does not match the answers (see above).');
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -25,7 +25,7 @@
 'use strict';
 
 const { spawn, execSync } = require('node:child_process');
-const { randomUUID } = require('node:crypto');
+const { randomBytes, randomUUID } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -160,6 +160,10 @@ async function startService(opts, db) {
     PORT: String(opts.port),
     HOST: '127.0.0.1',
     BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    // Production requires a click-signing secret; the bench's is throwaway.
+    CLICK_SIGNING_SECRET: randomBytes(36).toString('base64'),
+    // The per-key rate limit (default 60,000/min) would cap the load this bench exists to measure.
+    RATE_LIMIT_PER_MINUTE: '0',
     ...db.env,
     ...opts.env,
   };

@@ -25,6 +25,9 @@ export class AppExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<ReplyLike>();
     const { status, body, headers } = toResponse(exception);
+    // Left on the request for the metrics hook, which labels failed conversions by kind.
+    const request = ctx.getRequest<Record<symbol, string>>();
+    if (request) request[ERROR_KIND] = errorKind(exception);
     if (status === 503 && !(exception instanceof AppError)) {
       // The database is down or too slow: nothing was acknowledged, the client retries.
       const now = Date.now();
@@ -45,6 +48,17 @@ export class AppExceptionFilter implements ExceptionFilter {
     for (const [k, v] of Object.entries(headers)) reply.header(k, v);
     httpAdapter.reply(reply, body, status);
   }
+}
+
+/** Where the filter leaves the kind of a request's failure (see errorKind). */
+export const ERROR_KIND = Symbol('errorKind');
+
+/** A failure's kind, as a metric label: the domain code, http_<status>, unavailable or internal. */
+export function errorKind(e: unknown): string {
+  if (e instanceof AppError) return e.code;
+  if (e instanceof HttpException) return `http_${e.getStatus()}`;
+  if (isDatabaseUnavailable(e)) return 'unavailable';
+  return 'internal';
 }
 
 export function toResponse(exception: unknown): {

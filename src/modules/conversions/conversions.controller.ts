@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal';
 import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
-import { CountConversions } from '../observability/conversion-metrics.interceptor';
+import { CountConversions } from '../observability/conversion-metrics';
 
 @ApiTags('conversions')
 @ApiBearerAuth()

@@ -3,6 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import { ERROR_KIND } from '../../common/exception.filter';
+import { CONVERSION_SOURCE } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
 type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string } };
@@ -29,6 +31,21 @@ export class HttpObservability implements OnModuleInit {
     fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       void reply.header('x-request-id', request.id);
       done();
+    });
+    // Conversion outcomes, on the routes marked @CountConversions: the answer object before it is
+    // serialised says ok/duplicate (and the layer); a failure's kind was left by the exception filter.
+    fastify.addHook('preSerialization', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) => {
+      const source = (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[CONVERSION_SOURCE] as string | undefined;
+      if (source) {
+        if (reply.statusCode === 200) {
+          const res = payload as { status?: string; matched_on?: string } | null;
+          metrics.conversion(res?.status ?? 'unknown', source, res?.matched_on);
+        } else {
+          const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
+          metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
+        }
+      }
+      done(null, payload);
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const route = request.routeOptions?.url ?? 'unmatched';

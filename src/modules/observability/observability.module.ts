@@ -2,7 +2,6 @@ import { Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AuthModule } from '../auth/auth.module';
-import { ConversionMetricsInterceptor } from './conversion-metrics.interceptor';
 import { HttpObservability } from './http-observability';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
@@ -21,7 +20,7 @@ import { pinoOptions } from './pino-options';
     AuthModule,
   ],
   controllers: [MetricsController],
-  providers: [MetricsService, ConversionMetricsInterceptor, HttpObservability],
-  exports: [MetricsService, ConversionMetricsInterceptor],
+  providers: [MetricsService, HttpObservability],
+  exports: [MetricsService],
 })
 export class ObservabilityModule {}

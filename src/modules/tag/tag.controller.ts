@@ -4,7 +4,7 @@ import { ApiErrors } from '../../common/openapi';
 import { Public } from '../auth/auth.decorators';
 import { ClickRedirectQueryDto } from '../clicks/click.dto';
 import { ConversionResultDto } from '../conversions/conversion.dto';
-import { CountConversions } from '../observability/conversion-metrics.interceptor';
+import { CountConversions } from '../observability/conversion-metrics';
 import { SignedClickGuard } from './signed-click.guard';
 import { TAG_SCRIPT } from './tag-script';
 import { TagConversionBodyDto } from './tag.dto';

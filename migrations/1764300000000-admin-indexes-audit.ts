@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
-import { DbKind, migrationTypes } from '../src/database/column-types';
+import { DbKind, migrationTypes, POSTGRES_ONLY_INDEXES } from '../src/database/column-types';
 
 /**
  * The admin surface: indexes that serve every conversion filter newest-first by keyset
@@ -12,12 +12,17 @@ export class AdminIndexesAudit1764300000000 implements MigrationInterface {
   public async up(q: QueryRunner): Promise<void> {
     const kind: DbKind = q.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
     const t = migrationTypes(kind);
-    await q.createIndices('conversions', [
+    const indices = [
       new TableIndex({ name: 'IDX_conversions_time', columnNames: ['conversion_time', 'id'] }),
       new TableIndex({ name: 'IDX_conversions_tag_time', columnNames: ['tag_id', 'conversion_time', 'id'] }),
       new TableIndex({ name: 'IDX_conversions_event_time', columnNames: ['event_type', 'conversion_time', 'id'] }),
       new TableIndex({ name: 'IDX_conversions_order', columnNames: ['order_id'] }),
-    ]);
+    ];
+    // The listing indexes are PostgreSQL-only (see POSTGRES_ONLY_INDEXES): an explicit driver check.
+    await q.createIndices(
+      'conversions',
+      indices.filter((i) => kind === 'postgres' || !POSTGRES_ONLY_INDEXES.has(i.name!)),
+    );
     await q.createTable(
       new Table({
         name: 'audit_log',
@@ -42,8 +47,9 @@ export class AdminIndexesAudit1764300000000 implements MigrationInterface {
 
   public async down(q: QueryRunner): Promise<void> {
     await q.dropTable('audit_log');
+    const kind: DbKind = q.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
     for (const name of ['IDX_conversions_order', 'IDX_conversions_event_time', 'IDX_conversions_tag_time', 'IDX_conversions_time']) {
-      await q.dropIndex('conversions', name);
+      if (kind === 'postgres' || !POSTGRES_ONLY_INDEXES.has(name)) await q.dropIndex('conversions', name);
     }
   }
 }

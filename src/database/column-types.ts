@@ -12,8 +12,25 @@ export type DbKind = 'postgres' | 'sqlite';
 export const TIMESTAMP: ColumnOptions = { type: 'timestamptz' };
 export const MONEY: ColumnOptions = { type: 'numeric', precision: 20, scale: 6 };
 
+/**
+ * Indexes that serve the admin listings at PostgreSQL scale (1M+ rows). The embedded SQLite store
+ * does without them: every insert maintains every index, and on SQLite that work runs inside the
+ * service's own process, on the conversion hot path. Migrations create them on PostgreSQL only.
+ */
+export const POSTGRES_ONLY_INDEXES = new Set([
+  'IDX_conversions_time',
+  'IDX_conversions_tag_time',
+  'IDX_conversions_event_time',
+  'IDX_conversions_partner_event_time',
+  'IDX_conversions_partner_source_time',
+]);
+
 export function adaptColumnTypes(kind: DbKind, entities: Function[]): void {
   if (kind !== 'sqlite') return;
+  const indices = getMetadataArgsStorage().indices;
+  for (let i = indices.length - 1; i >= 0; i--) {
+    if (indices[i].name && POSTGRES_ONLY_INDEXES.has(indices[i].name!)) indices.splice(i, 1);
+  }
   for (const col of getMetadataArgsStorage().columns) {
     if (!entities.includes(col.target as Function)) continue;
     const opts = col.options as ColumnOptions & { __adapted?: boolean };

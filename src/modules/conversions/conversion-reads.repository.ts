@@ -45,7 +45,8 @@ const LIST_COLUMNS = [
  * The read side of conversions: newest first by (conversion_time, id), keyset pagination only.
  * Every list query is `WHERE <filters> AND (conversion_time, id) < (cursor) ORDER BY
  * conversion_time DESC, id DESC LIMIT n`, which the (…, conversion_time, id) indexes serve
- * without sorting, so a deep page costs what the first one does.
+ * without sorting on PostgreSQL, so a deep page costs what the first one does. (The embedded
+ * SQLite store leaves most of those indexes out: see POSTGRES_ONLY_INDEXES.)
  */
 @Injectable()
 export class ConversionReadsRepository {

@@ -75,7 +75,8 @@ export class ConversionsService {
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
     if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
     if (key && outcome.claimed_id) return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
-    // Unreachable unless the database answered something the statement cannot produce.
-    throw new Error('conversion was neither written nor matched');
+    // Nothing was written and no claim could be named: the statement lost a race with a concurrent
+    // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
+    throw new AppError('unavailable', 'Service temporarily unavailable, retry later', { 'Retry-After': '1' });
   }
 }

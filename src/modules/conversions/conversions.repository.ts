@@ -42,7 +42,49 @@ const COLUMNS =
   'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
 
 /*
- * PostgreSQL: one statement, one round trip, prepared once per connection (a named statement).
+ * PostgreSQL, the common case, in one round trip: a statement prepared once per connection (a
+ * named statement) reads the click and, only when the click is the caller's partner's and has a
+ * bid, claims the dedup key and inserts the row. A claim already held inside the window is read in
+ * the same statement, so a retry (a duplicate) is answered in that one round trip too.
+ *
+ * The claim is `INSERT … ON CONFLICT DO NOTHING`: a free key is ours; a key already claimed is
+ * left alone, without taking a row lock or writing anything, so retries and a crowd on one key do
+ * not queue behind each other's commits. Concurrent first claims of one key serialise on the
+ * primary key of dedup_claims: exactly one inserts; the others wait for it and find the conflict.
+ *
+ * This statement is deliberately small (PostgreSQL initialises every node of a plan on every
+ * execution; the full statement below costs about a quarter more database CPU). What it cannot
+ * answer, it leaves to PG_RECORD: a claim that has left the window (to be taken over), or a claim
+ * committed by a concurrent request after this statement's snapshot was taken (`held_id` reads the
+ * snapshot, so it cannot name it).
+ */
+const PG_RECORD_FAST = `
+WITH a AS (
+  SELECT click_id, partner_id, tag_id, bid_id FROM clicks WHERE click_id = $1::varchar
+), claim AS (
+  INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
+  SELECT $3::varchar, a.click_id, $4::varchar, $5::varchar, $6::bigint FROM a
+  WHERE a.partner_id = $2::varchar AND a.bid_id IS NOT NULL AND $3::varchar IS NOT NULL
+  ON CONFLICT (dedup_key, click_id, event_type) DO NOTHING
+  RETURNING conversion_id
+), ins AS (
+  INSERT INTO conversions (${COLUMNS})
+  SELECT $5::varchar, a.partner_id, COALESCE($8::varchar, a.tag_id), a.click_id, a.bid_id, $9::varchar, $4::varchar,
+         $10::timestamptz, $11::numeric, $12::varchar, $13::varchar, $14::varchar, $3::varchar, $15::varchar,
+         $16::varchar, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::json, $22::timestamptz
+  FROM a
+  WHERE a.partner_id = $2::varchar AND a.bid_id IS NOT NULL AND ($3::varchar IS NULL OR EXISTS (SELECT 1 FROM claim))
+  RETURNING id
+)
+SELECT a.click_id IS NOT NULL AS found, a.partner_id, a.bid_id IS NOT NULL AS has_bid,
+       (SELECT id FROM ins) AS inserted_id,
+       (SELECT conversion_id FROM dedup_claims
+        WHERE $3::varchar IS NOT NULL AND dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar
+          AND claimed_at > $7::bigint) AS held_id
+FROM (SELECT 1) AS one LEFT JOIN a ON true`;
+
+/*
+ * PostgreSQL, the rare cases (see PG_RECORD_FAST): the whole decision in one statement.
  * It reads the click, and only when the click is the caller's partner's and has a bid, claims the
  * dedup key and inserts the row.
  *
@@ -152,19 +194,39 @@ export class ConversionsRepository {
       JSON.stringify(n.params),
       n.created_at.toISOString(),
     ];
+    const run = async (name: string, text: string): Promise<Record<string, unknown>> =>
+      pool?.query
+        ? (await pool.query({ name, text, values })).rows[0]
+        : ((await this.ds.query(text, values)) as Record<string, unknown>[])[0]; // no pg Pool (a replication setup): TypeORM's path
+    const clickFacts = (r: Record<string, unknown>): RecordOutcome['click'] => ({
+      found: !!r.found,
+      partner_id: (r.partner_id as string) ?? null,
+      has_bid: !!r.has_bid,
+    });
+    const fast = await run('conversions_record_fast', PG_RECORD_FAST);
+    const first: RecordOutcome = {
+      click: clickFacts(fast),
+      claimed_id: ((fast.inserted_id ?? fast.held_id) as string) ?? null,
+      inserted_id: (fast.inserted_id as string) ?? null,
+    };
+    if (!this.undecided(first, n)) return first;
+    // The key is claimed, but not inside the window as of that statement's snapshot: a claim to
+    // take over, or one a concurrent request committed meanwhile. The full statement decides.
     for (let attempt = 1; ; attempt++) {
-      const r = pool?.query
-        ? (await pool.query({ name: 'conversions_record', text: PG_RECORD, values })).rows[0]
-        : ((await this.ds.query(PG_RECORD, values)) as Record<string, unknown>[])[0]; // no pg Pool (a replication setup): TypeORM's path
+      const r = await run('conversions_record', PG_RECORD);
       const outcome: RecordOutcome = {
-        click: { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid },
+        click: clickFacts(r),
         claimed_id: (r.claimed_id as string) ?? null,
         inserted_id: (r.inserted_id as string) ?? null,
       };
-      const attributable = outcome.click.found && outcome.click.partner_id === n.partner_id && outcome.click.has_bid;
-      const lostRace = attributable && n.dedup_key !== null && !outcome.claimed_id && !outcome.inserted_id;
-      if (!lostRace || attempt >= PG_RACE_ATTEMPTS) return outcome;
+      if (!this.undecided(outcome, n) || attempt >= PG_RACE_ATTEMPTS) return outcome;
     }
+  }
+
+  /** Attributable and keyed, yet nothing written and no claim named: a statement that lost a race. */
+  private undecided(o: RecordOutcome, n: NewConversion): boolean {
+    const attributable = o.click.found && o.click.partner_id === n.partner_id && o.click.has_bid;
+    return attributable && n.dedup_key !== null && !o.claimed_id && !o.inserted_id;
   }
 
   /*

@@ -274,12 +274,33 @@ class CpuProbe {
     this.pgPids = await pgBackendPids(this.db);
     this.svc0 = cpuSeconds(this.pid);
     this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
+    this.lg0 = process.cpuUsage();
+    this.machine0 = machineTicks();
   }
   async stop() {
     const svc = cpuSeconds(this.pid) - this.svc0;
     let pg = 0;
     for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))])) pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
-    return { service_s: svc, pg_backends_s: this.db.kind === 'postgres' ? pg : null };
+    const lg = process.cpuUsage(this.lg0);
+    const m = machineTicks();
+    const all = m.total - this.machine0.total;
+    return {
+      service_s: svc,
+      pg_backends_s: this.db.kind === 'postgres' ? pg : null,
+      // The load generator runs in this process, on the same two cores: its share is not the service's.
+      loadgen_s: (lg.user + lg.system) / 1e6,
+      machine_idle: all > 0 ? (m.idle - this.machine0.idle) / all : null,
+    };
+  }
+}
+
+/** All CPUs' ticks from /proc/stat: total and idle (idle + iowait). */
+function machineTicks() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + f[4] };
+  } catch {
+    return { total: 0, idle: 0 };
   }
 }
 
@@ -476,7 +497,9 @@ async function runOnce(opts, runNo) {
         cpu_us_per_request: {
           service: Math.round((used.service_s * 1e6) / answered),
           pg_backends: used.pg_backends_s === null ? null : Math.round((used.pg_backends_s * 1e6) / answered),
+          load_generator: Math.round((used.loadgen_s * 1e6) / answered),
         },
+        machine_idle_pct: used.machine_idle === null ? null : Math.round(used.machine_idle * 1000) / 10,
         db_check: check,
       };
       printScenario(n, results[n]);
@@ -493,7 +516,7 @@ function printScenario(n, r) {
   console.log(
     `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
       `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
-      `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`}  ` +
+      `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`} + ${r.cpu_us_per_request.load_generator} us load gen, idle ${r.machine_idle_pct}%  ` +
       `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
   );
 }

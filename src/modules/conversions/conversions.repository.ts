@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { databaseUnavailable } from '../../common/db-errors';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { sqliteTime } from '../../database/column-types';
+import { WriteBatcher } from '../../database/write-batcher';
 import type { ConversionSource, DedupLayer } from './conversion.entity';
 
 /** Everything one conversion row needs, already validated and normalised. */
@@ -84,6 +87,52 @@ SELECT a.click_id IS NOT NULL AS found, a.partner_id, a.bid_id IS NOT NULL AS ha
 FROM (SELECT 1) AS one LEFT JOIN a ON true`;
 
 /*
+ * PostgreSQL, several conversions in one statement (see WriteBatcher): the same decision as
+ * PG_RECORD_FAST for each input row, one round trip and one commit for all. Claims are inserted
+ * in key order, so two batches that share keys take them in the same order and cannot deadlock;
+ * the second of two rows of one batch with the same key finds the first's claim and inserts
+ * nothing (recordPostgresBatch answers it as a duplicate of the first). The statement is atomic:
+ * when it fails, nothing of the batch was written. The click and the held claim are looked up per
+ * row (a LATERAL subquery kept apart by OFFSET 0, a correlated subquery), so the plan, made once
+ * per connection while the tables may still be small, stays index lookups as they grow.
+ */
+const PG_RECORD_BATCH = `
+WITH input AS (
+  SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::bigint[], $7::bigint[],
+    $8::varchar[], $9::varchar[], $10::timestamptz[], $11::numeric[], $12::varchar[], $13::varchar[], $14::varchar[], $15::varchar[],
+    $16::varchar[], $17::varchar[], $18::varchar[], $19::varchar[], $20::varchar[], $21::json[], $22::timestamptz[])
+    WITH ORDINALITY AS i(click_id, partner_id, dedup_key, event_type, id, claimed_at, window_start, tag_id, source,
+      conversion_time, conversion_value, currency, order_id, event_id, dedup_layer, page_url, referrer, user_agent,
+      session_id, client_id, params, created_at, ord)
+), a AS (
+  SELECT i.*, c.click_id IS NOT NULL AS found, c.partner_id AS click_partner_id, c.tag_id AS click_tag_id, c.bid_id,
+         (c.partner_id = i.partner_id AND c.bid_id IS NOT NULL) AS attributable
+  FROM input i
+  LEFT JOIN LATERAL (SELECT click_id, partner_id, tag_id, bid_id FROM clicks WHERE clicks.click_id = i.click_id OFFSET 0) c ON true
+), claim AS (
+  INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
+  SELECT dedup_key, click_id, event_type, id, claimed_at FROM a
+  WHERE attributable AND dedup_key IS NOT NULL
+  ORDER BY dedup_key, click_id, event_type, ord
+  ON CONFLICT (dedup_key, click_id, event_type) DO NOTHING
+  RETURNING conversion_id
+), ins AS (
+  INSERT INTO conversions (${COLUMNS})
+  SELECT a.id, a.click_partner_id, COALESCE(a.tag_id, a.click_tag_id), a.click_id, a.bid_id, a.source, a.event_type,
+         a.conversion_time, a.conversion_value, a.currency, a.order_id, a.event_id, a.dedup_key, a.dedup_layer,
+         a.page_url, a.referrer, a.user_agent, a.session_id, a.client_id, a.params, a.created_at
+  FROM a
+  WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
+  RETURNING id
+)
+SELECT a.ord, a.found, a.click_partner_id AS partner_id, a.bid_id IS NOT NULL AS has_bid, ins.id AS inserted_id,
+       (SELECT h.conversion_id FROM dedup_claims h
+        WHERE a.dedup_key IS NOT NULL AND h.dedup_key = a.dedup_key AND h.click_id = a.click_id AND h.event_type = a.event_type
+          AND h.claimed_at > a.window_start) AS held_id
+FROM a LEFT JOIN ins ON ins.id = a.id
+ORDER BY a.ord`;
+
+/*
  * PostgreSQL, the rare cases (see PG_RECORD_FAST): the whole decision in one statement.
  * It reads the click, and only when the click is the caller's partner's and has a bid, claims the
  * dedup key and inserts the row.
@@ -143,11 +192,67 @@ interface PgPool {
 
 interface SqliteDb {
   prepare(sql: string): { get(...p: unknown[]): unknown; run(...p: unknown[]): unknown };
-  transaction<T>(fn: () => T): { immediate(): T };
+  /** Called inside another transaction, better-sqlite3 runs `fn` in a savepoint. */
+  transaction<T>(fn: () => T): { (): T; immediate(): T };
+}
+
+/**
+ * How many batches of conversions may be in the database at once, and how large one may be. Two
+ * (one running while the next gathers) measured best on the benchmark machine; 1 to 8 were tried.
+ */
+const PG_BATCHES_IN_FLIGHT = 2;
+const PG_BATCH_MAX = 64;
+const SQLITE_BATCH_MAX = 128;
+
+/** SQLSTATE classes that name a problem of one row or of the batch's timing, not of the database. */
+const ROW_LEVEL_SQLSTATE = /^(22|23|40)/;
+
+interface BatchItem {
+  n: NewConversion;
+  windowStartMs: number;
+}
+
+/** The 22 parameters every PostgreSQL statement of this file takes, in order. */
+function pgValues(n: NewConversion, windowStartMs: number): unknown[] {
+  return [
+    n.click_id,
+    n.partner_id,
+    n.dedup_key,
+    n.event_type,
+    n.id,
+    n.created_at.getTime(),
+    windowStartMs,
+    n.tag_id,
+    n.source,
+    n.conversion_time.toISOString(),
+    n.conversion_value,
+    n.currency,
+    n.order_id,
+    n.event_id,
+    n.dedup_layer,
+    n.page_url,
+    n.referrer,
+    n.user_agent,
+    n.session_id,
+    n.client_id,
+    JSON.stringify(n.params),
+    n.created_at.toISOString(),
+  ];
+}
+
+function clickFacts(r: Record<string, unknown>): RecordOutcome['click'] {
+  return { found: !!r.found, partner_id: (r.partner_id as string) ?? null, has_bid: !!r.has_bid };
+}
+
+/** What a dedup claim is unique on. */
+function claimKey(n: NewConversion): string {
+  return JSON.stringify([n.dedup_key, n.click_id, n.event_type]);
 }
 
 @Injectable()
 export class ConversionsRepository {
+  private pgBatcher?: WriteBatcher<BatchItem, RecordOutcome>;
+  private sqliteBatcher?: WriteBatcher<BatchItem, RecordOutcome>;
   private readonly isPostgres: boolean;
   private sqlite?: {
     db: SqliteDb;
@@ -157,7 +262,10 @@ export class ConversionsRepository {
     insert: ReturnType<SqliteDb['prepare']>;
   };
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs'>,
+  ) {
     this.isPostgres = ds.options.type === 'postgres';
   }
 
@@ -166,54 +274,45 @@ export class ConversionsRepository {
     return this.isPostgres ? this.recordPostgres(n, windowStartMs) : this.recordSqlite(n, windowStartMs);
   }
 
-  private async recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+  private recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     // TypeORM's query runner costs a pool checkout, logging hooks and result mapping per call; the
-    // driver's pg Pool runs the named statement directly (parsed and planned once per connection).
+    // driver's pg Pool runs the named statements directly (parsed and planned once per connection).
     const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
-    const values = [
-      n.click_id,
-      n.partner_id,
-      n.dedup_key,
-      n.event_type,
-      n.id,
-      n.created_at.getTime(),
-      windowStartMs,
-      n.tag_id,
-      n.source,
-      n.conversion_time.toISOString(),
-      n.conversion_value,
-      n.currency,
-      n.order_id,
-      n.event_id,
-      n.dedup_layer,
-      n.page_url,
-      n.referrer,
-      n.user_agent,
-      n.session_id,
-      n.client_id,
-      JSON.stringify(n.params),
-      n.created_at.toISOString(),
-    ];
-    const run = async (name: string, text: string): Promise<Record<string, unknown>> =>
-      pool?.query
-        ? (await pool.query({ name, text, values })).rows[0]
-        : ((await this.ds.query(text, values)) as Record<string, unknown>[])[0]; // no pg Pool (a replication setup): TypeORM's path
-    const clickFacts = (r: Record<string, unknown>): RecordOutcome['click'] => ({
-      found: !!r.found,
-      partner_id: (r.partner_id as string) ?? null,
-      has_bid: !!r.has_bid,
+    if (!pool?.query) return this.recordPostgresOne(n, windowStartMs); // no pg Pool (a replication setup)
+    this.pgBatcher ??= new WriteBatcher((items) => this.recordPostgresBatch(pool, items), {
+      maxInFlight: Math.min(PG_BATCHES_IN_FLIGHT, this.config.dbPoolSize),
+      maxBatch: PG_BATCH_MAX,
+      // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
+      maxWaitMs: this.config.dbConnectTimeoutMs,
+      timeoutError: databaseUnavailable,
     });
-    const fast = await run('conversions_record_fast', PG_RECORD_FAST);
-    const first: RecordOutcome = {
-      click: clickFacts(fast),
-      claimed_id: ((fast.inserted_id ?? fast.held_id) as string) ?? null,
-      inserted_id: (fast.inserted_id as string) ?? null,
+    return this.pgBatcher.submit({ n, windowStartMs });
+  }
+
+  /** Runs one of the statements for one conversion. */
+  private async runOne(name: string, text: string, n: NewConversion, windowStartMs: number): Promise<Record<string, unknown>> {
+    const values = pgValues(n, windowStartMs);
+    const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
+    return pool?.query ? (await pool.query({ name, text, values })).rows[0] : ((await this.ds.query(text, values)) as Record<string, unknown>[])[0];
+  }
+
+  private async recordPostgresOne(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    const r = await this.runOne('conversions_record_fast', PG_RECORD_FAST, n, windowStartMs);
+    const outcome: RecordOutcome = {
+      click: clickFacts(r),
+      claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
+      inserted_id: (r.inserted_id as string) ?? null,
     };
-    if (!this.undecided(first, n)) return first;
-    // The key is claimed, but not inside the window as of that statement's snapshot: a claim to
-    // take over, or one a concurrent request committed meanwhile. The full statement decides.
+    return this.undecided(outcome, n) ? this.recordPostgresFull(n, windowStartMs) : outcome;
+  }
+
+  /**
+   * The key is claimed, but not inside the window as of the first statement's snapshot: a claim to
+   * take over, or one a concurrent request committed meanwhile. The full statement decides.
+   */
+  private async recordPostgresFull(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     for (let attempt = 1; ; attempt++) {
-      const r = await run('conversions_record', PG_RECORD);
+      const r = await this.runOne('conversions_record', PG_RECORD, n, windowStartMs);
       const outcome: RecordOutcome = {
         click: clickFacts(r),
         claimed_id: (r.claimed_id as string) ?? null,
@@ -223,6 +322,39 @@ export class ConversionsRepository {
     }
   }
 
+  private async recordPostgresBatch(pool: PgPool, items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
+    const one = (it: BatchItem) => this.recordPostgresOne(it.n, it.windowStartMs);
+    if (items.length === 1) return Promise.allSettled([one(items[0])]);
+    const columns: unknown[][] = Array.from({ length: 22 }, () => new Array<unknown>(items.length));
+    items.forEach((it, i) => pgValues(it.n, it.windowStartMs).forEach((v, c) => (columns[c][i] = v)));
+    let rows: Record<string, unknown>[];
+    try {
+      rows = (await pool.query({ name: 'conversions_record_batch', text: PG_RECORD_BATCH, values: columns })).rows;
+    } catch (e) {
+      // A problem of one row (bad data, a constraint) or a deadlock: the batch wrote nothing, so each
+      // conversion is tried on its own and answered for itself. Anything else (the database away or
+      // too slow) is every conversion's answer.
+      if (ROW_LEVEL_SQLSTATE.test(String((e as { code?: unknown }).code ?? ''))) return Promise.allSettled(items.map(one));
+      throw e;
+    }
+    const outcomes: RecordOutcome[] = items.map((it, i) => {
+      const r = rows[i];
+      return { click: clickFacts(r), claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null, inserted_id: (r.inserted_id as string) ?? null };
+    });
+    // The second of two conversions of this batch with one key: a duplicate of the first.
+    const winners = new Map<string, string>();
+    items.forEach((it, i) => outcomes[i].inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i].inserted_id!));
+    return Promise.allSettled(
+      items.map(async (it, i) => {
+        const o = outcomes[i];
+        if (!this.undecided(o, it.n)) return o;
+        const sibling = winners.get(claimKey(it.n));
+        if (sibling) return { ...o, claimed_id: sibling };
+        return this.recordPostgresFull(it.n, it.windowStartMs);
+      }),
+    );
+  }
+
   /** Attributable and keyed, yet nothing written and no claim named: a statement that lost a race. */
   private undecided(o: RecordOutcome, n: NewConversion): boolean {
     const attributable = o.click.found && o.click.partner_id === n.partner_id && o.click.has_bid;
@@ -230,62 +362,88 @@ export class ConversionsRepository {
   }
 
   /*
-   * SQLite: better-sqlite3 is synchronous, so the transaction below runs to its end before any
-   * other request's statement in this process can start. It is BEGIN IMMEDIATE, so a second
-   * process sharing the file waits for the write lock (busy timeout) instead of failing on a stale
-   * read snapshot: the same guarantees as the PostgreSQL statement.
+   * SQLite: better-sqlite3 is synchronous, so a transaction runs to its end before any other
+   * request's statement in this process can start. It is BEGIN IMMEDIATE, so a second process
+   * sharing the file waits for the write lock (busy timeout) instead of failing on a stale read
+   * snapshot: the same guarantees as the PostgreSQL statement.
+   *
+   * The conversions that arrive in one event-loop turn share one transaction (one commit, one
+   * append to the WAL), each inside its own savepoint: a conversion that fails is rolled back
+   * alone and answered for itself; the others are committed together.
    */
-  private async recordSqlite(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+  private recordSqlite(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    this.sqliteBatcher ??= new WriteBatcher(async (items) => this.recordSqliteBatch(items), {
+      maxInFlight: 1,
+      maxBatch: SQLITE_BATCH_MAX,
+      maxWaitMs: this.config.dbConnectTimeoutMs,
+      timeoutError: databaseUnavailable,
+    });
+    return this.sqliteBatcher.submit({ n, windowStartMs });
+  }
+
+  private recordSqliteBatch(items: BatchItem[]): PromiseSettledResult<RecordOutcome>[] {
     const s = this.sqliteStatements();
-    return s.db.transaction((): RecordOutcome => {
-      const click = s.click.get(n.click_id) as { partner_id: string; tag_id: string; bid_id: string | null } | undefined;
-      const facts = { found: !!click, partner_id: click?.partner_id ?? null, has_bid: click?.bid_id != null };
-      if (!click || click.partner_id !== n.partner_id || click.bid_id == null) {
-        return { click: facts, claimed_id: null, inserted_id: null };
-      }
-      let claimedId: string | null = null;
-      if (n.dedup_key !== null) {
-        // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
-        const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as { conversion_id: string; claimed_at: number | string } | undefined;
-        if (held && Number(held.claimed_at) > windowStartMs) return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
-        const row = s.claim.get({
-          key: n.dedup_key,
-          click: n.click_id,
-          event: n.event_type,
-          id: n.id,
-          at: n.created_at.getTime(),
-          windowStart: windowStartMs,
-        }) as {
-          conversion_id: string;
-        };
-        claimedId = row.conversion_id;
-        if (claimedId !== n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
-      }
-      s.insert.run(
-        n.id,
-        n.partner_id,
-        n.tag_id ?? click.tag_id,
-        n.click_id,
-        click.bid_id,
-        n.source,
-        n.event_type,
-        sqliteTime(n.conversion_time),
-        n.conversion_value,
-        n.currency,
-        n.order_id,
-        n.event_id,
-        n.dedup_key,
-        n.dedup_layer,
-        n.page_url,
-        n.referrer,
-        n.user_agent,
-        n.session_id,
-        n.client_id,
-        JSON.stringify(n.params),
-        sqliteTime(n.created_at),
-      );
-      return { click: facts, claimed_id: claimedId, inserted_id: n.id };
-    }).immediate();
+    return s.db
+      .transaction(() =>
+        items.map((it): PromiseSettledResult<RecordOutcome> => {
+          try {
+            return { status: 'fulfilled', value: s.db.transaction(() => this.recordSqliteOne(s, it.n, it.windowStartMs))() };
+          } catch (reason) {
+            return { status: 'rejected', reason };
+          }
+        }),
+      )
+      .immediate();
+  }
+
+  private recordSqliteOne(s: ReturnType<ConversionsRepository['sqliteStatements']>, n: NewConversion, windowStartMs: number): RecordOutcome {
+    const click = s.click.get(n.click_id) as { partner_id: string; tag_id: string; bid_id: string | null } | undefined;
+    const facts = { found: !!click, partner_id: click?.partner_id ?? null, has_bid: click?.bid_id != null };
+    if (!click || click.partner_id !== n.partner_id || click.bid_id == null) {
+      return { click: facts, claimed_id: null, inserted_id: null };
+    }
+    let claimedId: string | null = null;
+    if (n.dedup_key !== null) {
+      // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
+      const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as { conversion_id: string; claimed_at: number | string } | undefined;
+      if (held && Number(held.claimed_at) > windowStartMs) return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
+      const row = s.claim.get({
+        key: n.dedup_key,
+        click: n.click_id,
+        event: n.event_type,
+        id: n.id,
+        at: n.created_at.getTime(),
+        windowStart: windowStartMs,
+      }) as {
+        conversion_id: string;
+      };
+      claimedId = row.conversion_id;
+      if (claimedId !== n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
+    }
+    s.insert.run(
+      n.id,
+      n.partner_id,
+      n.tag_id ?? click.tag_id,
+      n.click_id,
+      click.bid_id,
+      n.source,
+      n.event_type,
+      sqliteTime(n.conversion_time),
+      n.conversion_value,
+      n.currency,
+      n.order_id,
+      n.event_id,
+      n.dedup_key,
+      n.dedup_layer,
+      n.page_url,
+      n.referrer,
+      n.user_agent,
+      n.session_id,
+      n.client_id,
+      JSON.stringify(n.params),
+      sqliteTime(n.created_at),
+    );
+    return { click: facts, claimed_id: claimedId, inserted_id: n.id };
   }
 
   private sqliteStatements() {

@@ -45,7 +45,9 @@ async function ensureDatabase() {
 
 function startService() {
   const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'src', 'main.js')], {
-    env: { ...process.env, DATABASE_URL: DB_URL, PORT: String(PORT), HOST: '127.0.0.1', BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ...process.env, DATABASE_URL: DB_URL, PORT: String(PORT), HOST: '127.0.0.1', BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production',
+      // Production requires a click-signing secret; the bench's is throwaway.
+      CLICK_SIGNING_SECRET: require('node:crypto').randomBytes(36).toString('base64') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return child;

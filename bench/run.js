@@ -149,6 +149,12 @@ function build() {
   execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
 }
 
+/** The NODE_OPTIONS the production image runs the service with (its heap bound), from the Dockerfile. */
+function productionNodeOptions() {
+  const m = /^\s*NODE_OPTIONS=(\S+)/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  return m ? m[1] : '';
+}
+
 async function startService(opts, db) {
   const main = opts.main ?? path.join(ROOT, 'dist/src/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run without --no-build`);
@@ -157,6 +163,8 @@ async function startService(opts, db) {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
+    // As in the production image (the Dockerfile's NODE_OPTIONS: the heap bound); --env NODE_OPTIONS= overrides.
+    NODE_OPTIONS: productionNodeOptions(),
     PORT: String(opts.port),
     HOST: '127.0.0.1',
     BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
@@ -533,7 +541,7 @@ async function main() {
   const driver = opts.sqlite ? 'sqlite' : 'postgres';
   console.log(
     `bench: ${driver}, ${opts.runs} run(s), ${opts.connections} connections, ${opts.duration} s per scenario, ${opts.clicks} clicks, ` +
-      `node ${process.version}, ${os.cpus().length} cpus`,
+      `node ${process.version}, ${os.cpus().length} cpus, service NODE_OPTIONS=${opts.env.NODE_OPTIONS ?? productionNodeOptions()}`,
   );
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
@@ -582,7 +590,15 @@ async function main() {
       commit,
       driver,
       service: path.relative(ROOT, opts.main ?? path.join(ROOT, 'dist/src/main.js')),
-      options: { runs: opts.runs, duration_s: opts.duration, warmup_s: opts.warmup, connections: opts.connections, clicks: opts.clicks, env: opts.env },
+      options: {
+        runs: opts.runs,
+        duration_s: opts.duration,
+        warmup_s: opts.warmup,
+        connections: opts.connections,
+        clicks: opts.clicks,
+        service_node_options: opts.env.NODE_OPTIONS ?? productionNodeOptions(),
+        env: opts.env,
+      },
       machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
       summary,
       runs,

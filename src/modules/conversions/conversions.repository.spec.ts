@@ -46,7 +46,7 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
     const { repo, calls } = fakePostgres((name, values) => {
       if (name !== 'conversions_record_batch') throw new Error(`unexpected ${name}`);
       const ids = values[4] as string[];
-      return ids.map((id, i) => ({ ord: i + 1, found: true, partner_id: 'p1', has_bid: true, inserted_id: id, held_id: null }));
+      return ids.map((id, i) => ({ ord: String(i + 1), found: true, partner_id: 'p1', has_bid: true, inserted_id: id, held_id: null }));
     });
     const out = await Promise.all([1, 2, 3].map((i) => repo.recordAtomically(conversion(i), 0)));
     expect(calls.map((c) => c.name)).toEqual(['conversions_record_batch']);

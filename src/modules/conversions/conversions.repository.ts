@@ -337,16 +337,19 @@ export class ConversionsRepository {
       if (ROW_LEVEL_SQLSTATE.test(String((e as { code?: unknown }).code ?? ''))) return Promise.allSettled(items.map(one));
       throw e;
     }
-    const outcomes: RecordOutcome[] = items.map((it, i) => {
-      const r = rows[i];
-      return { click: clickFacts(r), claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null, inserted_id: (r.inserted_id as string) ?? null };
+    // One row per input row, matched by its ordinal (1-based), not by position.
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    const outcomes: (RecordOutcome | null)[] = items.map((it, i) => {
+      const r = byOrd.get(i + 1);
+      return r ? { click: clickFacts(r), claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null, inserted_id: (r.inserted_id as string) ?? null } : null;
     });
     // The second of two conversions of this batch with one key: a duplicate of the first.
     const winners = new Map<string, string>();
-    items.forEach((it, i) => outcomes[i].inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i].inserted_id!));
+    items.forEach((it, i) => outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i]!.inserted_id!));
     return Promise.allSettled(
       items.map(async (it, i) => {
         const o = outcomes[i];
+        if (!o) throw new Error(`the batch statement answered no row for input ${i + 1} of ${items.length}`); // cannot happen: a bug, a 500
         if (!this.undecided(o, it.n)) return o;
         const sibling = winners.get(claimKey(it.n));
         if (sibling) return { ...o, claimed_id: sibling };

@@ -38,15 +38,15 @@ const conversion = (i: number): NewConversion => ({
   created_at: new Date('2026-05-26T12:35:00Z'),
 });
 
-/** What the one-conversion statement answers for a conversion it wrote. */
-const written = (values: unknown[]) => [{ found: true, partner_id: 'p1', has_bid: true, inserted_id: values[4], held_id: null }];
+/** What the batch statement answers when it wrote every conversion it was given (one array per column). */
+const written = (values: unknown[]) =>
+  (values[4] as string[]).map((id, i) => ({ ord: String(i + 1), found: true, partner_id: 'p1', has_bid: true, inserted_id: id, held_id: null }));
 
 describe('ConversionsRepository on PostgreSQL: batches', () => {
   it('writes concurrent conversions in one batch statement and answers each from its row', async () => {
     const { repo, calls } = fakePostgres((name, values) => {
       if (name !== 'conversions_record_batch') throw new Error(`unexpected ${name}`);
-      const ids = values[4] as string[];
-      return ids.map((id, i) => ({ ord: String(i + 1), found: true, partner_id: 'p1', has_bid: true, inserted_id: id, held_id: null }));
+      return written(values);
     });
     const out = await Promise.all([1, 2, 3].map((i) => repo.recordAtomically(conversion(i), 0)));
     expect(calls.map((c) => c.name)).toEqual(['conversions_record_batch']);
@@ -57,11 +57,13 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
   it('retries each conversion on its own when the batch fails on one row or a deadlock (it wrote nothing)', async () => {
     for (const code of ['40P01', '22003', '23505']) {
       const { repo, calls } = fakePostgres((name, values) => {
-        if (name === 'conversions_record_batch') throw Object.assign(new Error('batch failed'), { code });
+        if ((values[4] as string[]).length > 1) throw Object.assign(new Error('batch failed'), { code });
         return written(values);
       });
       const out = await Promise.all([1, 2, 3].map((i) => repo.recordAtomically(conversion(i), 0)));
-      expect(calls.map((c) => c.name)).toEqual(['conversions_record_batch', 'conversions_record_fast', 'conversions_record_fast', 'conversions_record_fast']);
+      // The batch of three, then each conversion in a batch of its own.
+      expect(calls.map((c) => (c.values[4] as string[]).length)).toEqual([3, 1, 1, 1]);
+      expect(calls.map((c) => c.values[4])).toEqual([['id-1', 'id-2', 'id-3'], ['id-1'], ['id-2'], ['id-3']]);
       expect(out.map((o) => o.inserted_id)).toEqual(['id-1', 'id-2', 'id-3']);
     }
   });
@@ -97,5 +99,34 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
     expect([err.code, err.headers['Retry-After']]).toEqual(['unavailable', '2']); // the filter's 503 with Retry-After
     release();
     expect((await Promise.all(busy)).map((o) => o.inserted_id)).toEqual(['id-1', 'id-2']);
+  });
+});
+
+describe('ConversionsRepository on SQLite: one transaction per batch, a savepoint per conversion', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Database = require('better-sqlite3');
+
+  it('rolls back a conversion that fails half-way (its claim with it) and commits the others of its batch', async () => {
+    const db = new Database(':memory:');
+    db.exec(`
+      CREATE TABLE clicks (click_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, tag_id TEXT NOT NULL, bid_id TEXT);
+      CREATE TABLE dedup_claims (dedup_key TEXT, click_id TEXT, event_type TEXT, conversion_id TEXT NOT NULL, claimed_at INTEGER NOT NULL,
+        PRIMARY KEY (dedup_key, click_id, event_type));
+      CREATE TABLE conversions (id TEXT PRIMARY KEY, partner_id TEXT, tag_id TEXT, click_id TEXT, bid_id TEXT, source TEXT, event_type TEXT,
+        conversion_time TEXT, conversion_value TEXT, currency TEXT NOT NULL, order_id TEXT, event_id TEXT, dedup_key TEXT, dedup_layer TEXT,
+        page_url TEXT, referrer TEXT, user_agent TEXT, session_id TEXT, client_id TEXT, params TEXT, created_at TEXT);`);
+    for (const i of [1, 2, 3]) db.prepare('INSERT INTO clicks VALUES (?, ?, ?, ?)').run(`clk-${i}`, 'p1', 't1', `bid-${i}`);
+    const ds = { options: { type: 'better-sqlite3' }, driver: { databaseConnection: db } } as unknown as DataSource;
+    const repo = new ConversionsRepository(ds, { dbPoolSize: 1, dbConnectTimeoutMs: 3000 });
+    // The second fails on its insert, after its dedup claim was written (currency is NOT NULL here).
+    const broken = { ...conversion(2), currency: null as unknown as string };
+    const out = await Promise.allSettled([repo.recordAtomically(conversion(1), 0), repo.recordAtomically(broken, 0), repo.recordAtomically(conversion(3), 0)]);
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((out[0] as PromiseFulfilledResult<{ inserted_id: string }>).value.inserted_id).toBe('id-1');
+    expect(db.prepare('SELECT id FROM conversions ORDER BY id').all()).toEqual([{ id: 'id-1' }, { id: 'id-3' }]);
+    expect(db.prepare('SELECT dedup_key FROM dedup_claims ORDER BY dedup_key').all()).toEqual([{ dedup_key: 'o-1' }, { dedup_key: 'o-3' }]);
+    // Retried once fixed, it is written: nothing of the failed attempt was left behind.
+    expect((await repo.recordAtomically(conversion(2), 0)).inserted_id).toBe('id-2');
+    db.close();
   });
 });

@@ -45,56 +45,29 @@ const COLUMNS =
   'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
 
 /*
- * PostgreSQL, the common case, in one round trip: a statement prepared once per connection (a
- * named statement) reads the click and, only when the click is the caller's partner's and has a
- * bid, claims the dedup key and inserts the row. A claim already held inside the window is read in
- * the same statement, so a retry (a duplicate) is answered in that one round trip too.
+ * PostgreSQL, the common case: one statement, prepared once per connection (a named statement),
+ * for one conversion or for several that arrived together (see WriteBatcher): one round trip and
+ * one commit for all. For each input row it reads the click and, only when the click is the
+ * caller's partner's and has a bid, claims the dedup key and inserts the row; a claim already held
+ * inside the window is read in the same statement, so a retry (a duplicate) is answered in that
+ * one round trip too.
  *
  * The claim is `INSERT … ON CONFLICT DO NOTHING`: a free key is ours; a key already claimed is
  * left alone, without taking a row lock or writing anything, so retries and a crowd on one key do
  * not queue behind each other's commits. Concurrent first claims of one key serialise on the
  * primary key of dedup_claims: exactly one inserts; the others wait for it and find the conflict.
+ * Claims are inserted in key order, so two batches that share keys take them in the same order and
+ * cannot deadlock; the second of two rows of one batch with the same key finds the first's claim
+ * and inserts nothing (recordPostgresBatch answers it as a duplicate of the first). The statement
+ * is atomic: when it fails, nothing of the batch was written.
  *
- * This statement is deliberately small (PostgreSQL initialises every node of a plan on every
- * execution; the full statement below costs about a quarter more database CPU). What it cannot
- * answer, it leaves to PG_RECORD: a claim that has left the window (to be taken over), or a claim
- * committed by a concurrent request after this statement's snapshot was taken (`held_id` reads the
- * snapshot, so it cannot name it).
- */
-const PG_RECORD_FAST = `
-WITH a AS (
-  SELECT click_id, partner_id, tag_id, bid_id FROM clicks WHERE click_id = $1::varchar
-), claim AS (
-  INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at)
-  SELECT $3::varchar, a.click_id, $4::varchar, $5::varchar, $6::bigint FROM a
-  WHERE a.partner_id = $2::varchar AND a.bid_id IS NOT NULL AND $3::varchar IS NOT NULL
-  ON CONFLICT (dedup_key, click_id, event_type) DO NOTHING
-  RETURNING conversion_id
-), ins AS (
-  INSERT INTO conversions (${COLUMNS})
-  SELECT $5::varchar, a.partner_id, COALESCE($8::varchar, a.tag_id), a.click_id, a.bid_id, $9::varchar, $4::varchar,
-         $10::timestamptz, $11::numeric, $12::varchar, $13::varchar, $14::varchar, $3::varchar, $15::varchar,
-         $16::varchar, $17::varchar, $18::varchar, $19::varchar, $20::varchar, $21::json, $22::timestamptz
-  FROM a
-  WHERE a.partner_id = $2::varchar AND a.bid_id IS NOT NULL AND ($3::varchar IS NULL OR EXISTS (SELECT 1 FROM claim))
-  RETURNING id
-)
-SELECT a.click_id IS NOT NULL AS found, a.partner_id, a.bid_id IS NOT NULL AS has_bid,
-       (SELECT id FROM ins) AS inserted_id,
-       (SELECT conversion_id FROM dedup_claims
-        WHERE $3::varchar IS NOT NULL AND dedup_key = $3::varchar AND click_id = $1::varchar AND event_type = $4::varchar
-          AND claimed_at > $7::bigint) AS held_id
-FROM (SELECT 1) AS one LEFT JOIN a ON true`;
-
-/*
- * PostgreSQL, several conversions in one statement (see WriteBatcher): the same decision as
- * PG_RECORD_FAST for each input row, one round trip and one commit for all. Claims are inserted
- * in key order, so two batches that share keys take them in the same order and cannot deadlock;
- * the second of two rows of one batch with the same key finds the first's claim and inserts
- * nothing (recordPostgresBatch answers it as a duplicate of the first). The statement is atomic:
- * when it fails, nothing of the batch was written. The click and the held claim are looked up per
- * row (a LATERAL subquery kept apart by OFFSET 0, a correlated subquery), so the plan, made once
- * per connection while the tables may still be small, stays index lookups as they grow.
+ * It is deliberately small (PostgreSQL initialises every node of a plan on every execution; the
+ * full statement below costs about a quarter more database CPU). What it cannot answer, it leaves
+ * to PG_RECORD: a claim that has left the window (to be taken over), or a claim committed by a
+ * concurrent request after this statement's snapshot was taken (`held_id` reads the snapshot, so
+ * it cannot name it). The click and the held claim are looked up per row (a LATERAL subquery kept
+ * apart by OFFSET 0, a correlated subquery), so the plan, made once per connection while the
+ * tables may still be small, stays index lookups as they grow.
  */
 const PG_RECORD_BATCH = `
 WITH input AS (
@@ -133,7 +106,7 @@ FROM a LEFT JOIN ins ON ins.id = a.id
 ORDER BY a.ord`;
 
 /*
- * PostgreSQL, the rare cases (see PG_RECORD_FAST): the whole decision in one statement.
+ * PostgreSQL, the rare cases (see PG_RECORD_BATCH): the whole decision in one statement.
  * It reads the click, and only when the click is the caller's partner's and has a bid, claims the
  * dedup key and inserts the row.
  *
@@ -275,11 +248,7 @@ export class ConversionsRepository {
   }
 
   private recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    // TypeORM's query runner costs a pool checkout, logging hooks and result mapping per call; the
-    // driver's pg Pool runs the named statements directly (parsed and planned once per connection).
-    const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
-    if (!pool?.query) return this.recordPostgresOne(n, windowStartMs); // no pg Pool (a replication setup)
-    this.pgBatcher ??= new WriteBatcher((items) => this.recordPostgresBatch(pool, items), {
+    this.pgBatcher ??= new WriteBatcher((items) => this.recordPostgresBatch(items), {
       maxInFlight: Math.min(PG_BATCHES_IN_FLIGHT, this.config.dbPoolSize),
       maxBatch: PG_BATCH_MAX,
       // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
@@ -289,30 +258,23 @@ export class ConversionsRepository {
     return this.pgBatcher.submit({ n, windowStartMs });
   }
 
-  /** Runs one of the statements for one conversion. */
-  private async runOne(name: string, text: string, n: NewConversion, windowStartMs: number): Promise<Record<string, unknown>> {
-    const values = pgValues(n, windowStartMs);
+  /**
+   * Runs a named statement. TypeORM's query runner costs a pool checkout, logging hooks and result
+   * mapping per call; the driver's pg Pool runs it directly (parsed and planned once per
+   * connection). Without a pg Pool (a replication setup), TypeORM's path.
+   */
+  private async query(name: string, text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
     const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
-    return pool?.query ? (await pool.query({ name, text, values })).rows[0] : ((await this.ds.query(text, values)) as Record<string, unknown>[])[0];
-  }
-
-  private async recordPostgresOne(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    const r = await this.runOne('conversions_record_fast', PG_RECORD_FAST, n, windowStartMs);
-    const outcome: RecordOutcome = {
-      click: clickFacts(r),
-      claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
-      inserted_id: (r.inserted_id as string) ?? null,
-    };
-    return this.undecided(outcome, n) ? this.recordPostgresFull(n, windowStartMs) : outcome;
+    return pool?.query ? (await pool.query({ name, text, values })).rows : ((await this.ds.query(text, values)) as Record<string, unknown>[]);
   }
 
   /**
-   * The key is claimed, but not inside the window as of the first statement's snapshot: a claim to
+   * The key is claimed, but not inside the window as of the batch statement's snapshot: a claim to
    * take over, or one a concurrent request committed meanwhile. The full statement decides.
    */
   private async recordPostgresFull(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     for (let attempt = 1; ; attempt++) {
-      const r = await this.runOne('conversions_record', PG_RECORD, n, windowStartMs);
+      const [r] = await this.query('conversions_record', PG_RECORD, pgValues(n, windowStartMs));
       const outcome: RecordOutcome = {
         click: clickFacts(r),
         claimed_id: (r.claimed_id as string) ?? null,
@@ -322,19 +284,19 @@ export class ConversionsRepository {
     }
   }
 
-  private async recordPostgresBatch(pool: PgPool, items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
-    const one = (it: BatchItem) => this.recordPostgresOne(it.n, it.windowStartMs);
-    if (items.length === 1) return Promise.allSettled([one(items[0])]);
+  private async recordPostgresBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
     const columns: unknown[][] = Array.from({ length: 22 }, () => new Array<unknown>(items.length));
     items.forEach((it, i) => pgValues(it.n, it.windowStartMs).forEach((v, c) => (columns[c][i] = v)));
     let rows: Record<string, unknown>[];
     try {
-      rows = (await pool.query({ name: 'conversions_record_batch', text: PG_RECORD_BATCH, values: columns })).rows;
+      rows = await this.query('conversions_record_batch', PG_RECORD_BATCH, columns);
     } catch (e) {
       // A problem of one row (bad data, a constraint) or a deadlock: the batch wrote nothing, so each
       // conversion is tried on its own and answered for itself. Anything else (the database away or
       // too slow) is every conversion's answer.
-      if (ROW_LEVEL_SQLSTATE.test(String((e as { code?: unknown }).code ?? ''))) return Promise.allSettled(items.map(one));
+      if (items.length > 1 && ROW_LEVEL_SQLSTATE.test(String((e as { code?: unknown }).code ?? ''))) {
+        return (await Promise.all(items.map((it) => this.recordPostgresBatch([it])))).flat();
+      }
       throw e;
     }
     // One row per input row, matched by its ordinal (1-based), not by position.

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { fromDbTime, sqliteTime } from '../../database/column-types';
 import type { Cursor } from '../../common/query';
+import { CONVERSION_COLUMNS } from './conversion.entity';
 
 /** Filters as the repository understands them: exact matches and a half-open time range. */
 export interface ConversionFilter {
@@ -18,28 +19,8 @@ export interface ConversionFilter {
 
 export type ConversionRow = Record<string, unknown>;
 
-const LIST_COLUMNS = [
-  'id',
-  'partner_id',
-  'tag_id',
-  'click_id',
-  'bid_id',
-  'source',
-  'event_type',
-  'conversion_time',
-  'conversion_value',
-  'currency',
-  'order_id',
-  'event_id',
-  'dedup_key',
-  'dedup_layer',
-  'page_url',
-  'referrer',
-  'user_agent',
-  'session_id',
-  'client_id',
-  'created_at',
-];
+/** Listings leave `params` out (it may be large); the detail view reads it too. */
+const LIST_COLUMNS = CONVERSION_COLUMNS.filter((c) => c !== 'params');
 
 /**
  * The read side of conversions: newest first by (conversion_time, id), keyset pagination only.
@@ -158,7 +139,7 @@ export class ConversionReadsRepository {
   }
 
   private base(filter: ConversionFilter, withParams: boolean): SelectQueryBuilder<ConversionRow> {
-    const cols = withParams ? [...LIST_COLUMNS, 'params'] : LIST_COLUMNS;
+    const cols = withParams ? CONVERSION_COLUMNS : LIST_COLUMNS;
     const qb = this.ds
       .createQueryBuilder()
       .select(cols.map((col) => `c.${col} AS ${col}`))

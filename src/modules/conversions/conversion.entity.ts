@@ -4,6 +4,31 @@ import { MONEY, TIMESTAMP } from '../../database/column-types';
 export type ConversionSource = 'api' | 'tag';
 export type DedupLayer = 'idempotency_key' | 'event_id' | 'order_id';
 
+/** The columns of `conversions`, in the order the write statements list them (the one list of them). */
+export const CONVERSION_COLUMNS = [
+  'id',
+  'partner_id',
+  'tag_id',
+  'click_id',
+  'bid_id',
+  'source',
+  'event_type',
+  'conversion_time',
+  'conversion_value',
+  'currency',
+  'order_id',
+  'event_id',
+  'dedup_key',
+  'dedup_layer',
+  'page_url',
+  'referrer',
+  'user_agent',
+  'session_id',
+  'client_id',
+  'params',
+  'created_at',
+] as const;
+
 @Entity('conversions')
 @Index('IDX_conversions_click', ['click_id'])
 @Index('IDX_conversions_partner_time', ['partner_id', 'conversion_time', 'id'])

@@ -5,7 +5,7 @@ import { databaseUnavailable } from '../../common/db-errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { sqliteTime } from '../../database/column-types';
 import { WriteBatcher } from '../../database/write-batcher';
-import type { ConversionSource, DedupLayer } from './conversion.entity';
+import { CONVERSION_COLUMNS, type ConversionSource, type DedupLayer } from './conversion.entity';
 
 /** Everything one conversion row needs, already validated and normalised. */
 export interface NewConversion {
@@ -40,9 +40,7 @@ export interface RecordOutcome {
   inserted_id: string | null;
 }
 
-const COLUMNS =
-  'id, partner_id, tag_id, click_id, bid_id, source, event_type, conversion_time, conversion_value, currency, ' +
-  'order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, params, created_at';
+const COLUMNS = CONVERSION_COLUMNS.join(', ');
 
 /*
  * PostgreSQL, the common case: one statement, prepared once per connection (a named statement),
@@ -425,7 +423,7 @@ export class ConversionsRepository {
              claimed_at = CASE WHEN claimed_at <= @windowStart THEN excluded.claimed_at ELSE claimed_at END
            RETURNING conversion_id`,
         ),
-        insert: db.prepare(`INSERT INTO conversions (${COLUMNS}) VALUES (${Array(21).fill('?').join(', ')})`),
+        insert: db.prepare(`INSERT INTO conversions (${COLUMNS}) VALUES (${CONVERSION_COLUMNS.map(() => '?').join(', ')})`),
       };
     }
     return this.sqlite;

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DateTime, OneOf, Optional, Str } from '../../common/validation';
 import { IntQuery } from '../../common/query';
@@ -65,35 +66,41 @@ function Integer(): 'integer' {
   return 'integer';
 }
 
+/** The page size of a listing (both listings share it). */
+function PageLimit(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ description: `Page size, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE, type: Integer() }),
+    Optional(),
+    IntQuery({ min: 1, max: MAX_PAGE_SIZE }),
+  );
+}
+
+/** The keyset cursor of a listing (both listings share it). */
+function PageCursor(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({
+      description: 'Opaque: the `next_cursor` of the previous page, unchanged. Absent for the first page.',
+      example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThlLTJiMWMtNGY1ZC05ZTdhLTZjOGIxZDJlM2Y0MA',
+      maxLength: 200,
+    }),
+    Optional(),
+    Str({ max: 200, min: 1 }),
+  );
+}
+
 export class ListConversionsQueryDto extends ConversionFiltersDto {
-  @ApiPropertyOptional({ description: `Page size, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE, type: Integer() })
-  @Optional()
-  @IntQuery({ min: 1, max: MAX_PAGE_SIZE })
+  @PageLimit()
   limit?: string;
 
-  @ApiPropertyOptional({
-    description: 'Opaque: the `next_cursor` of the previous page, unchanged. Absent for the first page.',
-    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThlLTJiMWMtNGY1ZC05ZTdhLTZjOGIxZDJlM2Y0MA',
-    maxLength: 200,
-  })
-  @Optional()
-  @Str({ max: 200, min: 1 })
+  @PageCursor()
   cursor?: string;
 }
 
 export class ListOwnConversionsQueryDto extends OwnConversionFiltersDto {
-  @ApiPropertyOptional({ description: `Page size, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE, type: Integer() })
-  @Optional()
-  @IntQuery({ min: 1, max: MAX_PAGE_SIZE })
+  @PageLimit()
   limit?: string;
 
-  @ApiPropertyOptional({
-    description: 'Opaque: the `next_cursor` of the previous page, unchanged. Absent for the first page.',
-    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThlLTJiMWMtNGY1ZC05ZTdhLTZjOGIxZDJlM2Y0MA',
-    maxLength: 200,
-  })
-  @Optional()
-  @Str({ max: 200, min: 1 })
+  @PageCursor()
   cursor?: string;
 }
 

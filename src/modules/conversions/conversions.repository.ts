@@ -222,9 +222,8 @@ function claimKey(n: NewConversion): string {
 
 @Injectable()
 export class ConversionsRepository {
-  private pgBatcher?: WriteBatcher<BatchItem, RecordOutcome>;
-  private sqliteBatcher?: WriteBatcher<BatchItem, RecordOutcome>;
-  private readonly isPostgres: boolean;
+  /** Gathers the conversions that arrive together into one statement (PostgreSQL) or transaction (SQLite). */
+  private readonly batcher: WriteBatcher<BatchItem, RecordOutcome>;
   private sqlite?: {
     db: SqliteDb;
     click: ReturnType<SqliteDb['prepare']>;
@@ -235,25 +234,27 @@ export class ConversionsRepository {
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs'>,
   ) {
-    this.isPostgres = ds.options.type === 'postgres';
+    const limits = {
+      // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
+      maxWaitMs: config.dbConnectTimeoutMs,
+      timeoutError: databaseUnavailable,
+    };
+    this.batcher =
+      ds.options.type === 'postgres'
+        ? new WriteBatcher((items) => this.recordPostgresBatch(items), {
+            ...limits,
+            maxInFlight: Math.min(PG_BATCHES_IN_FLIGHT, config.dbPoolSize),
+            maxBatch: PG_BATCH_MAX,
+          })
+        : // better-sqlite3 is synchronous: one transaction at a time, in this thread.
+          new WriteBatcher(async (items) => this.recordSqliteBatch(items), { ...limits, maxInFlight: 1, maxBatch: SQLITE_BATCH_MAX });
   }
 
   /** Checks the click, claims the dedup key and writes the row, atomically. */
   async recordAtomically(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    return this.isPostgres ? this.recordPostgres(n, windowStartMs) : this.recordSqlite(n, windowStartMs);
-  }
-
-  private recordPostgres(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    this.pgBatcher ??= new WriteBatcher((items) => this.recordPostgresBatch(items), {
-      maxInFlight: Math.min(PG_BATCHES_IN_FLIGHT, this.config.dbPoolSize),
-      maxBatch: PG_BATCH_MAX,
-      // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
-      maxWaitMs: this.config.dbConnectTimeoutMs,
-      timeoutError: databaseUnavailable,
-    });
-    return this.pgBatcher.submit({ n, windowStartMs });
+    return this.batcher.submit({ n, windowStartMs });
   }
 
   /**
@@ -334,16 +335,6 @@ export class ConversionsRepository {
    * append to the WAL), each inside its own savepoint: a conversion that fails is rolled back
    * alone and answered for itself; the others are committed together.
    */
-  private recordSqlite(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    this.sqliteBatcher ??= new WriteBatcher(async (items) => this.recordSqliteBatch(items), {
-      maxInFlight: 1,
-      maxBatch: SQLITE_BATCH_MAX,
-      maxWaitMs: this.config.dbConnectTimeoutMs,
-      timeoutError: databaseUnavailable,
-    });
-    return this.sqliteBatcher.submit({ n, windowStartMs });
-  }
-
   private recordSqliteBatch(items: BatchItem[]): PromiseSettledResult<RecordOutcome>[] {
     const s = this.sqliteStatements();
     return s.db

@@ -45,9 +45,17 @@ async function ensureDatabase() {
 
 function startService() {
   const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'src', 'main.js')], {
-    env: { ...process.env, DATABASE_URL: DB_URL, PORT: String(PORT), HOST: '127.0.0.1', BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', NODE_ENV: 'production',
+    env: {
+      ...process.env,
+      DATABASE_URL: DB_URL,
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
       // Production requires a click-signing secret; the bench's is throwaway.
-      CLICK_SIGNING_SECRET: require('node:crypto').randomBytes(36).toString('base64') },
+      CLICK_SIGNING_SECRET: require('node:crypto').randomBytes(36).toString('base64'),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return child;
@@ -146,7 +154,11 @@ async function main() {
     const db = new Client({ connectionString: DB_URL });
     await db.connect();
     await seed(db);
-    const kr = await fetch(`${BASE}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ role: 'support', name: 'bench' }) });
+    const kr = await fetch(`${BASE}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'support', name: 'bench' }),
+    });
     const support = (await kr.json()).key;
 
     const p7 = (await db.query(`SELECT md5('p7')::uuid::text AS id`)).rows[0].id;
@@ -162,7 +174,10 @@ async function main() {
       ['source=tag (15%)', { source: 'tag' }],
       ['from/to (1 day)', { from: '2026-02-10T00:00:00.000Z', to: '2026-02-11T00:00:00.000Z' }],
       ['partner_id + event_type=trial_started', { partner_id: p7, event_type: 'trial_started' }],
-      ['partner_id + from/to (1 day)', { partner_id: p7, from: '2026-02-10T00:00:00.000Z', to: '2026-02-11T00:00:00.000Z' }],
+      [
+        'partner_id + from/to (1 day)',
+        { partner_id: p7, from: '2026-02-10T00:00:00.000Z', to: '2026-02-11T00:00:00.000Z' },
+      ],
       ['partner_id + source=tag', { partner_id: p7, source: 'tag' }],
       ['tag_id + source=tag', { tag_id: t7, source: 'tag' }],
     ];
@@ -172,8 +187,15 @@ async function main() {
       const w = whereOf(f);
       const total = (await db.query(`SELECT count(*)::int AS n FROM conversions WHERE ${w.sql}`, w.params)).rows[0].n;
       const depth = total > 100_000 ? 50_000 : Math.floor(total / 2);
-      const deep = (await db.query(`SELECT conversion_time, id FROM conversions WHERE ${w.sql} ORDER BY conversion_time DESC, id DESC OFFSET ${depth} LIMIT 1`, w.params)).rows[0];
-      const cursor = deep ? Buffer.from(`${deep.conversion_time.toISOString()}|${deep.id}`).toString('base64url') : null;
+      const deep = (
+        await db.query(
+          `SELECT conversion_time, id FROM conversions WHERE ${w.sql} ORDER BY conversion_time DESC, id DESC OFFSET ${depth} LIMIT 1`,
+          w.params,
+        )
+      ).rows[0];
+      const cursor = deep
+        ? Buffer.from(`${deep.conversion_time.toISOString()}|${deep.id}`).toString('base64url')
+        : null;
       const qs = new URLSearchParams(f).toString();
       for (const [label, url] of [
         ['first page', `${BASE}/admin/conversions?${qs}&limit=50`],
@@ -183,7 +205,14 @@ async function main() {
         for (let i = 0; i < 10; i++) await timeGet(url, support); // warm-up
         const xs = [];
         for (let i = 0; i < SAMPLES; i++) xs.push(await timeGet(url, support));
-        results.push({ case: name, page: label, rows: total, p50: pct(xs, 50).toFixed(2), p95: pct(xs, 95).toFixed(2), max: Math.max(...xs).toFixed(2) });
+        results.push({
+          case: name,
+          page: label,
+          rows: total,
+          p50: pct(xs, 50).toFixed(2),
+          p95: pct(xs, 95).toFixed(2),
+          max: Math.max(...xs).toFixed(2),
+        });
       }
       // The plan of the deep page's query (the first page is the same without the row comparison).
       const params = [...w.params];
@@ -193,7 +222,9 @@ async function main() {
         sql += ` AND (conversion_time, id) < (CAST($${params.length - 1} AS timestamptz), $${params.length})`;
       }
       sql += ' ORDER BY conversion_time DESC, id DESC LIMIT 51';
-      const plan = (await db.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`, params)).rows.map((r) => r['QUERY PLAN']);
+      const plan = (await db.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`, params)).rows.map(
+        (r) => r['QUERY PLAN'],
+      );
       plans.push({ name, plan });
     }
     console.log('\n## List latency at the HTTP boundary (ms), one request at a time, ' + SAMPLES + ' samples each');
@@ -226,7 +257,16 @@ async function main() {
     const curl = require('node:child_process').spawnSync('curl', ['--version']).status === 0;
     if (curl) {
       const out = await new Promise((resolve, reject) => {
-        const c = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '-H', `authorization: Bearer ${support}`, `${BASE}/admin/conversions/export.csv`]);
+        const c = spawn('curl', [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{size_download}',
+          '-H',
+          `authorization: Bearer ${support}`,
+          `${BASE}/admin/conversions/export.csv`,
+        ]);
         let o = '';
         c.stdout.on('data', (d) => (o += d));
         c.on('close', () => resolve(o));
@@ -251,7 +291,9 @@ async function main() {
     rss();
     const rows = newlines - 1;
     console.log('\n## CSV export, no filter');
-    console.log(`${curl ? 'curl' : 'node:http'}: status ${status}, ${rows} rows, ${(bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(1)} s: ${Math.round(rows / secs)} rows/s`);
+    console.log(
+      `${curl ? 'curl' : 'node:http'}: status ${status}, ${rows} rows, ${(bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(1)} s: ${Math.round(rows / secs)} rows/s`,
+    );
     console.log(`service RSS before ${(before / 1e6).toFixed(0)} MB, peak during export ${(peak / 1e6).toFixed(0)} MB`);
     await db.end();
   } finally {

@@ -108,7 +108,12 @@ async function pgAdmin(opts, sql) {
 async function freshDatabase(opts) {
   if (opts.sqlite) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thrad-bench-'));
-    return { kind: 'sqlite', file: path.join(dir, 'bench.sqlite'), dir, env: { SQLITE_PATH: path.join(dir, 'bench.sqlite') } };
+    return {
+      kind: 'sqlite',
+      file: path.join(dir, 'bench.sqlite'),
+      dir,
+      env: { SQLITE_PATH: path.join(dir, 'bench.sqlite') },
+    };
   }
   await pgAdmin(opts, `DROP DATABASE IF EXISTS ${opts.pgDb} WITH (FORCE)`);
   await pgAdmin(opts, `CREATE DATABASE ${opts.pgDb}`);
@@ -186,7 +191,10 @@ async function startService(opts, db) {
   const base = `http://127.0.0.1:${opts.port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited) throw new Error(`the service exited (${JSON.stringify(exited)}); its log: ${logFile}\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (exited)
+      throw new Error(
+        `the service exited (${JSON.stringify(exited)}); its log: ${logFile}\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`,
+      );
     try {
       const r = await fetch(`${base}/health`);
       if (r.status < 500) break;
@@ -261,7 +269,9 @@ async function pgBackendPids(db) {
   const c = new Client({ connectionString: db.url });
   await c.connect();
   try {
-    const r = await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const r = await c.query(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
     return r.rows.map((x) => x.pid);
   } finally {
     await c.end();
@@ -288,7 +298,8 @@ class CpuProbe {
   async stop() {
     const svc = cpuSeconds(this.pid) - this.svc0;
     let pg = 0;
-    for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))])) pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
+    for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))]))
+      pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
     const lg = process.cpuUsage(this.lg0);
     const m = machineTicks();
     const all = m.total - this.machine0.total;
@@ -327,15 +338,23 @@ async function api(base, method, url, key, body) {
 
 async function makeFixtures(base, nClicks) {
   const partner = await api(base, 'POST', '/admin/partners', ADMIN_KEY, { name: `bench-${randomUUID().slice(0, 8)}` });
-  const tag = await api(base, 'POST', `/admin/partners/${partner.id}/tags`, ADMIN_KEY, { name: 'main', allowed_origins: ['https://shop.example.com'] });
-  const partnerKey = (await api(base, 'POST', '/admin/keys', ADMIN_KEY, { role: 'partner', partner_id: partner.id })).key;
+  const tag = await api(base, 'POST', `/admin/partners/${partner.id}/tags`, ADMIN_KEY, {
+    name: 'main',
+    allowed_origins: ['https://shop.example.com'],
+  });
+  const partnerKey = (await api(base, 'POST', '/admin/keys', ADMIN_KEY, { role: 'partner', partner_id: partner.id }))
+    .key;
   const ingestKey = (await api(base, 'POST', '/admin/keys', ADMIN_KEY, { role: 'ingest' })).key;
   const clicks = new Array(nClicks);
   let next = 0;
   const worker = async () => {
     while (next < nClicks) {
       const i = next++;
-      const c = await api(base, 'POST', '/api/clicks', ingestKey, { tag_id: tag.id, click_id: `clk_bench_${i}`, bid_id: `bid_${i}` });
+      const c = await api(base, 'POST', '/api/clicks', ingestKey, {
+        tag_id: tag.id,
+        click_id: `clk_bench_${i}`,
+        bid_id: `bid_${i}`,
+      });
       clicks[i] = c.click_id;
     }
   };
@@ -396,7 +415,14 @@ function scenarioRequest(n, prefix, fx, tally) {
   let seq = 0;
   const okKeys = []; // keys answered ok, for retries (scenario 2)
   const bodyFor = (key, click) =>
-    JSON.stringify({ click_id: click, conversion_time: '2026-05-26T12:34:56Z', conversion_value: 99.99, currency: 'USD', order_id: key, event_type: 'purchase_completed' });
+    JSON.stringify({
+      click_id: click,
+      conversion_time: '2026-05-26T12:34:56Z',
+      conversion_value: 99.99,
+      currency: 'USD',
+      order_id: key,
+      event_type: 'purchase_completed',
+    });
   const oneKey = `${prefix}one`;
   const oneClick = fx.clicks[0];
   return {
@@ -426,7 +452,8 @@ function scenarioRequest(n, prefix, fx, tally) {
     },
     onResponse(status, body, context) {
       tally.answered(context.key, status, body);
-      if (n === 2 && status === 200 && okKeys.length < 100_000 && body.includes('"ok"')) okKeys.push({ key: context.key, click: context.click });
+      if (n === 2 && status === 200 && okKeys.length < 100_000 && body.includes('"ok"'))
+        okKeys.push({ key: context.key, click: context.click });
     },
   };
 }
@@ -458,10 +485,17 @@ async function verify(db, prefix, tally, n) {
     if (tally.inflight.has(key)) committedInFlight++;
     else problems.push(`a row nobody was answered ok for: ${key}`);
   }
-  if (tally.dupMismatch) problems.push(`${tally.dupMismatch} duplicates named another conversion than the ok of their key`);
+  if (tally.dupMismatch)
+    problems.push(`${tally.dupMismatch} duplicates named another conversion than the ok of their key`);
   if (n === 3 && rows.length !== 1) problems.push(`one idempotency key but ${rows.length} rows`);
   if (problems.length > 10) problems.splice(10, problems.length, `… and more`);
-  return { rows: rows.length, ok_answers: tally.okCount, committed_in_flight: committedInFlight, ok: problems.length === 0, problems };
+  return {
+    rows: rows.length,
+    ok_answers: tally.okCount,
+    committed_in_flight: committedInFlight,
+    ok: problems.length === 0,
+    problems,
+  };
 }
 
 async function runOnce(opts, runNo) {
@@ -470,7 +504,9 @@ async function runOnce(opts, runNo) {
   try {
     const t0 = Date.now();
     const fx = await makeFixtures(svc.base, opts.clicks);
-    console.log(`  run ${runNo}: service pid ${svc.child.pid}, ${fx.clicks.length} clicks made through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `  run ${runNo}: service pid ${svc.child.pid}, ${fx.clicks.length} clicks made through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     if (opts.warmup > 0) {
       const warm = new Tally();
       await runAutocannon(opts, svc.base, scenarioRequest(1, `w${runNo}-`, fx, warm), opts.warmup);
@@ -560,12 +596,17 @@ async function main() {
       errors: rs.reduce((a, r) => a + r.errors, 0),
       peak_rss_mb: Math.max(...rs.map((r) => r.peak_rss_mb)),
       cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
-      cpu_us_per_request_pg: rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      cpu_us_per_request_pg:
+        rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
       db_check: ok ? 'ok' : 'FAILED',
     };
   }
-  console.log(`\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`);
-  console.log('  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check');
+  console.log(
+    `\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`,
+  );
+  console.log(
+    '  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check',
+  );
   for (const n of opts.scenarios) {
     const s = summary[n];
     console.log(
@@ -599,7 +640,12 @@ async function main() {
         service_node_options: opts.env.NODE_OPTIONS ?? productionNodeOptions(),
         env: opts.env,
       },
-      machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_avg_at_end: os.loadavg() },
+      machine: {
+        node: process.version,
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        load_avg_at_end: os.loadavg(),
+      },
       summary,
       runs,
     };

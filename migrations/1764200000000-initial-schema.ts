@@ -132,7 +132,10 @@ export class InitialSchema1764200000000 implements MigrationInterface {
         ],
         indices: [
           new TableIndex({ name: 'IDX_conversions_click', columnNames: ['click_id'] }),
-          new TableIndex({ name: 'IDX_conversions_partner_time', columnNames: ['partner_id', 'conversion_time', 'id'] }),
+          new TableIndex({
+            name: 'IDX_conversions_partner_time',
+            columnNames: ['partner_id', 'conversion_time', 'id'],
+          }),
         ],
       }),
     );

@@ -48,7 +48,12 @@ export class AdminIndexesAudit1764300000000 implements MigrationInterface {
   public async down(q: QueryRunner): Promise<void> {
     await q.dropTable('audit_log');
     const kind: DbKind = q.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
-    for (const name of ['IDX_conversions_order', 'IDX_conversions_event_time', 'IDX_conversions_tag_time', 'IDX_conversions_time']) {
+    for (const name of [
+      'IDX_conversions_order',
+      'IDX_conversions_event_time',
+      'IDX_conversions_tag_time',
+      'IDX_conversions_time',
+    ]) {
       if (kind === 'postgres' || !POSTGRES_ONLY_INDEXES.has(name)) await q.dropIndex('conversions', name);
     }
   }

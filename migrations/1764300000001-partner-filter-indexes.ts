@@ -13,8 +13,14 @@ export class PartnerFilterIndexes1764300000001 implements MigrationInterface {
   public async up(q: QueryRunner): Promise<void> {
     if (q.connection.options.type !== 'postgres') return;
     await q.createIndices('conversions', [
-      new TableIndex({ name: 'IDX_conversions_partner_event_time', columnNames: ['partner_id', 'event_type', 'conversion_time', 'id'] }),
-      new TableIndex({ name: 'IDX_conversions_partner_source_time', columnNames: ['partner_id', 'source', 'conversion_time', 'id'] }),
+      new TableIndex({
+        name: 'IDX_conversions_partner_event_time',
+        columnNames: ['partner_id', 'event_type', 'conversion_time', 'id'],
+      }),
+      new TableIndex({
+        name: 'IDX_conversions_partner_source_time',
+        columnNames: ['partner_id', 'source', 'conversion_time', 'id'],
+      }),
     ]);
   }
 

@@ -5,7 +5,10 @@ export class PartnerRateLimit1764600000001 implements MigrationInterface {
   name = 'PartnerRateLimit1764600000001';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('partners', new TableColumn({ name: 'rate_limit_per_minute', type: 'integer', isNullable: true }));
+    await q.addColumn(
+      'partners',
+      new TableColumn({ name: 'rate_limit_per_minute', type: 'integer', isNullable: true }),
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

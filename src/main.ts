@@ -17,13 +17,18 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { ...NEST_APP_OPTIONS, bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
+    ...NEST_APP_OPTIONS,
+    bufferLogs: true,
+  });
   app.useLogger(app.get(PinoNestLogger));
   configureApp(app);
   const config = app.get<AppConfig>(APP_CONFIG);
   // Graceful shutdown is bounded: in-flight requests that outlast SHUTDOWN_TIMEOUT_MS are abandoned.
   const bound = (signal: string) => () => {
-    new Logger('Main').log(`${signal}: draining in-flight requests (at most ${config.shutdownTimeoutMs} ms), then closing`);
+    new Logger('Main').log(
+      `${signal}: draining in-flight requests (at most ${config.shutdownTimeoutMs} ms), then closing`,
+    );
     // Keep-alive connections whose last request finishes during the drain would otherwise hold
     // the server open until their keep-alive timeout: close each as soon as it is idle.
     const server = app.getHttpServer() as { closeIdleConnections?: () => void };

@@ -12,7 +12,10 @@ async function main(): Promise<void> {
   process.env.SQLITE_PATH = ':memory:';
   delete process.env.DATABASE_URL;
   process.env.BOOTSTRAP_ADMIN_KEY = 'openapi-generator-not-a-real-key';
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), { ...NEST_APP_OPTIONS, logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
+    ...NEST_APP_OPTIONS,
+    logger: false,
+  });
   await app.init();
   writeFileSync(out, JSON.stringify(buildOpenApiDocument(app), null, 2) + '\n');
   await app.close();

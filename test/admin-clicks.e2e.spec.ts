@@ -18,7 +18,11 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
       const p = await api.post('/admin/partners', { name: 'Acme' }, ADMIN_KEY);
       expect(p.status).toBe(201);
       expect(p.body).toEqual({ id: expect.any(String), name: 'Acme', created_at: expect.stringMatching(/Z$/) });
-      const tag = await api.post(`/admin/partners/${p.body.id}/tags`, { name: 'site', allowed_origins: ['https://Shop.Acme.com/', 'http://localhost:8080'] }, ADMIN_KEY);
+      const tag = await api.post(
+        `/admin/partners/${p.body.id}/tags`,
+        { name: 'site', allowed_origins: ['https://Shop.Acme.com/', 'http://localhost:8080'] },
+        ADMIN_KEY,
+      );
       expect(tag.status).toBe(201);
       expect(tag.body).toEqual({
         id: expect.any(String),
@@ -29,9 +33,21 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
       });
       const k = await api.post('/admin/keys', { role: 'partner', partner_id: p.body.id, name: 'backend' }, ADMIN_KEY);
       expect(k.status).toBe(201);
-      expect(k.body).toEqual({ id: expect.any(String), role: 'partner', partner_id: p.body.id, name: 'backend', key: expect.stringMatching(/^thr_pk_[A-Za-z0-9_-]{43}$/), created_at: expect.any(String) });
+      expect(k.body).toEqual({
+        id: expect.any(String),
+        role: 'partner',
+        partner_id: p.body.id,
+        name: 'backend',
+        key: expect.stringMatching(/^thr_pk_[A-Za-z0-9_-]{43}$/),
+        created_at: expect.any(String),
+      });
       const s = await api.post('/admin/keys', { role: 'support' }, ADMIN_KEY);
-      expect(s.body).toMatchObject({ role: 'support', partner_id: null, name: null, key: expect.stringMatching(/^thr_sk_/) });
+      expect(s.body).toMatchObject({
+        role: 'support',
+        partner_id: null,
+        name: null,
+        key: expect.stringMatching(/^thr_sk_/),
+      });
     });
 
     it('partner_id is required for, and only for, partner keys', async () => {
@@ -43,14 +59,26 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
       expect(b.body.detail[0]).toMatchObject({ loc: ['body', 'partner_id'] });
       const c = await api.post('/admin/keys', { role: 'root' }, ADMIN_KEY);
       expect(c.status).toBe(422);
-      expect(c.body.detail[0]).toMatchObject({ type: 'enum', loc: ['body', 'role'], msg: "Input should be 'partner', 'ingest', 'support' or 'admin'" });
-      const d = await api.post('/admin/keys', { role: 'partner', partner_id: '00000000-0000-0000-0000-000000000000' }, ADMIN_KEY);
+      expect(c.body.detail[0]).toMatchObject({
+        type: 'enum',
+        loc: ['body', 'role'],
+        msg: "Input should be 'partner', 'ingest', 'support' or 'admin'",
+      });
+      const d = await api.post(
+        '/admin/keys',
+        { role: 'partner', partner_id: '00000000-0000-0000-0000-000000000000' },
+        ADMIN_KEY,
+      );
       expect(d.status).toBe(404);
       expect(d.body).toEqual({ detail: 'Partner not found' });
     });
 
     it('rejects bad origins and unknown partners for tags', async () => {
-      const bad = await api.post(`/admin/partners/${f.partnerId}/tags`, { name: 'x', allowed_origins: ['javascript:alert(1)'] }, ADMIN_KEY);
+      const bad = await api.post(
+        `/admin/partners/${f.partnerId}/tags`,
+        { name: 'x', allowed_origins: ['javascript:alert(1)'] },
+        ADMIN_KEY,
+      );
       expect(bad.status).toBe(422);
       expect(bad.body.detail[0]).toMatchObject({ loc: ['body', 'allowed_origins', 0] });
       const none = await api.post('/admin/partners/nope/tags', { name: 'x' }, ADMIN_KEY);
@@ -74,7 +102,11 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
 
   describe('clicks', () => {
     it('registers a click, generating clk_… ids, defaulting clicked_at to now', async () => {
-      const r = await api.post('/api/clicks', { tag_id: f.tagId, bid_id: 'b1', landing_url: 'https://shop.example.com/p?x=1' }, f.ingestKey);
+      const r = await api.post(
+        '/api/clicks',
+        { tag_id: f.tagId, bid_id: 'b1', landing_url: 'https://shop.example.com/p?x=1' },
+        f.ingestKey,
+      );
       expect(r.status).toBe(201);
       expect(r.body).toMatchObject({
         click_id: expect.stringMatching(/^clk_[A-Za-z0-9_-]{22}$/),
@@ -88,7 +120,12 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     });
 
     it('re-posting an identical click is not an error; a different click with the same id is 409', async () => {
-      const body = { click_id: `clk_same_${Date.now()}_${Math.random().toString(36).slice(2)}`, tag_id: f.tagId, bid_id: 'b1', clicked_at: '2026-05-26T12:00:00Z' };
+      const body = {
+        click_id: `clk_same_${Date.now()}_${Math.random().toString(36).slice(2)}`,
+        tag_id: f.tagId,
+        bid_id: 'b1',
+        clicked_at: '2026-05-26T12:00:00Z',
+      };
       const a = await api.post('/api/clicks', body, f.ingestKey);
       const b = await api.post('/api/clicks', body, f.ingestKey);
       expect(a.status).toBe(201);
@@ -105,12 +142,21 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
       expect(r.body.detail[0]).toMatchObject({ loc: ['body', 'tag_id'] });
       expect((await api.post('/api/clicks', { tag_id: f.tagId }, f.partnerKey)).status).toBe(403);
       const c = await api.post('/api/clicks', { tag_id: f.tagId }, f.ingestKey);
-      const p1 = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, { key: f.ingestKey, body: { bid_id: 'late' } });
+      const p1 = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, {
+        key: f.ingestKey,
+        body: { bid_id: 'late' },
+      });
       expect(p1.status).toBe(200);
       expect(p1.body).toEqual({ ...c.body, bid_id: 'late' });
-      const same = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, { key: f.ingestKey, body: { bid_id: 'late' } });
+      const same = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, {
+        key: f.ingestKey,
+        body: { bid_id: 'late' },
+      });
       expect(same.status).toBe(200);
-      const other = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, { key: f.ingestKey, body: { bid_id: 'other' } });
+      const other = await api.request('PATCH', `/api/clicks/${c.body.click_id}`, {
+        key: f.ingestKey,
+        body: { bid_id: 'other' },
+      });
       expect(other.status).toBe(409);
       const missing = await api.request('PATCH', '/api/clicks/clk_nope', { key: f.ingestKey, body: { bid_id: 'x' } });
       expect(missing.status).toBe(404);
@@ -122,7 +168,10 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     const nul = await api.request('PATCH', '/api/clicks/a%00b', { key: f.ingestKey, body: { bid_id: 'x' } });
     expect(nul.status).toBe(422);
     expect(nul.body.detail[0]).toMatchObject({ type: 'string_unicode', loc: ['path', 'click_id'] });
-    const max = await api.request('PATCH', `/api/clicks/${'c'.repeat(255)}`, { key: f.ingestKey, body: { bid_id: 'x' } });
+    const max = await api.request('PATCH', `/api/clicks/${'c'.repeat(255)}`, {
+      key: f.ingestKey,
+      body: { bid_id: 'x' },
+    });
     expect(max.status).toBe(404);
     expect(max.body).toEqual({ detail: 'Click not found' });
     const long = await api.request('DELETE', `/admin/keys/${'k'.repeat(300)}`, { key: ADMIN_KEY });
@@ -145,7 +194,18 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const op = doc.body.paths['/api/conversion'].post;
     expect(op.operationId).toBe('createConversion');
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '422', '429', '503']);
+    expect(Object.keys(op.responses).sort()).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '413',
+      '415',
+      '422',
+      '429',
+      '503',
+    ]);
   });
 
   it('unknown routes are 404 {"detail":"Not Found"}', async () => {

@@ -21,7 +21,13 @@ describe('Admin conversion reads (e2e)', () => {
 
   describe('roles', () => {
     it('support and admin keys read; partner and ingest keys get 403; no key 401', async () => {
-      for (const url of ['/admin/conversions', '/admin/partners', '/admin/keys', '/admin/audit', '/admin/conversions/export.csv']) {
+      for (const url of [
+        '/admin/conversions',
+        '/admin/partners',
+        '/admin/keys',
+        '/admin/audit',
+        '/admin/conversions/export.csv',
+      ]) {
         expect((await get(url, support)).status).toBe(200);
         expect((await get(url, ADMIN_KEY)).status).toBe(200);
         const p = await get(url, a.partnerKey);
@@ -56,7 +62,11 @@ describe('Admin conversion reads (e2e)', () => {
       clickA2 = await makeClick(api, a);
       clickB = await makeClick(api, b);
       ids.a1 = await makeConversion(api, a, clickA1, { conversion_time: at(1), order_id: 'ord-1' });
-      ids.a2 = await makeConversion(api, a, clickA1, { conversion_time: at(2), order_id: 'ord-2', event_type: 'lead_created' });
+      ids.a2 = await makeConversion(api, a, clickA1, {
+        conversion_time: at(2),
+        order_id: 'ord-2',
+        event_type: 'lead_created',
+      });
       ids.a3 = await makeConversion(api, a, clickA2, { conversion_time: at(3), order_id: 'ord-3' });
       ids.b1 = await makeConversion(api, b, clickB, { conversion_time: at(4), order_id: 'ord-1' });
     });
@@ -144,7 +154,13 @@ describe('Admin conversion reads (e2e)', () => {
         api,
         a,
         click,
-        { conversion_time: new Date(w.base).toISOString(), event_id: 'evt-1', coupon: 'SPRING', nested: { a: [1, 'x'] }, page_url: 'https://shop.example.com/done' },
+        {
+          conversion_time: new Date(w.base).toISOString(),
+          event_id: 'evt-1',
+          coupon: 'SPRING',
+          nested: { a: [1, 'x'] },
+          page_url: 'https://shop.example.com/done',
+        },
         { 'idempotency-key': 'idem-1' },
       );
       const r = await get(`/admin/conversions/${id}`, support);
@@ -177,7 +193,12 @@ describe('Admin conversion reads (e2e)', () => {
     it('GET /admin/clicks/{click_id}: the click and every conversion on it', async () => {
       const r = await get(`/admin/clicks/${clickA1}`, support);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ click_id: clickA1, tag_id: a.tagId, partner_id: a.partnerId, bid_id: expect.stringMatching(/^bid_/) });
+      expect(r.body).toMatchObject({
+        click_id: clickA1,
+        tag_id: a.tagId,
+        partner_id: a.partnerId,
+        bid_id: expect.stringMatching(/^bid_/),
+      });
       expect(r.body.conversions.map((c: { id: string }) => c.id)).toEqual([ids.a2, ids.a1]);
       const none = await makeClick(api, a);
       expect((await get(`/admin/clicks/${none}`, support)).body).toMatchObject({ click_id: none, conversions: [] });
@@ -200,7 +221,8 @@ describe('Admin conversion reads (e2e)', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const qs: string = `partner_id=${a.partnerId}&from=${w.from}&to=${w.to}&limit=4` + (cursor ? `&cursor=${cursor}` : '');
+        const qs: string =
+          `partner_id=${a.partnerId}&from=${w.from}&to=${w.to}&limit=4` + (cursor ? `&cursor=${cursor}` : '');
         const r = await get(`/admin/conversions?${qs}`, support);
         expect(r.status).toBe(200);
         expect(r.body.items.length).toBeLessThanOrEqual(4);
@@ -208,7 +230,9 @@ describe('Admin conversion reads (e2e)', () => {
         cursor = r.body.next_cursor;
         pages++;
         // Rows arrive meanwhile: newest of all, oldest of all, and at the instant of the page's last row.
-        const lastTime = r.body.items.length ? r.body.items[r.body.items.length - 1].conversion_time : new Date(w.base).toISOString();
+        const lastTime = r.body.items.length
+          ? r.body.items[r.body.items.length - 1].conversion_time
+          : new Date(w.base).toISOString();
         await makeConversion(api, a, click, { conversion_time: new Date(w.base + 60_000 + pages).toISOString() });
         await makeConversion(api, a, click, { conversion_time: new Date(w.base - 60_000 - pages).toISOString() });
         await makeConversion(api, a, click, { conversion_time: lastTime });
@@ -221,26 +245,35 @@ describe('Admin conversion reads (e2e)', () => {
       expect(times).toEqual([...times].sort((x, y) => y - x));
       // The rows that existed at the start come in order, ties by id descending.
       const firstSeen = seen.filter((s) => initial.some((i) => i.id === s.id)).map((s) => s.id);
-      const expected = [...initial].sort((x, y) => (x.time === y.time ? (x.id < y.id ? 1 : -1) : x.time < y.time ? 1 : -1)).map((i) => i.id);
+      const expected = [...initial]
+        .sort((x, y) => (x.time === y.time ? (x.id < y.id ? 1 : -1) : x.time < y.time ? 1 : -1))
+        .map((i) => i.id);
       expect(firstSeen).toEqual(expected);
     });
 
     it('the last page says next_cursor null, also when it is exactly full', async () => {
       const w = uniqueWindow();
       const click = await makeClick(api, b);
-      for (let i = 0; i < 3; i++) await makeConversion(api, b, click, { conversion_time: new Date(w.base + i).toISOString() });
+      for (let i = 0; i < 3; i++)
+        await makeConversion(api, b, click, { conversion_time: new Date(w.base + i).toISOString() });
       const r = await get(`/admin/conversions?from=${w.from}&to=${w.to}`, support);
       expect(r.body.items).toHaveLength(3);
       expect(r.body.next_cursor).toBeNull();
       const p1 = await get(`/admin/conversions?from=${w.from}&to=${w.to}&limit=3`, support);
       expect(p1.body.next_cursor).toBeNull();
       const p2 = await get(`/admin/conversions?from=${w.from}&to=${w.to}&limit=2`, support);
-      const p3 = await get(`/admin/conversions?from=${w.from}&to=${w.to}&limit=2&cursor=${p2.body.next_cursor}`, support);
+      const p3 = await get(
+        `/admin/conversions?from=${w.from}&to=${w.to}&limit=2&cursor=${p2.body.next_cursor}`,
+        support,
+      );
       expect(p3.body.items).toHaveLength(1);
       expect(p3.body.next_cursor).toBeNull();
       // The partner route pages the same way.
       const q1 = await get(`/api/conversions?from=${w.from}&to=${w.to}&limit=2`, b.partnerKey);
-      const q2 = await get(`/api/conversions?from=${w.from}&to=${w.to}&limit=2&cursor=${q1.body.next_cursor}`, b.partnerKey);
+      const q2 = await get(
+        `/api/conversions?from=${w.from}&to=${w.to}&limit=2&cursor=${q1.body.next_cursor}`,
+        b.partnerKey,
+      );
       expect([...q1.body.items, ...q2.body.items].map((i: { id: string }) => i.id)).toEqual(
         [...p2.body.items, ...p3.body.items].map((i: { id: string }) => i.id),
       );
@@ -250,11 +283,54 @@ describe('Admin conversion reads (e2e)', () => {
 
   describe('bad query values are 422 in the contract shape', () => {
     const cases: [string, object][] = [
-      ['limit=0', { type: 'greater_than_equal', loc: ['query', 'limit'], msg: 'Input should be greater than or equal to 1', input: '0', ctx: { ge: 1 } }],
-      ['limit=501', { type: 'less_than_equal', loc: ['query', 'limit'], msg: 'Input should be less than or equal to 500', input: '501', ctx: { le: 500 } }],
-      ['limit=ten', { type: 'int_parsing', loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', input: 'ten' }],
-      ['limit=1.5', { type: 'int_parsing', loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', input: '1.5' }],
-      ['source=email', { type: 'enum', loc: ['query', 'source'], msg: "Input should be 'api' or 'tag'", input: 'email', ctx: { expected: "'api' or 'tag'" } }],
+      [
+        'limit=0',
+        {
+          type: 'greater_than_equal',
+          loc: ['query', 'limit'],
+          msg: 'Input should be greater than or equal to 1',
+          input: '0',
+          ctx: { ge: 1 },
+        },
+      ],
+      [
+        'limit=501',
+        {
+          type: 'less_than_equal',
+          loc: ['query', 'limit'],
+          msg: 'Input should be less than or equal to 500',
+          input: '501',
+          ctx: { le: 500 },
+        },
+      ],
+      [
+        'limit=ten',
+        {
+          type: 'int_parsing',
+          loc: ['query', 'limit'],
+          msg: 'Input should be a valid integer, unable to parse string as an integer',
+          input: 'ten',
+        },
+      ],
+      [
+        'limit=1.5',
+        {
+          type: 'int_parsing',
+          loc: ['query', 'limit'],
+          msg: 'Input should be a valid integer, unable to parse string as an integer',
+          input: '1.5',
+        },
+      ],
+      [
+        'source=email',
+        {
+          type: 'enum',
+          loc: ['query', 'source'],
+          msg: "Input should be 'api' or 'tag'",
+          input: 'email',
+          ctx: { expected: "'api' or 'tag'" },
+        },
+      ],
       [
         'from=yesterday',
         {
@@ -275,7 +351,10 @@ describe('Admin conversion reads (e2e)', () => {
           ctx: { error: 'day value is outside expected range' },
         },
       ],
-      ['partner_id=a&partner_id=b', { type: 'string_type', loc: ['query', 'partner_id'], msg: 'Input should be a valid string', input: ['a', 'b'] }],
+      [
+        'partner_id=a&partner_id=b',
+        { type: 'string_type', loc: ['query', 'partner_id'], msg: 'Input should be a valid string', input: ['a', 'b'] },
+      ],
       [
         'cursor=not-a-cursor',
         {

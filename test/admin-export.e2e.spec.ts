@@ -68,7 +68,11 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     });
     const plain = await makeConversion(api, f, click, { conversion_time: new Date(w.base + 1000).toISOString() });
 
-    const r = await t.app.inject({ method: 'GET', url: `/admin/conversions/export.csv?click_id=${click}`, headers: { authorization: `Bearer ${support}` } });
+    const r = await t.app.inject({
+      method: 'GET',
+      url: `/admin/conversions/export.csv?click_id=${click}`,
+      headers: { authorization: `Bearer ${support}` },
+    });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(r.headers['content-disposition']).toBe('attachment; filename="conversions.csv"');
@@ -112,13 +116,31 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     const p = await makePartner(api);
     const click = await makeClick(api, p);
     const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push(await makeConversion(api, p, click, { conversion_time: new Date(w.base + i * 1000).toISOString(), event_type: i % 3 === 0 ? 'lead_created' : 'purchase_completed' }));
-    const r = await api.request('GET', `/admin/conversions/export.csv?partner_id=${p.partnerId}&from=${w.from}&to=${w.to}`, { key: ADMIN_KEY });
+    for (let i = 0; i < 30; i++)
+      ids.push(
+        await makeConversion(api, p, click, {
+          conversion_time: new Date(w.base + i * 1000).toISOString(),
+          event_type: i % 3 === 0 ? 'lead_created' : 'purchase_completed',
+        }),
+      );
+    const r = await api.request(
+      'GET',
+      `/admin/conversions/export.csv?partner_id=${p.partnerId}&from=${w.from}&to=${w.to}`,
+      { key: ADMIN_KEY },
+    );
     expect(r.status).toBe(200);
     const rows = parseCsv(r.body as string);
     expect(rows.slice(1).map((row) => row[0])).toEqual([...ids].reverse());
-    const leads = await api.request('GET', `/admin/conversions/export.csv?partner_id=${p.partnerId}&event_type=lead_created`, { key: support });
-    expect(parseCsv(leads.body as string).slice(1).map((row) => row[0])).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
+    const leads = await api.request(
+      'GET',
+      `/admin/conversions/export.csv?partner_id=${p.partnerId}&event_type=lead_created`,
+      { key: support },
+    );
+    expect(
+      parseCsv(leads.body as string)
+        .slice(1)
+        .map((row) => row[0]),
+    ).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
     const none = await api.request('GET', `/admin/conversions/export.csv?partner_id=nobody`, { key: support });
     expect(none.status).toBe(200);
     expect(parseCsv(none.body as string)).toEqual([HEADER]);
@@ -178,10 +200,27 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     const rows: Conversion[] = [];
     for (let i = 0; i < n; i++) {
       rows.push({
-        id: randomUUID(), partner_id: p.partnerId, tag_id: p.tagId, click_id: click, bid_id: 'bid_x', source: 'api', event_type: 'purchase_completed',
-        conversion_time: new Date(w.base + i), conversion_value: '1', currency: 'USD', order_id: null, event_id: null, dedup_key: null, dedup_layer: null,
-        page_url: 'https://shop.example.com/a-fairly-long-page-url-to-make-rows-bigger', referrer: null, user_agent: 'Mozilla/5.0 (X11; Linux x86_64) padding padding',
-        session_id: null, client_id: null, params: { extra: { pad: 'x'.repeat(200) } }, created_at: new Date(),
+        id: randomUUID(),
+        partner_id: p.partnerId,
+        tag_id: p.tagId,
+        click_id: click,
+        bid_id: 'bid_x',
+        source: 'api',
+        event_type: 'purchase_completed',
+        conversion_time: new Date(w.base + i),
+        conversion_value: '1',
+        currency: 'USD',
+        order_id: null,
+        event_id: null,
+        dedup_key: null,
+        dedup_layer: null,
+        page_url: 'https://shop.example.com/a-fairly-long-page-url-to-make-rows-bigger',
+        referrer: null,
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64) padding padding',
+        session_id: null,
+        client_id: null,
+        params: { extra: { pad: 'x'.repeat(200) } },
+        created_at: new Date(),
       });
     }
     for (let i = 0; i < n; i += 400) await repo.insert(rows.slice(i, i + 400));
@@ -190,7 +229,12 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     await t.app.listen(3310, '127.0.0.1');
     const got = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        { host: '127.0.0.1', port: 3310, path: `/admin/conversions/export.csv?partner_id=${p.partnerId}`, headers: { authorization: `Bearer ${support}` } },
+        {
+          host: '127.0.0.1',
+          port: 3310,
+          path: `/admin/conversions/export.csv?partner_id=${p.partnerId}`,
+          headers: { authorization: `Bearer ${support}` },
+        },
         (res) => {
           res.once('data', (chunk: Buffer) => {
             req.destroy();
@@ -210,6 +254,8 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     expect(spy.mock.calls.length).toBe(calls);
     spy.mockRestore();
     // The service carries on.
-    expect((await api.request('GET', `/admin/conversions?partner_id=${p.partnerId}&limit=1`, { key: support })).status).toBe(200);
+    expect(
+      (await api.request('GET', `/admin/conversions?partner_id=${p.partnerId}&limit=1`, { key: support })).status,
+    ).toBe(200);
   });
 });

@@ -3,7 +3,13 @@ import { ApiClient, conversionBody, Fixture, makeClick } from './api-client';
 import { ADMIN_KEY } from './test-app';
 
 /** Records a conversion through the public path and returns its id. */
-export async function makeConversion(api: ApiClient, f: Fixture, clickId: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): Promise<string> {
+export async function makeConversion(
+  api: ApiClient,
+  f: Fixture,
+  clickId: string,
+  extra: Record<string, unknown> = {},
+  headers?: Record<string, string>,
+): Promise<string> {
   const r = await api.post('/api/conversion', conversionBody(clickId, extra), f.partnerKey, headers);
   expect(r.status).toBe(200);
   expect(r.body.status).toBe('ok');
@@ -11,7 +17,10 @@ export async function makeConversion(api: ApiClient, f: Fixture, clickId: string
 }
 
 /** A fresh key of a role, made through the admin API. */
-export async function makeKey(api: ApiClient, role: 'support' | 'admin' | 'ingest'): Promise<{ id: string; key: string }> {
+export async function makeKey(
+  api: ApiClient,
+  role: 'support' | 'admin' | 'ingest',
+): Promise<{ id: string; key: string }> {
   const r = await api.post('/admin/keys', { role, name: `${role}-${randomUUID().slice(0, 6)}` }, ADMIN_KEY);
   expect(r.status).toBe(201);
   return { id: r.body.id, key: r.body.key };

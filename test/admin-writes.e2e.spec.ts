@@ -15,7 +15,8 @@ describe('Admin writes (e2e)', () => {
   let api: ApiClient;
   let f: Fixture;
   let support: string;
-  const req = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, key: string, body?: unknown) => api.request(method, url, { key, body });
+  const req = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, key: string, body?: unknown) =>
+    api.request(method, url, { key, body });
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -30,7 +31,7 @@ describe('Admin writes (e2e)', () => {
 
   it('support keys get 403 on every write, before the body is looked at', async () => {
     const keyId = (await makeKey(api, 'ingest')).id;
-    const writes: [ 'POST' | 'PATCH' | 'DELETE', string, unknown][] = [
+    const writes: ['POST' | 'PATCH' | 'DELETE', string, unknown][] = [
       ['POST', '/admin/partners', { name: 'x' }],
       ['POST', `/admin/partners/${f.partnerId}/tags`, { name: 'x' }],
       ['POST', '/admin/keys', { role: 'support' }],
@@ -44,14 +45,21 @@ describe('Admin writes (e2e)', () => {
     ];
     for (const [method, url, body] of writes) {
       const r = await req(method, url, support, body);
-      expect({ method, url, status: r.status, body: r.body }).toEqual({ method, url, status: 403, body: { detail: 'This API key may not call this endpoint' } });
+      expect({ method, url, status: r.status, body: r.body }).toEqual({
+        method,
+        url,
+        status: 403,
+        body: { detail: 'This API key may not call this endpoint' },
+      });
       const p = await req(method, url, f.partnerKey, body);
       expect(p.status).toBe(403);
     }
     // Nothing changed.
     const p = await req('GET', `/admin/partners/${f.partnerId}`, support);
     expect(p.body.disabled_at).toBeNull();
-    expect((await req('GET', `/admin/keys`, support)).body.items.find((k: { id: string }) => k.id === keyId).revoked_at).toBeNull();
+    expect(
+      (await req('GET', `/admin/keys`, support)).body.items.find((k: { id: string }) => k.id === keyId).revoked_at,
+    ).toBeNull();
   });
 
   describe('partners', () => {
@@ -59,7 +67,12 @@ describe('Admin writes (e2e)', () => {
       const f = await makePartner(api);
       const list = await req('GET', '/admin/partners', support);
       expect(list.status).toBe(200);
-      expect(list.body.items).toContainEqual({ id: f.partnerId, name: expect.any(String), disabled_at: null, created_at: ISO });
+      expect(list.body.items).toContainEqual({
+        id: f.partnerId,
+        name: expect.any(String),
+        disabled_at: null,
+        created_at: ISO,
+      });
       const one = await req('GET', `/admin/partners/${f.partnerId}`, support);
       expect(one.status).toBe(200);
       expect(one.body).toEqual({
@@ -67,7 +80,15 @@ describe('Admin writes (e2e)', () => {
         name: expect.any(String),
         disabled_at: null,
         created_at: ISO,
-        tags: [{ id: f.tagId, partner_id: f.partnerId, name: 'main', allowed_origins: ['https://shop.example.com'], created_at: ISO }],
+        tags: [
+          {
+            id: f.tagId,
+            partner_id: f.partnerId,
+            name: 'main',
+            allowed_origins: ['https://shop.example.com'],
+            created_at: ISO,
+          },
+        ],
         keys: [
           {
             id: expect.any(String),
@@ -99,7 +120,15 @@ describe('Admin writes (e2e)', () => {
       const bad = await req('PATCH', `/admin/partners/${p.partnerId}`, ADMIN_KEY, { name: '' });
       expect(bad.status).toBe(422);
       expect(bad.body).toEqual({
-        detail: [{ type: 'string_too_short', loc: ['body', 'name'], msg: 'String should have at least 1 character', input: '', ctx: { min_length: 1 } }],
+        detail: [
+          {
+            type: 'string_too_short',
+            loc: ['body', 'name'],
+            msg: 'String should have at least 1 character',
+            input: '',
+            ctx: { min_length: 1 },
+          },
+        ],
       });
       expect((await req('PATCH', '/admin/partners/nope', ADMIN_KEY, { name: 'x' })).status).toBe(404);
     });
@@ -130,12 +159,23 @@ describe('Admin writes (e2e)', () => {
   describe('tags', () => {
     it('renames and replaces allowed origins (normalised)', async () => {
       const p = await makePartner(api);
-      const r = await req('PATCH', `/admin/tags/${p.tagId}`, ADMIN_KEY, { name: 'checkout', allowed_origins: ['https://A.example.com/', 'http://b.example.com:8080'] });
+      const r = await req('PATCH', `/admin/tags/${p.tagId}`, ADMIN_KEY, {
+        name: 'checkout',
+        allowed_origins: ['https://A.example.com/', 'http://b.example.com:8080'],
+      });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ id: p.tagId, partner_id: p.partnerId, name: 'checkout', allowed_origins: ['https://a.example.com', 'http://b.example.com:8080'], created_at: ISO });
+      expect(r.body).toEqual({
+        id: p.tagId,
+        partner_id: p.partnerId,
+        name: 'checkout',
+        allowed_origins: ['https://a.example.com', 'http://b.example.com:8080'],
+        created_at: ISO,
+      });
       const onlyName = await req('PATCH', `/admin/tags/${p.tagId}`, ADMIN_KEY, { name: 'renamed' });
       expect(onlyName.body.allowed_origins).toEqual(['https://a.example.com', 'http://b.example.com:8080']);
-      const bad = await req('PATCH', `/admin/tags/${p.tagId}`, ADMIN_KEY, { allowed_origins: ['https://ok.example.com', 'https://x.example.com/path'] });
+      const bad = await req('PATCH', `/admin/tags/${p.tagId}`, ADMIN_KEY, {
+        allowed_origins: ['https://ok.example.com', 'https://x.example.com/path'],
+      });
       expect(bad.status).toBe(422);
       expect(bad.body).toEqual({
         detail: [
@@ -148,7 +188,10 @@ describe('Admin writes (e2e)', () => {
           },
         ],
       });
-      expect((await req('GET', `/admin/partners/${p.partnerId}`, support)).body.tags[0]).toMatchObject({ name: 'renamed', allowed_origins: ['https://a.example.com', 'http://b.example.com:8080'] });
+      expect((await req('GET', `/admin/partners/${p.partnerId}`, support)).body.tags[0]).toMatchObject({
+        name: 'renamed',
+        allowed_origins: ['https://a.example.com', 'http://b.example.com:8080'],
+      });
       expect((await req('PATCH', '/admin/tags/nope', ADMIN_KEY, { name: 'x' })).status).toBe(404);
     });
   });
@@ -208,17 +251,51 @@ describe('Admin writes (e2e)', () => {
     });
 
     it.each([
-      [{ grace_seconds: -1 }, { type: 'greater_than_equal', loc: ['body', 'grace_seconds'], msg: 'Input should be greater than or equal to 0', input: -1, ctx: { ge: 0 } }],
-      [{ grace_seconds: 2_592_001 }, { type: 'less_than_equal', loc: ['body', 'grace_seconds'], msg: 'Input should be less than or equal to 2592000', input: 2_592_001, ctx: { le: 2_592_000 } }],
-      [{ grace_seconds: 1.5 }, { type: 'int_type', loc: ['body', 'grace_seconds'], msg: 'Input should be a valid integer', input: 1.5 }],
-      [{ grace_seconds: '60' }, { type: 'int_type', loc: ['body', 'grace_seconds'], msg: 'Input should be a valid integer', input: '60' }],
-      [[1], { type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: [1] }],
+      [
+        { grace_seconds: -1 },
+        {
+          type: 'greater_than_equal',
+          loc: ['body', 'grace_seconds'],
+          msg: 'Input should be greater than or equal to 0',
+          input: -1,
+          ctx: { ge: 0 },
+        },
+      ],
+      [
+        { grace_seconds: 2_592_001 },
+        {
+          type: 'less_than_equal',
+          loc: ['body', 'grace_seconds'],
+          msg: 'Input should be less than or equal to 2592000',
+          input: 2_592_001,
+          ctx: { le: 2_592_000 },
+        },
+      ],
+      [
+        { grace_seconds: 1.5 },
+        { type: 'int_type', loc: ['body', 'grace_seconds'], msg: 'Input should be a valid integer', input: 1.5 },
+      ],
+      [
+        { grace_seconds: '60' },
+        { type: 'int_type', loc: ['body', 'grace_seconds'], msg: 'Input should be a valid integer', input: '60' },
+      ],
+      [
+        [1],
+        {
+          type: 'model_attributes_type',
+          loc: ['body'],
+          msg: 'Input should be a valid dictionary or object to extract fields from',
+          input: [1],
+        },
+      ],
     ])('rotate body %j is a 422', async (body, issue) => {
       const k = await makeKey(api, 'ingest');
       const r = await req('POST', `/admin/keys/${k.id}/rotate`, ADMIN_KEY, body);
       expect(r.status).toBe(422);
       expect(r.body).toEqual({ detail: [issue] });
-      expect((await req('GET', '/admin/keys', support)).body.items.find((x: { id: string }) => x.id === k.id).expires_at).toBeNull();
+      expect(
+        (await req('GET', '/admin/keys', support)).body.items.find((x: { id: string }) => x.id === k.id).expires_at,
+      ).toBeNull();
     });
   });
 
@@ -290,22 +367,55 @@ describe('Admin writes (e2e)', () => {
             before: { id: pid, name: 'Audited', disabled_at: null, created_at: ISO },
             after: { id: pid, name: 'Audited Inc', disabled_at: null, created_at: ISO },
           },
-          { id: expect.any(String), at: ISO, actor, action: 'partner.create', target_type: 'partner', target_id: pid, before: null, after: { id: pid, name: 'Audited', created_at: ISO } },
+          {
+            id: expect.any(String),
+            at: ISO,
+            actor,
+            action: 'partner.create',
+            target_type: 'partner',
+            target_id: pid,
+            before: null,
+            after: { id: pid, name: 'Audited', created_at: ISO },
+          },
         ],
         next_cursor: null,
       });
       const byActor = await req('GET', `/admin/audit?actor_key_id=${admin.id}&limit=2`, support);
       expect(byActor.body.items.map((e: { action: string }) => e.action)).toEqual(['key.revoke', 'key.create']);
-      const page2 = await req('GET', `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${byActor.body.next_cursor}`, support);
-      const page3 = await req('GET', `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${page2.body.next_cursor}`, support);
-      const page4 = await req('GET', `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${page3.body.next_cursor}`, support);
+      const page2 = await req(
+        'GET',
+        `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${byActor.body.next_cursor}`,
+        support,
+      );
+      const page3 = await req(
+        'GET',
+        `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${page2.body.next_cursor}`,
+        support,
+      );
+      const page4 = await req(
+        'GET',
+        `/admin/audit?actor_key_id=${admin.id}&limit=2&cursor=${page3.body.next_cursor}`,
+        support,
+      );
       const all = [...byActor.body.items, ...page2.body.items, ...page3.body.items, ...page4.body.items];
       expect(page4.body.next_cursor).toBeNull();
       expect(all.map((e: { action: string }) => e.action).sort()).toEqual(
-        ['key.create', 'key.create', 'key.revoke', 'key.rotate', 'partner.create', 'partner.disable', 'partner.rename'].sort(),
+        [
+          'key.create',
+          'key.create',
+          'key.revoke',
+          'key.rotate',
+          'partner.create',
+          'partner.disable',
+          'partner.rename',
+        ].sort(),
       );
       const rotation = all.find((e: { action: string }) => e.action === 'key.rotate');
-      expect(rotation).toMatchObject({ target_id: key.body.id, before: { expires_at: null }, after: { expires_at: rot.body.replaces.expires_at, replaced_by: rot.body.id, grace_seconds: 60 } });
+      expect(rotation).toMatchObject({
+        target_id: key.body.id,
+        before: { expires_at: null },
+        after: { expires_at: rot.body.replaces.expires_at, replaced_by: rot.body.id, grace_seconds: 60 },
+      });
       const text = JSON.stringify(all);
       expect(text).not.toContain(key.body.key);
       expect(text).not.toContain(rot.body.key);

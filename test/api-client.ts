@@ -12,13 +12,18 @@ export interface Res {
 export class ApiClient {
   constructor(private readonly app: NestFastifyApplication) {}
 
-  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', url: string, opts: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+  async request(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT',
+    url: string,
+    opts: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Res> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.key) headers.authorization = `Bearer ${opts.key}`;
     let payload: string | undefined;
     if (opts.raw !== undefined) payload = opts.raw;
     else if (opts.body !== undefined) payload = JSON.stringify(opts.body);
-    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
     const res = await this.app.inject({ method, url, headers, payload });
     let body: unknown = res.body;
     try {
@@ -42,7 +47,11 @@ export interface Fixture {
 }
 
 /** A partner with one tag, a partner key and an ingest key, made through the admin API. */
-export async function makePartner(api: ApiClient, name = `p-${randomUUID().slice(0, 8)}`, origins: string[] = ['https://shop.example.com']): Promise<Fixture> {
+export async function makePartner(
+  api: ApiClient,
+  name = `p-${randomUUID().slice(0, 8)}`,
+  origins: string[] = ['https://shop.example.com'],
+): Promise<Fixture> {
   const p = await api.post('/admin/partners', { name }, ADMIN_KEY);
   expect(p.status).toBe(201);
   const t = await api.post(`/admin/partners/${p.body.id}/tags`, { name: 'main', allowed_origins: origins }, ADMIN_KEY);
@@ -55,7 +64,11 @@ export async function makePartner(api: ApiClient, name = `p-${randomUUID().slice
 }
 
 /** Registers a click (with a bid unless bid_id is null) and returns its id. */
-export async function makeClick(api: ApiClient, f: Fixture, opts: { bid_id?: string | null; click_id?: string } = {}): Promise<string> {
+export async function makeClick(
+  api: ApiClient,
+  f: Fixture,
+  opts: { bid_id?: string | null; click_id?: string } = {},
+): Promise<string> {
   const body: Record<string, unknown> = { tag_id: f.tagId, click_id: opts.click_id ?? `clk_${randomUUID()}` };
   if (opts.bid_id !== null) body.bid_id = opts.bid_id ?? `bid_${randomUUID().slice(0, 8)}`;
   const r = await api.post('/api/clicks', body, f.ingestKey);

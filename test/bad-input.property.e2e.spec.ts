@@ -20,7 +20,22 @@ describe('random bodies (property-based)', () => {
 
   const anyJson = fc.jsonValue({ maxDepth: 2 });
   const nasty = fc.oneof(
-    fc.constantFrom('', ' ', 'NaN', 'Infinity', '-1e309', '1e309', '\u0000', '\ud800', 'x'.repeat(300), '2026-02-30T00:00:00Z', '9999-99-99', 'usd', 'XXX', '１２３'),
+    fc.constantFrom(
+      '',
+      ' ',
+      'NaN',
+      'Infinity',
+      '-1e309',
+      '1e309',
+      '\u0000',
+      '\ud800',
+      'x'.repeat(300),
+      '2026-02-30T00:00:00Z',
+      '9999-99-99',
+      'usd',
+      'XXX',
+      '１２３',
+    ),
     fc.double(),
     fc.integer(),
     fc.boolean(),
@@ -33,7 +48,11 @@ describe('random bodies (property-based)', () => {
   const body = fc.record(
     {
       click_id: field(fc.constant('CLICK')),
-      conversion_time: field(fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString())),
+      conversion_time: field(
+        fc
+          .date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
+          .map((d) => d.toISOString()),
+      ),
       conversion_value: field(fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer().map(String))),
       currency: field(fc.constantFrom('USD', 'eur', 'JPY')),
       event_type: field(fc.constantFrom('purchase_completed', 'lead_created')),
@@ -53,12 +72,20 @@ describe('random bodies (property-based)', () => {
       fc.asyncProperty(topLevel, fc.option(fc.string({ maxLength: 300 }), { nil: undefined }), async (raw, idem) => {
         const value =
           raw && typeof raw === 'object' && !Array.isArray(raw)
-            ? Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined).map(([k, v]) => [k, v === 'CLICK' ? click : v === 'TAG' ? f.tagId : v]))
+            ? Object.fromEntries(
+                Object.entries(raw)
+                  .filter(([, v]) => v !== undefined)
+                  .map(([k, v]) => [k, v === 'CLICK' ? click : v === 'TAG' ? f.tagId : v]),
+              )
             : raw;
         const before = await countConversions(t);
         const headers: Record<string, string> = {};
         if (idem !== undefined && /^[\x20-\x7e]*$/.test(idem)) headers['idempotency-key'] = idem;
-        const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: JSON.stringify(value), headers: { 'content-type': 'application/json', ...headers } });
+        const r = await api.request('POST', '/api/conversion', {
+          key: f.partnerKey,
+          raw: JSON.stringify(value),
+          headers: { 'content-type': 'application/json', ...headers },
+        });
         const after = await countConversions(t);
         expect(r.status).toBeLessThan(500);
         expect([200, 400, 404, 413, 422]).toContain(r.status);
@@ -71,7 +98,10 @@ describe('random bodies (property-based)', () => {
         }
         if (r.status === 422) {
           expect(Array.isArray(r.body.detail)).toBe(true);
-          for (const d of r.body.detail) expect(d).toEqual(expect.objectContaining({ type: expect.any(String), loc: expect.any(Array), msg: expect.any(String) }));
+          for (const d of r.body.detail)
+            expect(d).toEqual(
+              expect.objectContaining({ type: expect.any(String), loc: expect.any(Array), msg: expect.any(String) }),
+            );
         }
       }),
       { numRuns: 400, seed: 20261127 },

@@ -30,7 +30,9 @@ describe('concurrent identical conversions', () => {
     const click = await makeClick(api, f);
     const body = conversionBody(click, { order_id: 'race-1' });
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => api.post('/api/conversion', body, f.partnerKey, { 'idempotency-key': 'race-1' })),
+      Array.from({ length: 50 }, () =>
+        api.post('/api/conversion', body, f.partnerKey, { 'idempotency-key': 'race-1' }),
+      ),
     );
     const { ok, dup, other } = tally(results);
     expect(other).toEqual([]);
@@ -80,7 +82,11 @@ describe('concurrent identical conversions', () => {
           [a, b, a, b].map(async (svc) => {
             const r = await fetch(`${svc.url}/api/conversion`, {
               method: 'POST',
-              headers: { authorization: `Bearer ${f.partnerKey}`, 'content-type': 'application/json', 'idempotency-key': k },
+              headers: {
+                authorization: `Bearer ${f.partnerKey}`,
+                'content-type': 'application/json',
+                'idempotency-key': k,
+              },
               body: JSON.stringify(conversionBody(click)),
             });
             return { status: r.status, body: (await r.json()) as { status?: string } };

@@ -42,20 +42,45 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
     type Case = { body: Record<string, unknown>; expect: (r: Res) => void };
     const cases: Case[] = [];
     for (let i = 0; i < 20; i++) {
-      cases.push({ body: conversionBody(clicks[i % 4], { order_id: `new-${i}` }), expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }) });
+      cases.push({
+        body: conversionBody(clicks[i % 4], { order_id: `new-${i}` }),
+        expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }),
+      });
     }
     for (let i = 0; i < 5; i++) {
       cases.push({
         body: conversionBody(clicks[0], { order_id: 'earlier' }),
-        expect: (r) => expect(r.body).toEqual({ status: 'duplicate', conversion_id: retried.body.conversion_id, matched_on: 'order_id' }),
+        expect: (r) =>
+          expect(r.body).toEqual({
+            status: 'duplicate',
+            conversion_id: retried.body.conversion_id,
+            matched_on: 'order_id',
+          }),
       });
     }
-    for (let i = 0; i < 10; i++) cases.push({ body: conversionBody(clicks[1]), expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }) });
+    for (let i = 0; i < 10; i++)
+      cases.push({
+        body: conversionBody(clicks[1]),
+        expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }),
+      });
     const repeated: Res[] = [];
-    for (let i = 0; i < 10; i++) cases.push({ body: conversionBody(clicks[2], { event_id: 'same-event' }), expect: (r) => repeated.push(r) });
-    for (let i = 0; i < 5; i++) cases.push({ body: conversionBody(`clk_unknown_${i}`, { order_id: `u-${i}` }), expect: (r) => expect([r.status, r.body]).toEqual([404, { detail: 'Click not found' }]) });
-    for (let i = 0; i < 5; i++) cases.push({ body: conversionBody(foreign, { order_id: `f-${i}` }), expect: (r) => expect([r.status, r.body]).toEqual([404, { detail: 'Click not found' }]) });
-    for (let i = 0; i < 5; i++) cases.push({ body: conversionBody(noBid, { order_id: `b-${i}` }), expect: (r) => expect([r.status, r.body]).toEqual([400, { detail: 'Click missing bid id' }]) });
+    for (let i = 0; i < 10; i++)
+      cases.push({ body: conversionBody(clicks[2], { event_id: 'same-event' }), expect: (r) => repeated.push(r) });
+    for (let i = 0; i < 5; i++)
+      cases.push({
+        body: conversionBody(`clk_unknown_${i}`, { order_id: `u-${i}` }),
+        expect: (r) => expect([r.status, r.body]).toEqual([404, { detail: 'Click not found' }]),
+      });
+    for (let i = 0; i < 5; i++)
+      cases.push({
+        body: conversionBody(foreign, { order_id: `f-${i}` }),
+        expect: (r) => expect([r.status, r.body]).toEqual([404, { detail: 'Click not found' }]),
+      });
+    for (let i = 0; i < 5; i++)
+      cases.push({
+        body: conversionBody(noBid, { order_id: `b-${i}` }),
+        expect: (r) => expect([r.status, r.body]).toEqual([400, { detail: 'Click missing bid id' }]),
+      });
 
     const answers = await Promise.all(cases.map((c) => api.post('/api/conversion', c.body, f.partnerKey)));
     answers.forEach((r, i) => cases[i].expect(r));
@@ -63,10 +88,18 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
     // Ten requests with one key in the crowd: one ok, nine duplicates naming it.
     const oks = repeated.filter((r) => r.body.status === 'ok');
     expect(oks).toHaveLength(1);
-    for (const r of repeated) if (r !== oks[0]) expect(r.body).toEqual({ status: 'duplicate', conversion_id: oks[0].body.conversion_id, matched_on: 'event_id' });
+    for (const r of repeated)
+      if (r !== oks[0])
+        expect(r.body).toEqual({
+          status: 'duplicate',
+          conversion_id: oks[0].body.conversion_id,
+          matched_on: 'event_id',
+        });
 
     // Exactly the rows answered ok (plus the earlier one), no more.
-    const answeredOk = new Set(answers.filter((r) => r.body.status === 'ok').map((r) => r.body.conversion_id as string));
+    const answeredOk = new Set(
+      answers.filter((r) => r.body.status === 'ok').map((r) => r.body.conversion_id as string),
+    );
     expect(answeredOk.size).toBe(20 + 10 + 1);
     const written = (await Promise.all(clicks.map(rows))).flat();
     expect(new Set(written.map((w) => w.id))).toEqual(new Set([...answeredOk, retried.body.conversion_id]));

@@ -23,13 +23,22 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
 
   /** Rows of one dedup key on one click (the PostgreSQL test database outlives a run). */
   const rowsFor = async (key: string, click: string): Promise<number> => {
-    const sql = ds.options.type === 'postgres' ? 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = $1 AND click_id = $2' : 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = ? AND click_id = ?';
+    const sql =
+      ds.options.type === 'postgres'
+        ? 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = $1 AND click_id = $2'
+        : 'SELECT COUNT(*) AS n FROM conversions WHERE dedup_key = ? AND click_id = ?';
     const r: { n: string | number }[] = await ds.query(sql, [key, click]);
     return Number(r[0].n);
   };
 
   const burst = (n: number, click: string, key: string): Promise<Res[]> =>
-    Promise.all(Array.from({ length: n }, () => api.post('/api/conversion', conversionBody(click, { order_id: 'o-1' }), f.partnerKey, { 'idempotency-key': key })));
+    Promise.all(
+      Array.from({ length: n }, () =>
+        api.post('/api/conversion', conversionBody(click, { order_id: 'o-1' }), f.partnerKey, {
+          'idempotency-key': key,
+        }),
+      ),
+    );
 
   const expectOneWinner = (answers: Res[], matchedOn = 'idempotency_key'): string => {
     const oks = answers.filter((a) => a.status === 200 && a.body.status === 'ok');
@@ -51,23 +60,35 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
 
   it('lets exactly one of 30 parallel requests take over a claim that has left the window', async () => {
     const click = await makeClick(api, f);
-    const first = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-2' });
+    const first = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
+      'idempotency-key': 'race-2',
+    });
     expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
     t.clock.offsetMs += 60 * 60 * 1000; // exactly the window: the claim no longer matches
     const id = expectOneWinner(await burst(30, click, 'race-2'));
     expect(id).not.toBe(first.body.conversion_id);
     expect(await rowsFor('race-2', click)).toBe(2);
-    const retry = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-2' });
+    const retry = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
+      'idempotency-key': 'race-2',
+    });
     expect(retry.body).toEqual({ status: 'duplicate', conversion_id: id, matched_on: 'idempotency_key' });
   });
 
   it('still matches a claim one second inside the window', async () => {
     const click = await makeClick(api, f);
-    const first = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-3' });
+    const first = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
+      'idempotency-key': 'race-3',
+    });
     expect(first.body.status).toBe('ok');
     t.clock.offsetMs += 60 * 60 * 1000 - 1000;
-    const again = await api.post('/api/conversion', conversionBody(click), f.partnerKey, { 'idempotency-key': 'race-3' });
-    expect(again.body).toEqual({ status: 'duplicate', conversion_id: first.body.conversion_id, matched_on: 'idempotency_key' });
+    const again = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
+      'idempotency-key': 'race-3',
+    });
+    expect(again.body).toEqual({
+      status: 'duplicate',
+      conversion_id: first.body.conversion_id,
+      matched_on: 'idempotency_key',
+    });
     expect(await rowsFor('race-3', click)).toBe(1);
   });
 });

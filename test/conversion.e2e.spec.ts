@@ -20,7 +20,8 @@ describe('POST /api/conversion (e2e)', () => {
     t.clock.fixed = undefined;
   });
 
-  const post = (body: unknown, key = f.partnerKey, headers?: Record<string, string>) => api.post('/api/conversion', body, key, headers);
+  const post = (body: unknown, key = f.partnerKey, headers?: Record<string, string>) =>
+    api.post('/api/conversion', body, key, headers);
 
   describe('the seed example', () => {
     it('answers ok, then its retry duplicate, writing one row', async () => {
@@ -31,7 +32,11 @@ describe('POST /api/conversion (e2e)', () => {
       expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
       const retry = await post(body, f.partnerKey, { 'idempotency-key': 'order_123' });
       expect(retry.status).toBe(200);
-      expect(retry.body).toEqual({ status: 'duplicate', conversion_id: first.body.conversion_id, matched_on: 'idempotency_key' });
+      expect(retry.body).toEqual({
+        status: 'duplicate',
+        conversion_id: first.body.conversion_id,
+        matched_on: 'idempotency_key',
+      });
       expect(await conversionRows(t, click)).toHaveLength(1);
     });
   });
@@ -46,7 +51,10 @@ describe('POST /api/conversion (e2e)', () => {
 
     it('401 Missing bearer token for a malformed Authorization header', async () => {
       for (const h of ['Basic abc', 'Bearer', 'Bearer ', 'token']) {
-        const r = await api.request('POST', '/api/conversion', { body: conversionBody('c'), headers: { authorization: h } });
+        const r = await api.request('POST', '/api/conversion', {
+          body: conversionBody('c'),
+          headers: { authorization: h },
+        });
         expect(r.status).toBe(401);
         expect(r.body).toEqual({ detail: 'Missing bearer token' });
       }
@@ -68,7 +76,11 @@ describe('POST /api/conversion (e2e)', () => {
     });
 
     it('a revoked key is 401 at once', async () => {
-      const k = await api.post('/admin/keys', { role: 'partner', partner_id: f.partnerId, name: 'to revoke' }, ADMIN_KEY);
+      const k = await api.post(
+        '/admin/keys',
+        { role: 'partner', partner_id: f.partnerId, name: 'to revoke' },
+        ADMIN_KEY,
+      );
       const click = await makeClick(api, f);
       expect((await post(conversionBody(click), k.body.key)).status).toBe(200);
       const del = await api.request('DELETE', `/admin/keys/${k.body.id}`, { key: ADMIN_KEY });
@@ -79,7 +91,10 @@ describe('POST /api/conversion (e2e)', () => {
     });
 
     it('auth is checked before the body: no key and malformed JSON is 401', async () => {
-      const r = await api.request('POST', '/api/conversion', { raw: '{"click_id":', headers: { 'content-type': 'application/json' } });
+      const r = await api.request('POST', '/api/conversion', {
+        raw: '{"click_id":',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).toBe(401);
     });
   });
@@ -99,22 +114,46 @@ describe('POST /api/conversion (e2e)', () => {
     });
 
     it('malformed JSON is 422 json_invalid', async () => {
-      const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: '{"click_id": "a",', headers: { 'content-type': 'application/json' } });
+      const r = await api.request('POST', '/api/conversion', {
+        key: f.partnerKey,
+        raw: '{"click_id": "a",',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).toBe(422);
       expect(r.body.detail).toHaveLength(1);
-      expect(r.body.detail[0]).toMatchObject({ type: 'json_invalid', loc: ['body', expect.any(Number)], msg: 'JSON decode error', input: {} });
+      expect(r.body.detail[0]).toMatchObject({
+        type: 'json_invalid',
+        loc: ['body', expect.any(Number)],
+        msg: 'JSON decode error',
+        input: {},
+      });
     });
 
     it('non-object bodies are 422 model_attributes_type; an empty body is missing', async () => {
       for (const raw of ['[1,2]', '"text"', '42', 'true']) {
-        const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw, headers: { 'content-type': 'application/json' } });
+        const r = await api.request('POST', '/api/conversion', {
+          key: f.partnerKey,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
         expect(r.status).toBe(422);
         expect(r.body).toEqual({
-          detail: [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: JSON.parse(raw) }],
+          detail: [
+            {
+              type: 'model_attributes_type',
+              loc: ['body'],
+              msg: 'Input should be a valid dictionary or object to extract fields from',
+              input: JSON.parse(raw),
+            },
+          ],
         });
       }
       for (const raw of ['', 'null']) {
-        const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw, headers: { 'content-type': 'application/json' } });
+        const r = await api.request('POST', '/api/conversion', {
+          key: f.partnerKey,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
         expect(r.status).toBe(422);
         expect(r.body).toEqual({ detail: [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }] });
       }
@@ -125,7 +164,12 @@ describe('POST /api/conversion (e2e)', () => {
       expect(r.status).toBe(422);
       expect(r.body.detail).toEqual([
         { type: 'string_type', loc: ['body', 'click_id'], msg: 'Input should be a valid string', input: 5 },
-        { type: 'datetime_type', loc: ['body', 'conversion_time'], msg: 'Input should be a valid datetime', input: true },
+        {
+          type: 'datetime_type',
+          loc: ['body', 'conversion_time'],
+          msg: 'Input should be a valid datetime',
+          input: true,
+        },
         { type: 'float_type', loc: ['body', 'conversion_value'], msg: 'Input should be a valid number', input: [1] },
         { type: 'string_type', loc: ['body', 'currency'], msg: 'Input should be a valid string', input: 840 },
       ]);
@@ -135,7 +179,14 @@ describe('POST /api/conversion (e2e)', () => {
       for (const v of ['NaN', 'Infinity', '-inf', 'nan']) {
         const r = await post(conversionBody('c', { conversion_value: v }));
         expect(r.status).toBe(422);
-        expect(r.body.detail).toEqual([{ type: 'finite_number', loc: ['body', 'conversion_value'], msg: 'Input should be a finite number', input: v }]);
+        expect(r.body.detail).toEqual([
+          {
+            type: 'finite_number',
+            loc: ['body', 'conversion_value'],
+            msg: 'Input should be a finite number',
+            input: v,
+          },
+        ]);
       }
       const tooBig = await post(conversionBody('c', { conversion_value: 1e300 }));
       expect(tooBig.status).toBe(422);
@@ -152,7 +203,13 @@ describe('POST /api/conversion (e2e)', () => {
       const bad = await post(conversionBody('c', { currency: 'ABC' }));
       expect(bad.status).toBe(422);
       expect(bad.body.detail).toEqual([
-        { type: 'value_error', loc: ['body', 'currency'], msg: 'Value error, not a valid ISO 4217 currency code', input: 'ABC', ctx: { error: 'not a valid ISO 4217 currency code' } },
+        {
+          type: 'value_error',
+          loc: ['body', 'currency'],
+          msg: 'Value error, not a valid ISO 4217 currency code',
+          input: 'ABC',
+          ctx: { error: 'not a valid ISO 4217 currency code' },
+        },
       ]);
       const click = await makeClick(api, f);
       expect((await post(conversionBody(click, { currency: 'eur' }))).body.status).toBe('ok');
@@ -163,7 +220,11 @@ describe('POST /api/conversion (e2e)', () => {
       for (const v of ['2026-02-30T00:00:00Z', 'yesterday', '2026-05-26T25:00:00Z', '']) {
         const r = await post(conversionBody('c', { conversion_time: v }));
         expect(r.status).toBe(422);
-        expect(r.body.detail[0]).toMatchObject({ type: 'datetime_from_date_parsing', loc: ['body', 'conversion_time'], input: v });
+        expect(r.body.detail[0]).toMatchObject({
+          type: 'datetime_from_date_parsing',
+          loc: ['body', 'conversion_time'],
+          input: v,
+        });
       }
       const c1 = await makeClick(api, f);
       await post(conversionBody(c1, { conversion_time: '2026-05-26T14:34:56.123+02:00' }));
@@ -171,7 +232,8 @@ describe('POST /api/conversion (e2e)', () => {
       await post(conversionBody(c2, { conversion_time: '2026-05-26T12:34:56.123' }));
       for (const c of [c1, c2]) {
         const [row] = await conversionRows(t, c);
-        const stored = row.conversion_time instanceof Date ? row.conversion_time.toISOString() : String(row.conversion_time);
+        const stored =
+          row.conversion_time instanceof Date ? row.conversion_time.toISOString() : String(row.conversion_time);
         expect(stored).toMatch(/^2026-05-26[T ]12:34:56\.123/);
       }
     });
@@ -180,8 +242,20 @@ describe('POST /api/conversion (e2e)', () => {
       const r = await post(conversionBody('x'.repeat(256), { order_id: 'o'.repeat(256) }));
       expect(r.status).toBe(422);
       expect(r.body.detail).toEqual([
-        { type: 'string_too_long', loc: ['body', 'click_id'], msg: 'String should have at most 255 characters', input: 'x'.repeat(256), ctx: { max_length: 255 } },
-        { type: 'string_too_long', loc: ['body', 'order_id'], msg: 'String should have at most 255 characters', input: 'o'.repeat(256), ctx: { max_length: 255 } },
+        {
+          type: 'string_too_long',
+          loc: ['body', 'click_id'],
+          msg: 'String should have at most 255 characters',
+          input: 'x'.repeat(256),
+          ctx: { max_length: 255 },
+        },
+        {
+          type: 'string_too_long',
+          loc: ['body', 'order_id'],
+          msg: 'String should have at most 255 characters',
+          input: 'o'.repeat(256),
+          ctx: { max_length: 255 },
+        },
       ]);
     });
 
@@ -189,7 +263,13 @@ describe('POST /api/conversion (e2e)', () => {
       const long = await post(conversionBody('c'), f.partnerKey, { 'idempotency-key': 'k'.repeat(256) });
       expect(long.status).toBe(422);
       expect(long.body.detail).toEqual([
-        { type: 'string_too_long', loc: ['header', 'idempotency-key'], msg: 'String should have at most 255 characters', input: 'k'.repeat(256), ctx: { max_length: 255 } },
+        {
+          type: 'string_too_long',
+          loc: ['header', 'idempotency-key'],
+          msg: 'String should have at most 255 characters',
+          input: 'k'.repeat(256),
+          ctx: { max_length: 255 },
+        },
       ]);
       const empty = await post(conversionBody('c'), f.partnerKey, { 'idempotency-key': '' });
       expect(empty.status).toBe(422);
@@ -218,21 +298,35 @@ describe('POST /api/conversion (e2e)', () => {
       const base = JSON.stringify(conversionBody(click, { pad: '' }));
       const exact = base.replace('"pad":""', `"pad":"${'p'.repeat(64 * 1024 - base.length)}"`);
       expect(Buffer.byteLength(exact)).toBe(65536);
-      const ok = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: exact, headers: { 'content-type': 'application/json' } });
+      const ok = await api.request('POST', '/api/conversion', {
+        key: f.partnerKey,
+        raw: exact,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(ok.status).toBe(200);
       expect(ok.body.status).toBe('ok');
       const over = exact.replace('"pad":"', '"pad":"p');
-      const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: over, headers: { 'content-type': 'application/json' } });
+      const r = await api.request('POST', '/api/conversion', {
+        key: f.partnerKey,
+        raw: over,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).toBe(413);
       expect(r.body).toEqual({ detail: expect.any(String) });
     });
 
-    it('a tag_id that is not one of the caller\'s tags is 422 on tag_id', async () => {
+    it("a tag_id that is not one of the caller's tags is 422 on tag_id", async () => {
       const click = await makeClick(api, f);
       const r = await post(conversionBody(click, { tag_id: other.tagId }));
       expect(r.status).toBe(422);
       expect(r.body.detail).toEqual([
-        { type: 'value_error', loc: ['body', 'tag_id'], msg: 'Value error, not one of your tags', input: other.tagId, ctx: { error: 'not one of your tags' } },
+        {
+          type: 'value_error',
+          loc: ['body', 'tag_id'],
+          msg: 'Value error, not one of your tags',
+          input: other.tagId,
+          ctx: { error: 'not one of your tags' },
+        },
       ]);
       expect(await conversionRows(t, click)).toHaveLength(0);
       const ok = await post(conversionBody(click, { tag_id: f.tagId }));
@@ -240,10 +334,18 @@ describe('POST /api/conversion (e2e)', () => {
     });
 
     it('other content types are 415', async () => {
-      const r = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const r = await api.request('POST', '/api/conversion', {
+        key: f.partnerKey,
+        raw: 'a=b',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(r.status).toBe(415);
       expect(r.body).toEqual({ detail: expect.any(String) });
-      const html = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: '<p>', headers: { 'content-type': 'text/html' } });
+      const html = await api.request('POST', '/api/conversion', {
+        key: f.partnerKey,
+        raw: '<p>',
+        headers: { 'content-type': 'text/html' },
+      });
       expect(html.status).toBe(415);
     });
   });
@@ -272,7 +374,10 @@ describe('POST /api/conversion (e2e)', () => {
       expect(r.status).toBe(400);
       expect(r.body).toEqual({ detail: 'Click missing bid id' });
       expect(await conversionRows(t, click)).toHaveLength(0);
-      const patch = await api.request('PATCH', `/api/clicks/${click}`, { key: f.ingestKey, body: { bid_id: 'bid_late' } });
+      const patch = await api.request('PATCH', `/api/clicks/${click}`, {
+        key: f.ingestKey,
+        body: { bid_id: 'bid_late' },
+      });
       expect(patch.status).toBe(200);
       expect(patch.body.bid_id).toBe('bid_late');
       const ok = await post(conversionBody(click, { order_id: 'late-bid' }));
@@ -289,7 +394,12 @@ describe('POST /api/conversion (e2e)', () => {
   describe('what is stored', () => {
     it('keeps unknown keys under params.extra exactly as sent, nested values included', async () => {
       const click = await makeClick(api, f);
-      const extra = { coupon: 'SPRING', items: [{ sku: 'A-1', qty: 2, price: 10.5 }], flags: { vip: true, note: null }, 'ünï': '✓ "q", x\ny' };
+      const extra = {
+        coupon: 'SPRING',
+        items: [{ sku: 'A-1', qty: 2, price: 10.5 }],
+        flags: { vip: true, note: null },
+        ünï: '✓ "q", x\ny',
+      };
       const r = await post(conversionBody(click, { ...extra, page_url: 'https://shop.example.com/done' }));
       expect(r.body.status).toBe('ok');
       const [row] = await conversionRows(t, click);
@@ -300,7 +410,9 @@ describe('POST /api/conversion (e2e)', () => {
 
     it('defaults event_type to purchase_completed; null optional fields are absent', async () => {
       const click = await makeClick(api, f);
-      const r = await post(conversionBody(click, { event_type: null, order_id: null, event_id: null, tag_id: null, page_url: null }));
+      const r = await post(
+        conversionBody(click, { event_type: null, order_id: null, event_id: null, tag_id: null, page_url: null }),
+      );
       expect(r.body.status).toBe('ok');
       const [row] = await conversionRows(t, click);
       expect(row.event_type).toBe('purchase_completed');
@@ -339,8 +451,12 @@ describe('POST /api/conversion (e2e)', () => {
 
     it('the header takes precedence over event_id and order_id', async () => {
       const click = await makeClick(api, f);
-      const a = await post(conversionBody(click, { event_id: 'same', order_id: 'same' }), f.partnerKey, { 'idempotency-key': 'h1' });
-      const b = await post(conversionBody(click, { event_id: 'same', order_id: 'same' }), f.partnerKey, { 'idempotency-key': 'h2' });
+      const a = await post(conversionBody(click, { event_id: 'same', order_id: 'same' }), f.partnerKey, {
+        'idempotency-key': 'h1',
+      });
+      const b = await post(conversionBody(click, { event_id: 'same', order_id: 'same' }), f.partnerKey, {
+        'idempotency-key': 'h2',
+      });
       expect(a.body.status).toBe('ok');
       expect(b.body.status).toBe('ok');
       expect(await conversionRows(t, click)).toHaveLength(2);
@@ -348,7 +464,9 @@ describe('POST /api/conversion (e2e)', () => {
 
     it('a key is a value whichever layer it came from: header order_123 then a retry with only order_id', async () => {
       const click = await makeClick(api, f);
-      const a = await post(conversionBody(click, { order_id: 'order_123' }), f.partnerKey, { 'idempotency-key': 'order_123' });
+      const a = await post(conversionBody(click, { order_id: 'order_123' }), f.partnerKey, {
+        'idempotency-key': 'order_123',
+      });
       const b = await post(conversionBody(click, { order_id: 'order_123' }));
       expect(b.body).toEqual({ status: 'duplicate', conversion_id: a.body.conversion_id, matched_on: 'order_id' });
     });
@@ -359,10 +477,12 @@ describe('POST /api/conversion (e2e)', () => {
       expect((await post(conversionBody(c1, { order_id: 'k' }))).body.status).toBe('ok');
       expect((await post(conversionBody(c2, { order_id: 'k' }))).body.status).toBe('ok');
       expect((await post(conversionBody(c1, { order_id: 'k', event_type: 'lead_created' }))).body.status).toBe('ok');
-      expect((await post(conversionBody(c1, { order_id: 'k', event_type: 'purchase_completed' }))).body.status).toBe('duplicate');
+      expect((await post(conversionBody(c1, { order_id: 'k', event_type: 'purchase_completed' }))).body.status).toBe(
+        'duplicate',
+      );
     });
 
-    it('without any key, every request writes a row (the seed\'s documented behaviour)', async () => {
+    it("without any key, every request writes a row (the seed's documented behaviour)", async () => {
       const click = await makeClick(api, f);
       expect((await post(conversionBody(click))).body.status).toBe('ok');
       expect((await post(conversionBody(click))).body.status).toBe('ok');
@@ -420,10 +540,16 @@ describe('DEDUP_WINDOW is configurable', () => {
     const click = await makeClick(api, f);
     const t0 = new Date('2031-01-01T00:00:00.000Z');
     t.clock.fixed = t0;
-    expect((await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status).toBe('ok');
+    expect(
+      (await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status,
+    ).toBe('ok');
     t.clock.fixed = new Date(t0.getTime() + 3_599_999);
-    expect((await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status).toBe('duplicate');
+    expect(
+      (await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status,
+    ).toBe('duplicate');
     t.clock.fixed = new Date(t0.getTime() + 3_600_000);
-    expect((await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status).toBe('ok');
+    expect(
+      (await api.post('/api/conversion', conversionBody(click, { event_id: 'w' }), f.partnerKey)).body.status,
+    ).toBe('ok');
   });
 });

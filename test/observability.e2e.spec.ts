@@ -42,12 +42,22 @@ describe('observability (e2e): request id, /metrics, /health/live, /health/ready
       status: 'ok',
       info: {
         database: { status: 'up', responseTime: expect.any(Number) },
-        migrations: { status: 'up', applied: MIGRATIONS.length, expected: MIGRATIONS.length, responseTime: expect.any(Number) },
+        migrations: {
+          status: 'up',
+          applied: MIGRATIONS.length,
+          expected: MIGRATIONS.length,
+          responseTime: expect.any(Number),
+        },
       },
       error: {},
       details: {
         database: { status: 'up', responseTime: expect.any(Number) },
-        migrations: { status: 'up', applied: MIGRATIONS.length, expected: MIGRATIONS.length, responseTime: expect.any(Number) },
+        migrations: {
+          status: 'up',
+          applied: MIGRATIONS.length,
+          expected: MIGRATIONS.length,
+          responseTime: expect.any(Number),
+        },
       },
     });
     const h = await api.request('GET', '/health');
@@ -57,16 +67,25 @@ describe('observability (e2e): request id, /metrics, /health/live, /health/ready
 
   it('GET /health/ready is 503 with Retry-After while a migration of this build is not applied', async () => {
     const ds = t.app.get(DataSource);
-    const rows: { id: number; timestamp: string; name: string }[] = await ds.query('SELECT id, timestamp, name FROM migrations');
+    const rows: { id: number; timestamp: string; name: string }[] = await ds.query(
+      'SELECT id, timestamp, name FROM migrations',
+    );
     await ds.query('DELETE FROM migrations');
     try {
       const r = await api.request('GET', '/health/ready');
       expect(r.status).toBe(503);
       expect(r.headers['retry-after']).toBe('5');
       expect(r.body.status).toBe('error');
-      expect(r.body.error).toEqual({ migrations: { status: 'down', responseTime: expect.any(Number), message: expect.stringMatching(/^pending migrations: InitialSchema/) } });
+      expect(r.body.error).toEqual({
+        migrations: {
+          status: 'down',
+          responseTime: expect.any(Number),
+          message: expect.stringMatching(/^pending migrations: InitialSchema/),
+        },
+      });
     } finally {
-      for (const m of rows) await ds.query(`INSERT INTO migrations (id, timestamp, name) VALUES (${m.id}, ${m.timestamp}, '${m.name}')`);
+      for (const m of rows)
+        await ds.query(`INSERT INTO migrations (id, timestamp, name) VALUES (${m.id}, ${m.timestamp}, '${m.name}')`);
     }
     expect((await api.request('GET', '/health/ready')).status).toBe(200);
   });
@@ -106,13 +125,19 @@ describe('observability (e2e): request id, /metrics, /health/live, /health/ready
     expect(text).toContain('dedup_matches_total{layer="event_id"} 1');
     expect(text).toContain('http_requests_total{method="POST",route="/api/conversion",status="200"} 2');
     expect(text).toContain('http_requests_total{method="POST",route="/api/conversion",status="404"} 1');
-    expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/api\/conversion",status="422"\} 1/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/api\/conversion",status="422"\} 1/,
+    );
     expect(text).toContain('http_requests_total{method="GET",route="unmatched",status="404"}');
     expect(text).toContain('# TYPE db_pool_connections gauge');
   });
 
   it('counts browser Tag conversions under source="tag"', async () => {
-    const reg = await api.post('/api/clicks', { tag_id: f.tagId, click_id: `clk_tag_${Date.now()}`, bid_id: 'bid_t' }, f.ingestKey);
+    const reg = await api.post(
+      '/api/clicks',
+      { tag_id: f.tagId, click_id: `clk_tag_${Date.now()}`, bid_id: 'bid_t' },
+      f.ingestKey,
+    );
     expect(reg.status).toBe(201);
     const body = conversionBody(reg.body.click_id, { event_id: 'tag-ev-1', sig: reg.body.sig, exp: reg.body.exp });
     const first = await api.post('/api/tag/conversion', body, undefined, { origin: 'https://shop.example.com' });

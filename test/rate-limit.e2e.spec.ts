@@ -56,35 +56,77 @@ describe('rate limits per API key (e2e, in memory)', () => {
   it("lets an admin set a partner's own limit (0 unlimited, null back to the default) and validates it", async () => {
     const f = await makePartner(api);
     const click = await makeClick(api, f);
-    const set = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: 2 } });
+    const set = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: 2 },
+    });
     expect(set.status).toBe(200);
     expect(set.body).toEqual({ partner_id: f.partnerId, rate_limit_per_minute: 2, effective_per_minute: 2 });
-    expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).headers['x-ratelimit-limit']).toBe('2');
+    expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).headers['x-ratelimit-limit']).toBe(
+      '2',
+    );
     expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status).toBe(200);
     expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status).toBe(429);
 
-    const unlimited = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: 0 } });
+    const unlimited = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: 0 },
+    });
     expect(unlimited.body).toEqual({ partner_id: f.partnerId, rate_limit_per_minute: 0, effective_per_minute: 0 });
     const free = await api.post('/api/conversion', conversionBody(click), f.partnerKey);
     expect(free.status).toBe(200);
     expect(free.headers['x-ratelimit-limit']).toBeUndefined();
 
-    const back = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: null } });
+    const back = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: null },
+    });
     expect(back.body).toEqual({ partner_id: f.partnerId, rate_limit_per_minute: null, effective_per_minute: 5 });
 
-    const bad = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: -1 } });
+    const bad = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: -1 },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body).toEqual({
-      detail: [{ type: 'greater_than_equal', loc: ['body', 'rate_limit_per_minute'], msg: 'Input should be greater than or equal to 0', input: -1, ctx: { ge: 0 } }],
+      detail: [
+        {
+          type: 'greater_than_equal',
+          loc: ['body', 'rate_limit_per_minute'],
+          msg: 'Input should be greater than or equal to 0',
+          input: -1,
+          ctx: { ge: 0 },
+        },
+      ],
     });
-    const notInt = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: 1.5 } });
-    expect(notInt.body).toEqual({ detail: [{ type: 'int_type', loc: ['body', 'rate_limit_per_minute'], msg: 'Input should be a valid integer', input: 1.5 }] });
+    const notInt = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: 1.5 },
+    });
+    expect(notInt.body).toEqual({
+      detail: [
+        {
+          type: 'int_type',
+          loc: ['body', 'rate_limit_per_minute'],
+          msg: 'Input should be a valid integer',
+          input: 1.5,
+        },
+      ],
+    });
     const missing = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: ADMIN_KEY, body: {} });
-    expect(missing.body).toEqual({ detail: [{ type: 'missing', loc: ['body', 'rate_limit_per_minute'], msg: 'Field required', input: {} }] });
-    const unknown = await api.request('PUT', `/admin/partners/${randomUUID()}/rate-limit`, { key: ADMIN_KEY, body: { rate_limit_per_minute: 3 } });
+    expect(missing.body).toEqual({
+      detail: [{ type: 'missing', loc: ['body', 'rate_limit_per_minute'], msg: 'Field required', input: {} }],
+    });
+    const unknown = await api.request('PUT', `/admin/partners/${randomUUID()}/rate-limit`, {
+      key: ADMIN_KEY,
+      body: { rate_limit_per_minute: 3 },
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ detail: 'Partner not found' });
-    const byPartner = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, { key: f.partnerKey, body: { rate_limit_per_minute: 0 } });
+    const byPartner = await api.request('PUT', `/admin/partners/${f.partnerId}/rate-limit`, {
+      key: f.partnerKey,
+      body: { rate_limit_per_minute: 0 },
+    });
     expect(byPartner.status).toBe(403);
   });
 });
@@ -115,7 +157,8 @@ describe('rate limits per API key (e2e, shared in Redis by two replicas)', () =>
     const f: Fixture = await makePartner(apiA);
     const click = await makeClick(apiA, f);
     const statuses: number[] = [];
-    for (const api of [apiA, apiB, apiA, apiB, apiA, apiB]) statuses.push((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status);
+    for (const api of [apiA, apiB, apiA, apiB, apiA, apiB])
+      statuses.push((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
     const r = await apiB.post('/api/conversion', conversionBody(click), f.partnerKey);
     expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
@@ -128,7 +171,8 @@ describe('rate limits per API key (e2e, shared in Redis by two replicas)', () =>
       const api = new ApiClient(c.app);
       const f = await makePartner(api);
       const click = await makeClick(api, f);
-      for (let i = 0; i < 3; i++) expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await api.post('/api/conversion', conversionBody(click), f.partnerKey)).status).toBe(200);
     } finally {
       await c.close();
     }

@@ -28,7 +28,9 @@ describe('request log of the compiled service (e2e)', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   it('writes one line per request while the process runs, without the bearer key', async () => {
-    const r = await fetch(`${svc.url}/admin/partners?limit=1`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-request-id': 'log-test-1' } });
+    const r = await fetch(`${svc.url}/admin/partners?limit=1`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'x-request-id': 'log-test-1' },
+    });
     expect(r.status).toBe(200);
     const deadline = Date.now() + 5000;
     let line: Record<string, unknown> | undefined;
@@ -36,7 +38,14 @@ describe('request log of the compiled service (e2e)', () => {
       line = logLines().find((l) => l.req_id === 'log-test-1');
       if (!line) await new Promise((res) => setTimeout(res, 50));
     }
-    expect(line).toMatchObject({ msg: 'request', method: 'GET', route: '/admin/partners', path: '/admin/partners', status: 200, context: 'http' });
+    expect(line).toMatchObject({
+      msg: 'request',
+      method: 'GET',
+      route: '/admin/partners',
+      path: '/admin/partners',
+      status: 200,
+      context: 'http',
+    });
     expect(typeof line!.key_id).toBe('string');
     expect(svc.output.join('')).not.toContain(ADMIN_KEY);
   });

@@ -31,7 +31,14 @@ export class ServiceProcess {
     const port = await freePort();
     const output: string[] = [];
     const proc = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.on('data', (d) => output.push(String(d)));

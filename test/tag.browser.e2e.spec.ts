@@ -19,7 +19,9 @@ type TagWindow = { thrad: (c: string, d?: object) => unknown };
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
-  console.warn(`SKIPPED the real-browser Tag test: ${CHROMIUM} is missing (install it with: apt-get install -y chromium).`);
+  console.warn(
+    `SKIPPED the real-browser Tag test: ${CHROMIUM} is missing (install it with: apt-get install -y chromium).`,
+  );
 }
 
 function page(appUrl: string, title: string): string {
@@ -47,7 +49,11 @@ async function site(appUrl: () => string): Promise<{ server: Server; origin: str
 }
 
 async function tagLoaded(p: Page): Promise<void> {
-  await p.waitForFunction(() => typeof (globalThis as unknown as { thrad?: { v?: string } }).thrad?.v === 'string', undefined, { timeout: 10_000 });
+  await p.waitForFunction(
+    () => typeof (globalThis as unknown as { thrad?: { v?: string } }).thrad?.v === 'string',
+    undefined,
+    { timeout: 10_000 },
+  );
 }
 
 (hasChromium ? describe : describe.skip)('the Tag in headless Chromium (e2e)', () => {
@@ -64,7 +70,10 @@ async function tagLoaded(p: Page): Promise<void> {
   async function rows(clickId: string): Promise<Record<string, unknown>[]> {
     const ds = t.app.get(DataSource);
     const p = ds.options.type === 'postgres' ? '$1' : '?';
-    return ds.query(`SELECT source, event_id, order_id, currency, page_url, user_agent, referrer FROM conversions WHERE click_id = ${p}`, [clickId]);
+    return ds.query(
+      `SELECT source, event_id, order_id, currency, page_url, user_agent, referrer FROM conversions WHERE click_id = ${p}`,
+      [clickId],
+    );
   }
 
   beforeAll(async () => {
@@ -118,7 +127,11 @@ async function tagLoaded(p: Page): Promise<void> {
     await tagLoaded(p);
 
     // 2. The Tag kept the click first-party, expiring at exp.
-    const stored = await p.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('thrad_click'));
+    const stored = await p.evaluate(() =>
+      (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(
+        'thrad_click',
+      ),
+    );
     expect(JSON.parse(stored!)).toEqual({ c: clickId, s: sig, e: Number(exp) });
     const cookie = (await context.cookies(shop.origin)).find((c) => c.name === 'thrad_click');
     expect(cookie?.expires).toBe(Number(exp));
@@ -127,7 +140,9 @@ async function tagLoaded(p: Page): Promise<void> {
     // 3. Later, on another page of the site without the parameters, the conversion is sent.
     await p.goto(`${shop.origin}/checkout/done`);
     await tagLoaded(p);
-    const responded = p.waitForResponse((r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST');
+    const responded = p.waitForResponse(
+      (r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST',
+    );
     const sent = await p.evaluate(() =>
       (globalThis as unknown as TagWindow).thrad('conversion', {
         conversion_value: 42.5,
@@ -156,13 +171,19 @@ async function tagLoaded(p: Page): Promise<void> {
     expect(found[0].user_agent).toMatch(/Chrome/);
 
     // 5. The advertiser's backend reports the same conversion: duplicate, nothing written.
-    const server = await api.post('/api/conversion', conversionBody(clickId, { event_id: 'evt_browser_1', order_id: 'ord_browser_1' }), f.partnerKey);
+    const server = await api.post(
+      '/api/conversion',
+      conversionBody(clickId, { event_id: 'evt_browser_1', order_id: 'ord_browser_1' }),
+      f.partnerKey,
+    );
     expect(server.status).toBe(200);
     expect(server.body).toEqual({ status: 'duplicate', conversion_id: conversionId, matched_on: 'event_id' });
     expect(await rows(clickId)).toHaveLength(1);
 
     // 5b. A call made before the script loaded is replayed from the snippet's queue.
-    const queuedResponse = p.waitForResponse((r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST');
+    const queuedResponse = p.waitForResponse(
+      (r) => r.url() === `${appUrl}/api/tag/conversion` && r.request().method() === 'POST',
+    );
     await p.goto(`${shop.origin}/queued`);
     expect((await queuedResponse).status()).toBe(200);
     expect((await rows(clickId)).map((r) => r.event_id).sort()).toEqual(['evt_browser_1', 'evt_queued']);
@@ -171,16 +192,23 @@ async function tagLoaded(p: Page): Promise<void> {
     const e = await context.newPage();
     const blocked: string[] = [];
     e.on('response', (r) => {
-      if (r.url() === `${appUrl}/api/tag/conversion`) blocked.push(`${r.request().method()} ${r.request().headers()['content-type']} ${r.status()}`);
+      if (r.url() === `${appUrl}/api/tag/conversion`)
+        blocked.push(`${r.request().method()} ${r.request().headers()['content-type']} ${r.status()}`);
     });
     e.on('requestfailed', (r) => {
       if (r.url() === `${appUrl}/api/tag/conversion`) blocked.push(`${r.method()} failed`);
     });
-    await e.goto(`${evil.origin}/landing?thrad_click_id=${encodeURIComponent(clickId)}&thrad_sig=${encodeURIComponent(sig)}&thrad_exp=${exp}`);
+    await e.goto(
+      `${evil.origin}/landing?thrad_click_id=${encodeURIComponent(clickId)}&thrad_sig=${encodeURIComponent(sig)}&thrad_exp=${exp}`,
+    );
     await tagLoaded(e);
     // The Tag tries fetch (refused by the CORS preflight), then sendBeacon (refused by the server).
     await e.evaluate(() =>
-      (globalThis as unknown as TagWindow).thrad('conversion', { conversion_value: 1, currency: 'USD', event_id: 'evt_evil' }),
+      (globalThis as unknown as TagWindow).thrad('conversion', {
+        conversion_value: 1,
+        currency: 'USD',
+        event_id: 'evt_evil',
+      }),
     );
     // And a direct cross-origin fetch fails in the browser.
     const direct = await e.evaluate(async (url) => {
@@ -207,9 +235,15 @@ async function tagLoaded(p: Page): Promise<void> {
     });
     await bare.goto(`http://localhost:${new URL(shop.origin).port}/nothing-here`);
     await tagLoaded(bare);
-    expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('conversion', { conversion_value: 1, currency: 'USD' }))).toBe(false);
+    expect(
+      await bare.evaluate(() =>
+        (globalThis as unknown as TagWindow).thrad('conversion', { conversion_value: 1, currency: 'USD' }),
+      ),
+    ).toBe(false);
     expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('click_id'))).toBeNull();
-    expect(await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('unknown-command', null as never))).toBe(false);
+    expect(
+      await bare.evaluate(() => (globalThis as unknown as TagWindow).thrad('unknown-command', null as never)),
+    ).toBe(false);
     expect(sentBare).toEqual([]);
   });
 });

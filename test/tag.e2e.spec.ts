@@ -9,7 +9,11 @@ import { ConversionsService } from '../src/modules/conversions/conversions.servi
 const ORIGIN = 'https://shop.example.com';
 
 /** A click registered through the ingest API, with its signature. */
-async function signedClick(api: ApiClient, f: Fixture, bid: string | null = 'bid_1'): Promise<{ click_id: string; sig: string; exp: number }> {
+async function signedClick(
+  api: ApiClient,
+  f: Fixture,
+  bid: string | null = 'bid_1',
+): Promise<{ click_id: string; sig: string; exp: number }> {
   const body: Record<string, unknown> = { tag_id: f.tagId };
   if (bid !== null) body.bid_id = bid;
   const r = await api.post('/api/clicks', body, f.ingestKey);
@@ -21,7 +25,10 @@ function tagBody(c: { click_id: string; sig: string; exp: number | string }, ext
   return conversionBody(c.click_id, { sig: c.sig, exp: c.exp, ...extra });
 }
 
-async function rowsOf(t: TestApp, clickId: string): Promise<{ source: string; params: unknown; event_id: string | null }[]> {
+async function rowsOf(
+  t: TestApp,
+  clickId: string,
+): Promise<{ source: string; params: unknown; event_id: string | null }[]> {
   const ds = t.app.get(DataSource);
   const rows: { source: string; params: unknown; event_id: string | null }[] = await ds.query(
     `SELECT source, params, event_id FROM conversions WHERE click_id = ${ds.options.type === 'postgres' ? '$1' : '?'} ORDER BY created_at`,
@@ -49,7 +56,11 @@ describe('browser path (e2e)', () => {
   describe('POST /api/clicks', () => {
     it('returns sig and exp (clicked_at + 30 days)', async () => {
       const clickId = `clk_signed_${randomUUID()}`;
-      const r = await api.post('/api/clicks', { tag_id: f.tagId, click_id: clickId, bid_id: 'b', clicked_at: '2026-05-26T12:00:00Z' }, f.ingestKey);
+      const r = await api.post(
+        '/api/clicks',
+        { tag_id: f.tagId, click_id: clickId, bid_id: 'b', clicked_at: '2026-05-26T12:00:00Z' },
+        f.ingestKey,
+      );
       expect(r.status).toBe(201);
       expect(r.body).toEqual({
         click_id: clickId,
@@ -72,12 +83,20 @@ describe('browser path (e2e)', () => {
       expect(r.status).toBe(302);
       expect(r.headers['cache-control']).toBe('no-store');
       const loc = r.headers.location as string;
-      const m = /^https:\/\/shop\.example\.com\/p\/1\?utm_source=thrad&q=a%20b&thrad_click_id=(clk_[A-Za-z0-9_-]+)&thrad_sig=([A-Za-z0-9_.-]+)&thrad_exp=(\d+)#reviews$/.exec(loc);
+      const m =
+        /^https:\/\/shop\.example\.com\/p\/1\?utm_source=thrad&q=a%20b&thrad_click_id=(clk_[A-Za-z0-9_-]+)&thrad_sig=([A-Za-z0-9_.-]+)&thrad_exp=(\d+)#reviews$/.exec(
+          loc,
+        );
       expect(m).not.toBeNull();
       const [, clickId, sig, exp] = m!;
       expect(Math.abs(Number(exp) - (Date.now() / 1000 + 30 * 86400))).toBeLessThan(5);
       // The click exists, with its bid, and the signature is good for the Tag endpoint.
-      const conv = await api.post('/api/tag/conversion', tagBody({ click_id: clickId, sig, exp }, { order_id: 'o-redirect' }), undefined, { origin: ORIGIN });
+      const conv = await api.post(
+        '/api/tag/conversion',
+        tagBody({ click_id: clickId, sig, exp }, { order_id: 'o-redirect' }),
+        undefined,
+        { origin: ORIGIN },
+      );
       expect(conv.status).toBe(200);
       expect(conv.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
     });
@@ -85,7 +104,9 @@ describe('browser path (e2e)', () => {
     it('adds a query to a URL without one', async () => {
       const r = await api.request('GET', `/c?tag_id=${f.tagId}&url=${encodeURIComponent('http://localhost:8080')}`);
       expect(r.status).toBe(302);
-      expect(r.headers.location).toMatch(/^http:\/\/localhost:8080\/\?thrad_click_id=clk_[^&]+&thrad_sig=[^&]+&thrad_exp=\d+$/);
+      expect(r.headers.location).toMatch(
+        /^http:\/\/localhost:8080\/\?thrad_click_id=clk_[^&]+&thrad_sig=[^&]+&thrad_exp=\d+$/,
+      );
     });
 
     it.each([
@@ -105,7 +126,15 @@ describe('browser path (e2e)', () => {
       const js = await api.request('GET', `/c?tag_id=${f.tagId}&url=${encodeURIComponent('javascript:alert(1)')}`);
       expect(js.status).toBe(422);
       expect(js.body).toEqual({
-        detail: [{ type: 'url_parsing', loc: ['query', 'url'], msg: 'Input should be a valid URL, relative URL without a base', input: 'javascript:alert(1)', ctx: { error: 'relative URL without a base' } }],
+        detail: [
+          {
+            type: 'url_parsing',
+            loc: ['query', 'url'],
+            msg: 'Input should be a valid URL, relative URL without a base',
+            input: 'javascript:alert(1)',
+            ctx: { error: 'relative URL without a base' },
+          },
+        ],
       });
       const missing = await api.request('GET', `/c?url=${encodeURIComponent(ORIGIN)}`);
       expect(missing.status).toBe(422);
@@ -128,7 +157,11 @@ describe('browser path (e2e)', () => {
       const gz = gzipSync(Buffer.from(r.body));
       expect(gunzipSync(gz).toString()).toBe(r.body);
       expect(gz.length).toBeLessThan(3 * 1024);
-      const again = await t.app.inject({ method: 'GET', url: '/tag.js', headers: { 'if-none-match': r.headers.etag as string } });
+      const again = await t.app.inject({
+        method: 'GET',
+        url: '/tag.js',
+        headers: { 'if-none-match': r.headers.etag as string },
+      });
       expect(again.statusCode).toBe(304);
       expect(again.body).toBe('');
     });
@@ -137,12 +170,16 @@ describe('browser path (e2e)', () => {
   describe('POST /api/tag/conversion', () => {
     it('records a conversion as source "tag", with no key, and keeps sig/exp out of params.extra', async () => {
       const c = await signedClick(api, f);
-      const r = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'e1', coupon: 'X' }), undefined, { origin: ORIGIN });
+      const r = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'e1', coupon: 'X' }), undefined, {
+        origin: ORIGIN,
+      });
       expect(r.status).toBe(200);
       expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
       expect(r.headers['access-control-allow-origin']).toBe(ORIGIN);
       expect(r.headers.vary).toBe('Origin');
-      expect(await rowsOf(t, c.click_id)).toEqual([{ source: 'tag', event_id: 'e1', params: { extra: { coupon: 'X' } } }]);
+      expect(await rowsOf(t, c.click_id)).toEqual([
+        { source: 'tag', event_id: 'e1', params: { extra: { coupon: 'X' } } },
+      ]);
     });
 
     it('accepts text/plain JSON (sendBeacon) and exp as a string', async () => {
@@ -157,14 +194,21 @@ describe('browser path (e2e)', () => {
 
     it('keeps text/plain a 415 on other routes', async () => {
       const c = await makeClick(api, f);
-      const r = await api.request('POST', '/api/conversion', { raw: JSON.stringify(conversionBody(c)), key: f.partnerKey, headers: { 'content-type': 'text/plain' } });
+      const r = await api.request('POST', '/api/conversion', {
+        raw: JSON.stringify(conversionBody(c)),
+        key: f.partnerKey,
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(r.status).toBe(415);
       expect(r.body).toEqual({ detail: 'Unsupported Media Type' });
       expect(await rowsOf(t, c)).toEqual([]);
     });
 
     it.each([
-      ['a tampered signature', (c: { sig: string }) => ({ sig: c.sig.slice(0, -2) + (c.sig.endsWith('AA') ? 'BB' : 'AA') })],
+      [
+        'a tampered signature',
+        (c: { sig: string }) => ({ sig: c.sig.slice(0, -2) + (c.sig.endsWith('AA') ? 'BB' : 'AA') }),
+      ],
       ['a later exp', (c: { exp: number }) => ({ exp: c.exp + 86400 })],
       ['another click id', () => ({ click_id: 'clk_other' })],
       ['an unknown key id', (c: { sig: string }) => ({ sig: 'kZZZZZZZ' + c.sig.slice(8) })],
@@ -187,7 +231,7 @@ describe('browser path (e2e)', () => {
 
     it('answers 401 Click signature expired once exp has passed', async () => {
       const c = await signedClick(api, f);
-      t.clock.offsetMs = (c.exp * 1000 - Date.now()) + 1000;
+      t.clock.offsetMs = c.exp * 1000 - Date.now() + 1000;
       const access = jest.spyOn(ClicksService.prototype, 'accessOfClick');
       const r = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'o' }), undefined, { origin: ORIGIN });
       expect(r.status).toBe(401);
@@ -202,24 +246,43 @@ describe('browser path (e2e)', () => {
       expect(r.body).toEqual({ detail: 'Click missing bid id' });
       expect(r.headers['access-control-allow-origin']).toBe(ORIGIN);
       const c = await signedClick(api, f);
-      const bad = await api.post('/api/tag/conversion', tagBody(c, { currency: 'XXXX' }), undefined, { origin: ORIGIN });
+      const bad = await api.post('/api/tag/conversion', tagBody(c, { currency: 'XXXX' }), undefined, {
+        origin: ORIGIN,
+      });
       expect(bad.status).toBe(422);
       expect(bad.body).toEqual({
-        detail: [{ type: 'string_too_long', loc: ['body', 'currency'], msg: 'String should have at most 3 characters', input: 'XXXX', ctx: { max_length: 3 } }],
+        detail: [
+          {
+            type: 'string_too_long',
+            loc: ['body', 'currency'],
+            msg: 'String should have at most 3 characters',
+            input: 'XXXX',
+            ctx: { max_length: 3 },
+          },
+        ],
       });
-      const malformed = await api.request('POST', '/api/tag/conversion', { raw: '{"click_id":', headers: { origin: ORIGIN } });
+      const malformed = await api.request('POST', '/api/tag/conversion', {
+        raw: '{"click_id":',
+        headers: { origin: ORIGIN },
+      });
       expect(malformed.status).toBe(422);
       expect(malformed.body.detail[0].type).toBe('json_invalid');
     });
 
     it('answers 404 Click not found for a genuine signature of a click that is not stored, and 413 over 64 KiB', async () => {
-      const ghost = { click_id: 'clk_ghost', ...t.app.get(ClicksService).signClick({ click_id: 'clk_ghost', clicked_at: new Date() }) };
+      const ghost = {
+        click_id: 'clk_ghost',
+        ...t.app.get(ClicksService).signClick({ click_id: 'clk_ghost', clicked_at: new Date() }),
+      };
       const r = await api.post('/api/tag/conversion', tagBody(ghost, { order_id: 'o' }), undefined, { origin: ORIGIN });
       expect(r.status).toBe(404);
       expect(r.body).toEqual({ detail: 'Click not found' });
       const c = await signedClick(api, f);
       const big = JSON.stringify(tagBody(c, { pad: 'x'.repeat(64 * 1024) }));
-      const tooBig = await api.request('POST', '/api/tag/conversion', { raw: big, headers: { 'content-type': 'text/plain', origin: ORIGIN } });
+      const tooBig = await api.request('POST', '/api/tag/conversion', {
+        raw: big,
+        headers: { 'content-type': 'text/plain', origin: ORIGIN },
+      });
       expect(tooBig.status).toBe(413);
       expect(tooBig.body).toEqual({ detail: 'Request body is too large' });
       expect(await rowsOf(t, c.click_id)).toEqual([]);
@@ -239,19 +302,33 @@ describe('browser path (e2e)', () => {
     it('does not let another tag’s allowed origin post for this click', async () => {
       const other = await makePartner(api, undefined, ['https://other.example.org']);
       const c = await signedClick(api, f);
-      const r = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'o' }), undefined, { origin: 'https://other.example.org' });
+      const r = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'o' }), undefined, {
+        origin: 'https://other.example.org',
+      });
       expect(r.status).toBe(403);
       expect(other.tagId).not.toBe(f.tagId);
     });
 
     it('answers CORS preflights for allowed origins only', async () => {
-      const ok = await t.app.inject({ method: 'OPTIONS', url: '/api/tag/conversion', headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      const ok = await t.app.inject({
+        method: 'OPTIONS',
+        url: '/api/tag/conversion',
+        headers: {
+          origin: ORIGIN,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
       expect(ok.statusCode).toBe(204);
       expect(ok.headers['access-control-allow-origin']).toBe(ORIGIN);
       expect(ok.headers['access-control-allow-methods']).toBe('POST');
       expect(ok.headers['access-control-allow-headers']).toBe('Content-Type');
       expect(ok.headers['access-control-max-age']).toBe('600');
-      const no = await t.app.inject({ method: 'OPTIONS', url: '/api/tag/conversion', headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'POST' } });
+      const no = await t.app.inject({
+        method: 'OPTIONS',
+        url: '/api/tag/conversion',
+        headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'POST' },
+      });
       expect(no.statusCode).toBe(403);
       expect(JSON.parse(no.body)).toEqual({ detail: 'Origin not allowed' });
       expect(no.headers['access-control-allow-origin']).toBeUndefined();
@@ -259,21 +336,42 @@ describe('browser path (e2e)', () => {
 
     it('dedups against the server API: Tag first, then server answers duplicate', async () => {
       const c = await signedClick(api, f);
-      const tag = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'evt_shared' }), undefined, { origin: ORIGIN });
+      const tag = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'evt_shared' }), undefined, {
+        origin: ORIGIN,
+      });
       expect(tag.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
-      const server = await api.post('/api/conversion', conversionBody(c.click_id, { event_id: 'evt_shared' }), f.partnerKey);
+      const server = await api.post(
+        '/api/conversion',
+        conversionBody(c.click_id, { event_id: 'evt_shared' }),
+        f.partnerKey,
+      );
       expect(server.status).toBe(200);
-      expect(server.body).toEqual({ status: 'duplicate', conversion_id: tag.body.conversion_id, matched_on: 'event_id' });
+      expect(server.body).toEqual({
+        status: 'duplicate',
+        conversion_id: tag.body.conversion_id,
+        matched_on: 'event_id',
+      });
       expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['tag']);
     });
 
     it('dedups against the server API: server first (order_id), then the Tag answers duplicate', async () => {
       const c = await signedClick(api, f);
-      const server = await api.post('/api/conversion', conversionBody(c.click_id, { order_id: 'order_77' }), f.partnerKey, { 'idempotency-key': 'order_77' });
+      const server = await api.post(
+        '/api/conversion',
+        conversionBody(c.click_id, { order_id: 'order_77' }),
+        f.partnerKey,
+        { 'idempotency-key': 'order_77' },
+      );
       expect(server.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
-      const tag = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'order_77' }), undefined, { origin: ORIGIN });
+      const tag = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'order_77' }), undefined, {
+        origin: ORIGIN,
+      });
       expect(tag.status).toBe(200);
-      expect(tag.body).toEqual({ status: 'duplicate', conversion_id: server.body.conversion_id, matched_on: 'order_id' });
+      expect(tag.body).toEqual({
+        status: 'duplicate',
+        conversion_id: server.body.conversion_id,
+        matched_on: 'order_id',
+      });
       expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['api']);
     });
   });
@@ -305,7 +403,10 @@ describe('Tag endpoint rate limits (e2e)', () => {
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(await rowsOf(t, c.click_id)).toHaveLength(3);
     // The same click from another address is still limited; another click is not.
-    const elsewhere = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'e4' }), undefined, { 'x-forwarded-for': '198.51.100.1', origin: ORIGIN });
+    const elsewhere = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'e4' }), undefined, {
+      'x-forwarded-for': '198.51.100.1',
+      origin: ORIGIN,
+    });
     expect(elsewhere.status).toBe(429);
     const c2 = await signedClick(api, f);
     // Address 203.0.113.7 has used 4 of 8; forged requests count too (the address limit runs before the signature check).

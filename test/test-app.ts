@@ -53,7 +53,12 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     .useValue(clock)
     .compile();
   moduleRef.useLogger(['error']);
-  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), { ...NEST_APP_OPTIONS, logger: ['error'] }));
+  const app = configureApp(
+    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), {
+      ...NEST_APP_OPTIONS,
+      logger: ['error'],
+    }),
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, clock, config, close: () => app.close() };

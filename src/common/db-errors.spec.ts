@@ -8,12 +8,21 @@ function pgError(code: string, message = 'x'): Error {
 
 describe('isDatabaseUnavailable', () => {
   it.each([
-    ['statement timeout', new QueryFailedError('SELECT 1', [], pgError('57014', 'canceling statement due to statement timeout'))],
-    ['terminated backend', new QueryFailedError('SELECT 1', [], pgError('57P01', 'terminating connection due to administrator command'))],
+    [
+      'statement timeout',
+      new QueryFailedError('SELECT 1', [], pgError('57014', 'canceling statement due to statement timeout')),
+    ],
+    [
+      'terminated backend',
+      new QueryFailedError('SELECT 1', [], pgError('57P01', 'terminating connection due to administrator command')),
+    ],
     ['too many connections', pgError('53300')],
     ['connection exception class', pgError('08006')],
     ['refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
-    ['refused, aggregated', Object.assign(new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' })], ''), {})],
+    [
+      'refused, aggregated',
+      Object.assign(new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' })], ''), {}),
+    ],
     ['pool wait timeout', new Error('timeout exceeded when trying to connect')],
     ['lost connection', new Error('Connection terminated unexpectedly')],
     ['client read timeout', new Error('Query read timeout')],
@@ -35,7 +44,11 @@ describe('isDatabaseUnavailable', () => {
 
   it('is answered 503 {"detail"} with Retry-After by the exception filter, never 500', () => {
     const r = toResponse(new QueryFailedError('SELECT 1', [], pgError('57014')));
-    expect(r).toEqual({ status: 503, body: { detail: 'Service temporarily unavailable, retry later' }, headers: { 'Retry-After': '2' } });
+    expect(r).toEqual({
+      status: 503,
+      body: { detail: 'Service temporarily unavailable, retry later' },
+      headers: { 'Retry-After': '2' },
+    });
     expect(toResponse(new TypeError('x')).status).toBe(500);
   });
 });

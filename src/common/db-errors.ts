@@ -17,7 +17,16 @@ const TRANSIENT_SQLSTATES = new Set([
 ]);
 
 /** Node socket errors seen when the database host is down, restarting or unreachable. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** node-postgres reports lost connections and its own timeouts as plain Errors with these messages. */
 const PG_CLIENT_MESSAGES =
@@ -40,7 +49,8 @@ export function isDatabaseUnavailable(e: unknown, depth = 0): boolean {
   const err = e as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; errors?: unknown };
   const code = codeOf(err as { code?: unknown; driverError?: { code?: unknown } });
   if (code) {
-    if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || NETWORK_CODES.has(code) || SQLITE_BUSY.test(code)) return true;
+    if (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || NETWORK_CODES.has(code) || SQLITE_BUSY.test(code))
+      return true;
   }
   if (typeof err.message === 'string' && PG_CLIENT_MESSAGES.test(err.message)) return true;
   if (Array.isArray(err.errors) && err.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
@@ -52,5 +62,7 @@ export const UNAVAILABLE_RETRY_AFTER_S = 2;
 
 /** The contract's 503 for a database that is unavailable or timing out. */
 export function databaseUnavailable(): AppError {
-  return new AppError('unavailable', 'Service temporarily unavailable, retry later', { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) });
+  return new AppError('unavailable', 'Service temporarily unavailable, retry later', {
+    'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S),
+  });
 }

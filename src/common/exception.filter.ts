@@ -81,7 +81,8 @@ export function toResponse(exception: unknown): {
       const m = (res as { message: unknown }).message;
       detail = Array.isArray(m) ? m.join('; ') : m;
     }
-    if (typeof detail === 'string' && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /.test(detail)) detail = 'Not Found';
+    if (typeof detail === 'string' && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /.test(detail))
+      detail = 'Not Found';
     return { status, body: { detail }, headers: {} };
   }
   return { status: 500, body: { detail: 'Internal Server Error' }, headers: {} };

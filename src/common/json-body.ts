@@ -54,11 +54,21 @@ export function parseJsonBody(text: string): unknown {
 export const TEXT_PLAIN_JSON_ROUTES = new Set<string>(['/api/tag/conversion']);
 
 /** JSON bodies are parsed here (not by Fastify's parser, whose errors are 400s). */
-export function registerJsonBodyParser(app: NestFastifyApplication, contentTypes: string[] = ['application/json']): void {
-  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => parseJsonBody(body.toString("utf8")));
-  app.useBodyParser(['text/plain'], { bodyLimit: BODY_LIMIT }, async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
-    const text = body.toString('utf8');
-    if (!TEXT_PLAIN_JSON_ROUTES.has(req.routeOptions?.url ?? '')) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
-    return parseJsonBody(text);
-  });
+export function registerJsonBodyParser(
+  app: NestFastifyApplication,
+  contentTypes: string[] = ['application/json'],
+): void {
+  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) =>
+    parseJsonBody(body.toString('utf8')),
+  );
+  app.useBodyParser(
+    ['text/plain'],
+    { bodyLimit: BODY_LIMIT },
+    async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
+      const text = body.toString('utf8');
+      if (!TEXT_PLAIN_JSON_ROUTES.has(req.routeOptions?.url ?? ''))
+        throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
+      return parseJsonBody(text);
+    },
+  );
 }

@@ -13,7 +13,11 @@ const VALIDATION = {
         required: ['type', 'loc', 'msg', 'input'],
         properties: {
           type: { type: 'string', example: 'missing' },
-          loc: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'integer' }] }, example: ['body', 'click_id'] },
+          loc: {
+            type: 'array',
+            items: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+            example: ['body', 'click_id'],
+          },
           msg: { type: 'string', example: 'Field required' },
           input: { description: 'The offending input, as sent.' },
           ctx: { type: 'object', additionalProperties: true },
@@ -25,14 +29,26 @@ const VALIDATION = {
 
 const EXAMPLES: Record<number, { description: string; examples: string[] }> = {
   400: { description: 'The request cannot be served as sent.', examples: ['Click missing bid id'] },
-  401: { description: 'No usable credential. Carries `WWW-Authenticate: Bearer`.', examples: ['Missing bearer token', 'Invalid API key'] },
-  403: { description: 'A valid key of a role that may not call this endpoint.', examples: ['This API key may not call this endpoint'] },
+  401: {
+    description: 'No usable credential. Carries `WWW-Authenticate: Bearer`.',
+    examples: ['Missing bearer token', 'Invalid API key'],
+  },
+  403: {
+    description: 'A valid key of a role that may not call this endpoint.',
+    examples: ['This API key may not call this endpoint'],
+  },
   404: { description: 'Not found.', examples: ['Not Found'] },
-  409: { description: 'Conflicts with what is stored.', examples: ['A different click with this click_id is already registered'] },
+  409: {
+    description: 'Conflicts with what is stored.',
+    examples: ['A different click with this click_id is already registered'],
+  },
   413: { description: 'Body over 64 KiB.', examples: ['Request body is too large'] },
   415: { description: 'Content-Type is not application/json.', examples: ['Unsupported Media Type'] },
   429: { description: 'Rate limited; see Retry-After.', examples: ['Too many requests'] },
-  503: { description: 'The database is unavailable; retry after Retry-After seconds.', examples: ['Service temporarily unavailable'] },
+  503: {
+    description: 'The database is unavailable; retry after Retry-After seconds.',
+    examples: ['Service temporarily unavailable'],
+  },
 };
 
 /** Documents error statuses with the contract's bodies; pass [status, detail] to override the example. */
@@ -43,7 +59,7 @@ export function ApiErrors(...statuses: (number | [number, ...string[]])[]): Meth
       if (status === 422) {
         return ApiResponse({
           status,
-          description: 'Validation error, in Pydantic\'s shape (malformed JSON is `json_invalid`).',
+          description: "Validation error, in Pydantic's shape (malformed JSON is `json_invalid`).",
           schema: {
             ...VALIDATION,
             example: { detail: [{ type: 'missing', loc: ['body', 'click_id'], msg: 'Field required', input: {} }] },

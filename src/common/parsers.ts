@@ -37,7 +37,12 @@ export function parseDateTime(v: unknown): DateParse {
     const ms = Math.abs(n) > 2e10 ? n : n * 1000;
     const d = new Date(Math.round(ms));
     if (Number.isNaN(d.getTime()) || d.getUTCFullYear() > 9999 || d.getUTCFullYear() < 1) {
-      return { ok: false, type: 'datetime_parsing', msg: 'Input should be a valid datetime, dates after 9999 are not supported as unix timestamps', error: 'dates after 9999 are not supported as unix timestamps' };
+      return {
+        ok: false,
+        type: 'datetime_parsing',
+        msg: 'Input should be a valid datetime, dates after 9999 are not supported as unix timestamps',
+        error: 'dates after 9999 are not supported as unix timestamps',
+      };
     }
     return { ok: true, date: d };
   }
@@ -51,7 +56,12 @@ export function parseDateTime(v: unknown): DateParse {
   });
   if (!m) return bad('input is not a valid ISO-8601 datetime');
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', tz] = m;
-  const year = +y, month = +mo, day = +d, hour = +h, minute = +mi, second = +s;
+  const year = +y,
+    month = +mo,
+    day = +d,
+    hour = +h,
+    minute = +mi,
+    second = +s;
   if (month < 1 || month > 12) return bad('month value is outside expected range of 1-12');
   const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (year < 1 || day < 1 || day > dim) return bad('day value is outside expected range');
@@ -61,7 +71,8 @@ export function parseDateTime(v: unknown): DateParse {
   if (tz && tz !== 'Z' && tz !== 'z') {
     const sign = tz[0] === '-' ? -1 : 1;
     const digits = tz.slice(1).replace(':', '');
-    const oh = +digits.slice(0, 2), om = digits.length > 2 ? +digits.slice(2, 4) : 0;
+    const oh = +digits.slice(0, 2),
+      om = digits.length > 2 ? +digits.slice(2, 4) : 0;
     if (oh > 23 || om > 59) return bad('timezone offset is outside expected range');
     offsetMin = sign * (oh * 60 + om);
   }

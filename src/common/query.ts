@@ -13,15 +13,13 @@ const INT = /^\s*[+-]?\d+\s*$/;
 /** An integer query parameter (it arrives as text) within [min, max]. */
 export function IntQuery(opts: { min: number; max: number }): PropertyDecorator {
   return (target: object, key: string | symbol) => {
-    ValidateBy(
-      {
-        name: 'int_parsing',
-        validator: {
-          validate: (v) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && INT.test(v)),
-          defaultMessage: () => 'Input should be a valid integer, unable to parse string as an integer',
-        },
+    ValidateBy({
+      name: 'int_parsing',
+      validator: {
+        validate: (v) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && INT.test(v)),
+        defaultMessage: () => 'Input should be a valid integer, unable to parse string as an integer',
       },
-    )(target, key as string);
+    })(target, key as string);
     ValidateBy(
       {
         name: 'greater_than_equal',
@@ -89,7 +87,12 @@ export async function validateOptionalBody<T extends object>(dto: new () => T, b
   if (body === undefined || body === null) return {} as T;
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw AppError.validation([
-      { type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body },
+      {
+        type: 'model_attributes_type',
+        loc: ['body'],
+        msg: 'Input should be a valid dictionary or object to extract fields from',
+        input: body,
+      },
     ]);
   }
   const instance = Object.assign(Object.create(dto.prototype as object) as object, body);

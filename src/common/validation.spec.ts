@@ -14,7 +14,21 @@ const anyValue = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
   fc.string({ maxLength: 5 }),
-  fc.constantFrom('', 'USD', 'usd', 'XXX', 'US', '99.99', 'abc', 'https://a.example/x', 'not a url', '2026-05-26T12:34:56Z', '2026-13-40', 'x'.repeat(256), 'x'.repeat(2049)),
+  fc.constantFrom(
+    '',
+    'USD',
+    'usd',
+    'XXX',
+    'US',
+    '99.99',
+    'abc',
+    'https://a.example/x',
+    'not a url',
+    '2026-05-26T12:34:56Z',
+    '2026-13-40',
+    'x'.repeat(256),
+    'x'.repeat(2049),
+  ),
   fc.double(),
   fc.integer(),
   fc.boolean(),
@@ -30,7 +44,9 @@ const validConversion = {
 };
 
 function bodies(fields: string[], base: Record<string, unknown>) {
-  return fc.record(Object.fromEntries(fields.map((f) => [f, fc.oneof(fc.constant(base[f]), anyValue)])), { requiredKeys: [] });
+  return fc.record(Object.fromEntries(fields.map((f) => [f, fc.oneof(fc.constant(base[f]), anyValue)])), {
+    requiredKeys: [],
+  });
 }
 
 async function classValidatorAccepts(dto: Function, body: object): Promise<boolean> {
@@ -41,11 +57,33 @@ async function classValidatorAccepts(dto: Function, body: object): Promise<boole
 describe('compileFastCheck', () => {
   it.each([
     ['ConversionBodyDto', ConversionBodyDto, validConversion],
-    ['RegisterClickDto', RegisterClickDto, { tag_id: 't', click_id: 'c', bid_id: 'b', clicked_at: '2026-05-26T12:34:56Z', landing_url: 'https://a.example/' }],
+    [
+      'RegisterClickDto',
+      RegisterClickDto,
+      {
+        tag_id: 't',
+        click_id: 'c',
+        bid_id: 'b',
+        clicked_at: '2026-05-26T12:34:56Z',
+        landing_url: 'https://a.example/',
+      },
+    ],
   ] as const)('agrees with class-validator on random %s bodies', async (_name, dto, base) => {
     const check = compileFastCheck(dto);
     expect(check).not.toBeNull();
-    const fields = [...Object.keys(base), 'event_type', 'order_id', 'event_id', 'tag_id', 'page_url', 'referrer', 'user_agent', 'session_id', 'client_id', 'extra_key'];
+    const fields = [
+      ...Object.keys(base),
+      'event_type',
+      'order_id',
+      'event_id',
+      'tag_id',
+      'page_url',
+      'referrer',
+      'user_agent',
+      'session_id',
+      'client_id',
+      'extra_key',
+    ];
     await fc.assert(
       fc.asyncProperty(bodies(fields, base as Record<string, unknown>), async (body) => {
         const instance = Object.assign(Object.create(dto.prototype as object) as object, body);

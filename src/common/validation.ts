@@ -1,5 +1,12 @@
 import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
-import { getMetadataStorage, IsOptional, validate, ValidateBy, ValidationError, ValidationTypes } from 'class-validator';
+import {
+  getMetadataStorage,
+  IsOptional,
+  validate,
+  ValidateBy,
+  ValidationError,
+  ValidationTypes,
+} from 'class-validator';
 import { AppError, ValidationIssue } from './errors';
 import { InvalidBody } from './json-body';
 import { findUnstorableText, MAX_MONEY, parseCurrency, parseDateTime, parseNumberLike } from './parsers';
@@ -102,7 +109,10 @@ export function isHttpUrl(v: string): boolean {
 }
 
 export function OneOf(values: readonly string[]): PropertyDecorator {
-  const expected = values.map((v) => `'${v}'`).join(', ').replace(/, ([^,]*)$/, ' or $1');
+  const expected = values
+    .map((v) => `'${v}'`)
+    .join(', ')
+    .replace(/, ([^,]*)$/, ' or $1');
   return rule('enum', (v) => typeof v === 'string' && values.includes(v), `Input should be ${expected}`, {
     expected,
   });
@@ -139,11 +149,7 @@ export function Money(): PropertyDecorator {
 
 export function DateTime(): PropertyDecorator {
   return applyDecorators(
-    rule(
-      'datetime_type',
-      (v) => typeof v === 'string' || typeof v === 'number',
-      'Input should be a valid datetime',
-    ),
+    rule('datetime_type', (v) => typeof v === 'string' || typeof v === 'number', 'Input should be a valid datetime'),
     rule(
       'datetime_from_date_parsing',
       (v) => (typeof v !== 'string' && typeof v !== 'number') || parseDateTime(v).ok,
@@ -190,10 +196,18 @@ export function StrList(opts: { maxItems: number; maxLength: number }): Property
 
 /** Names of the properties a DTO class declares through class-validator decorators. */
 export function declaredFields(dto: Function): Set<string> {
-  return new Set(getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false).map((m) => m.propertyName));
+  return new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(dto, '', true, false)
+      .map((m) => m.propertyName),
+  );
 }
 
-export function toIssues(errors: ValidationError[], where: 'body' | 'query' | 'path', path: (string | number)[] = []): ValidationIssue[] {
+export function toIssues(
+  errors: ValidationError[],
+  where: 'body' | 'query' | 'path',
+  path: (string | number)[] = [],
+): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   for (const e of errors) {
     const loc = [where, ...path, e.property];
@@ -264,12 +278,23 @@ export class AppValidationPipe implements PipeTransform {
 function checkPathParam(value: string, name: string): string {
   if (value.length > 255) {
     throw AppError.validation([
-      { type: 'string_too_long', loc: ['path', name], msg: 'String should have at most 255 characters', input: value, ctx: { max_length: 255 } },
+      {
+        type: 'string_too_long',
+        loc: ['path', name],
+        msg: 'String should have at most 255 characters',
+        input: value,
+        ctx: { max_length: 255 },
+      },
     ]);
   }
   if (findUnstorableText(value)) {
     throw AppError.validation([
-      { type: 'string_unicode', loc: ['path', name], msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored', input: null },
+      {
+        type: 'string_unicode',
+        loc: ['path', name],
+        msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored',
+        input: null,
+      },
     ]);
   }
   return value;

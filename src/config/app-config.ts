@@ -65,7 +65,9 @@ function durationVar(env: Env, name: string, def: string): number {
   const raw = env[name] || def;
   const ms = parseDuration(raw);
   if (ms === undefined) {
-    throw new ConfigError(`${name} must be a duration like 7d, 24h, 30m, 45s, 500ms or a number of seconds, got "${raw}"`);
+    throw new ConfigError(
+      `${name} must be a duration like 7d, 24h, 30m, 45s, 500ms or a number of seconds, got "${raw}"`,
+    );
   }
   return ms;
 }
@@ -73,7 +75,9 @@ function durationVar(env: Env, name: string, def: string): number {
 export function loadConfig(env: Env = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}"`);
+    throw new ConfigError(
+      `DATABASE_URL must be a postgres:// URL, got "${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}"`,
+    );
   }
   const bootstrapAdminKey = env.BOOTSTRAP_ADMIN_KEY || undefined;
   if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 16) {
@@ -84,20 +88,25 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
   const logFormat = env.LOG_FORMAT || 'json';
-  if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${logFormat}"`);
+  if (logFormat !== 'json' && logFormat !== 'pretty')
+    throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${logFormat}"`);
   const metricsToken = env.METRICS_TOKEN || undefined;
   if (metricsToken !== undefined && metricsToken.length < 16) {
     throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
   }
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl.replace(/\/\/[^@]*@/, '//***@')}"`);
+    throw new ConfigError(
+      `REDIS_URL must be a redis:// or rediss:// URL, got "${redisUrl.replace(/\/\/[^@]*@/, '//***@')}"`,
+    );
   }
   const nodeEnv = env.NODE_ENV || 'development';
   const clickSigningSecret = secretVar(env, 'CLICK_SIGNING_SECRET');
   const clickSigningPreviousSecret = secretVar(env, 'CLICK_SIGNING_PREVIOUS_SECRET');
   if (nodeEnv === 'production' && !clickSigningSecret) {
-    throw new ConfigError('CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)');
+    throw new ConfigError(
+      'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
+    );
   }
   const tagRateWindowMs = durationVar(env, 'TAG_RATE_WINDOW', '60s');
   if (tagRateWindowMs < 1000) throw new ConfigError('TAG_RATE_WINDOW must be at least 1s');

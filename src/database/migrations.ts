@@ -4,4 +4,9 @@ import { PartnerFilterIndexes1764300000001 } from '../../migrations/176430000000
 import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-partner-rate-limit';
 
 /** Every migration, in order, listed explicitly (never globbed). */
-export const MIGRATIONS = [InitialSchema1764200000000, AdminIndexesAudit1764300000000, PartnerFilterIndexes1764300000001, PartnerRateLimit1764600000001];
+export const MIGRATIONS = [
+  InitialSchema1764200000000,
+  AdminIndexesAudit1764300000000,
+  PartnerFilterIndexes1764300000001,
+  PartnerRateLimit1764600000001,
+];

@@ -7,7 +7,10 @@ const LIMITS = { maxWaitMs: 60_000, timeoutError: () => new Error('waited too lo
 describe('WriteBatcher', () => {
   it('runs a lone call on its own, and calls of one turn together', async () => {
     const batches: number[][] = [];
-    const b = new WriteBatcher<number, number>(async (items) => (batches.push(items), settle(items.map((x) => x * 10))), { ...LIMITS, maxInFlight: 2, maxBatch: 100 });
+    const b = new WriteBatcher<number, number>(
+      async (items) => (batches.push(items), settle(items.map((x) => x * 10))),
+      { ...LIMITS, maxInFlight: 2, maxBatch: 100 },
+    );
     expect(await b.submit(1)).toBe(10);
     expect(await Promise.all([b.submit(2), b.submit(3), b.submit(4)])).toEqual([20, 30, 40]);
     expect(batches).toEqual([[1], [2, 3, 4]]);
@@ -41,7 +44,9 @@ describe('WriteBatcher', () => {
     const b = new WriteBatcher<number, number>(
       async (items) => {
         if (items.includes(-1)) throw new Error('database away');
-        return items.map((x) => (x % 2 ? { status: 'rejected', reason: new Error(`odd ${x}`) } : { status: 'fulfilled', value: x }));
+        return items.map((x) =>
+          x % 2 ? { status: 'rejected', reason: new Error(`odd ${x}`) } : { status: 'fulfilled', value: x },
+        );
       },
       { ...LIMITS, maxInFlight: 1, maxBatch: 10 },
     );
@@ -67,7 +72,10 @@ describe('WriteBatcher', () => {
     await new Promise((r) => setImmediate(r));
     const started = Date.now();
     const waiting = await Promise.allSettled([b.submit(1), b.submit(2)]);
-    expect(waiting.map((w) => (w.status === 'rejected' ? (w.reason as Error).message : w.status))).toEqual(['waited too long', 'waited too long']);
+    expect(waiting.map((w) => (w.status === 'rejected' ? (w.reason as Error).message : w.status))).toEqual([
+      'waited too long',
+      'waited too long',
+    ]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(b.waiting).toBe(0);
     release();

@@ -51,7 +51,8 @@ export class WriteBatcher<I, O> {
       () => {
         this.sweep = undefined;
         const now = Date.now();
-        while (this.queue.length > 0 && now - this.queue[0].at >= this.opts.maxWaitMs) this.queue.shift()!.reject(this.opts.timeoutError());
+        while (this.queue.length > 0 && now - this.queue[0].at >= this.opts.maxWaitMs)
+          this.queue.shift()!.reject(this.opts.timeoutError());
         if (this.queue.length > 0 && this.inFlight >= this.opts.maxInFlight) this.armSweep();
       },
       Math.max(1, due),

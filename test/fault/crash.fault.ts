@@ -1,4 +1,18 @@
-import { Answer, BASE_URL, byStatus, call, conversion, dropDatabase, freshDatabase, report, rowsPerKey, Service, setupPartner, sleep, startService } from './harness';
+import {
+  Answer,
+  BASE_URL,
+  byStatus,
+  call,
+  conversion,
+  dropDatabase,
+  freshDatabase,
+  report,
+  rowsPerKey,
+  Service,
+  setupPartner,
+  sleep,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 const EVENT = 'purchase_completed';
@@ -25,7 +39,11 @@ d('fault: kill -9 under load, then restart', () => {
       while (!stop) {
         const key = `crash-${n++}`;
         const click = s.clicks[n % s.clicks.length];
-        const a = await call(svc!.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(click), headers: { 'idempotency-key': key } });
+        const a = await call(svc!.url, 'POST', '/api/conversion', {
+          key: s.partnerKey,
+          body: conversion(click),
+          headers: { 'idempotency-key': key },
+        });
         sent.set(key, { click, first: a });
         if (a.status === 0) return; // the process is gone
       }
@@ -50,7 +68,11 @@ d('fault: kill -9 under load, then restart', () => {
       let a: Answer;
       let attempts = 0;
       do {
-        a = await call(svc.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(x.click), headers: { 'idempotency-key': key } });
+        a = await call(svc.url, 'POST', '/api/conversion', {
+          key: s.partnerKey,
+          body: conversion(x.click),
+          headers: { 'idempotency-key': key },
+        });
         retried.push(a);
         attempts++;
       } while (a.status !== 200 && attempts < 5);

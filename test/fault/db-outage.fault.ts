@@ -1,5 +1,20 @@
 import { Client } from 'pg';
-import { adminClient, Answer, BASE_URL, byStatus, call, conversion, dropDatabase, freshDatabase, report, rowsPerKey, Service, setupPartner, sleep, startService } from './harness';
+import {
+  adminClient,
+  Answer,
+  BASE_URL,
+  byStatus,
+  call,
+  conversion,
+  dropDatabase,
+  freshDatabase,
+  report,
+  rowsPerKey,
+  Service,
+  setupPartner,
+  sleep,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 const EVENT = 'purchase_completed';
@@ -30,7 +45,11 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
       while (!stop) {
         const key = `outage-${n++}`;
         const click = s.clicks[n % s.clicks.length];
-        const a = await call(svc!.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(click), headers: { 'idempotency-key': key } });
+        const a = await call(svc!.url, 'POST', '/api/conversion', {
+          key: s.partnerKey,
+          body: conversion(click),
+          headers: { 'idempotency-key': key },
+        });
         sent.push({ key, click, a });
         if (a.status === 503) await sleep(100); // a polite client backs off a little
       }
@@ -40,7 +59,10 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
     // The outage: no new connections, every existing one terminated, for OUTAGE_MS.
     const outageStart = Date.now();
     await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
-    const term = await admin.query(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1`, [dbName]);
+    const term = await admin.query(
+      `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1`,
+      [dbName],
+    );
     await sleep(1000);
     const readyDuring = await call(svc.url, 'GET', '/health/ready');
     const liveDuring = await call(svc.url, 'GET', '/health/live');
@@ -53,17 +75,25 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
     const readyAfter = await call(svc.url, 'GET', '/health/ready');
 
     const answers = sent.map((x) => x.a);
-    const firstOkAfter = sent.filter((x) => x.a.status === 200 && x.a.at > outageEnd).sort((a, b) => a.a.at - b.a.at)[0];
+    const firstOkAfter = sent
+      .filter((x) => x.a.status === 200 && x.a.at > outageEnd)
+      .sort((a, b) => a.a.at - b.a.at)[0];
     const recoveryMs = firstOkAfter ? firstOkAfter.a.at - outageEnd : Infinity;
     const late503 = sent.filter((x) => x.a.status === 503 && x.a.at > outageEnd + RECOVERY_BOUND_MS);
     const early503 = sent.filter((x) => x.a.status === 503 && x.a.at < outageStart);
-    const bad503 = sent.filter((x) => x.a.status === 503 && (x.a.retryAfter !== '2' || typeof x.a.body?.detail !== 'string'));
+    const bad503 = sent.filter(
+      (x) => x.a.status === 503 && (x.a.retryAfter !== '2' || typeof x.a.body?.detail !== 'string'),
+    );
     const maxMs = Math.max(...answers.map((a) => a.ms));
 
     // Clients retry what was not ok: every key ends up exactly once.
     const retries: Answer[] = [];
     for (const x of sent.filter((x) => x.a.status !== 200)) {
-      const a = await call(svc.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(x.click), headers: { 'idempotency-key': x.key } });
+      const a = await call(svc.url, 'POST', '/api/conversion', {
+        key: s.partnerKey,
+        body: conversion(x.click),
+        headers: { 'idempotency-key': x.key },
+      });
       retries.push(a);
     }
     const rows = await rowsPerKey(db, s.partnerId);
@@ -79,7 +109,14 @@ d('fault: database connections terminated mid-run (outage of 2.5 s)', () => {
       outage_ms: outageEnd - outageStart,
       recovery_ms_after_outage: recoveryMs,
       max_latency_ms: maxMs,
-      retries_after: { sent: retries.length, by_status: byStatus(retries), outcomes: retries.reduce<Record<string, number>>((o, a) => ((o[String(a.body?.status)] = (o[String(a.body?.status)] ?? 0) + 1), o), {}) },
+      retries_after: {
+        sent: retries.length,
+        by_status: byStatus(retries),
+        outcomes: retries.reduce<Record<string, number>>(
+          (o, a) => ((o[String(a.body?.status)] = (o[String(a.body?.status)] ?? 0) + 1), o),
+          {},
+        ),
+      },
       health_during: { ready: readyDuring.status, live: liveDuring.status },
       health_ready_after: readyAfter.status,
       rows_found: [...rows.values()].reduce((a, b) => a + b, 0),

@@ -72,7 +72,12 @@ export interface Service {
 }
 
 /** Starts the compiled service and waits until /health answers 200. */
-export async function startService(port: number, databaseUrl: string, env: Record<string, string> = {}, waitMs = 30_000): Promise<Service> {
+export async function startService(
+  port: number,
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  waitMs = 30_000,
+): Promise<Service> {
   const logFile = join(tmpdir(), `thrad-fault-${port}-${randomUUID().slice(0, 6)}.log`);
   const fd = openSync(logFile, 'a');
   const proc = spawn(process.execPath, [MAIN], {
@@ -90,7 +95,9 @@ export async function startService(port: number, databaseUrl: string, env: Recor
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.once('exit', (code, signal) => res({ code, signal })),
+  );
   const url = `http://127.0.0.1:${port}`;
   const svc: Service = { port, url, proc, logFile, exited, log: () => readFileSync(logFile, 'utf8') };
   const deadline = Date.now() + waitMs;
@@ -122,7 +129,12 @@ export interface Answer {
   retryAfter?: string | null;
 }
 
-export async function call(url: string, method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Answer> {
   const t0 = Date.now();
   try {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -160,19 +172,37 @@ export async function setupPartner(url: string, nClicks: number): Promise<Setup>
     return a.body as Record<string, string>;
   };
   const p = ok(await call(url, 'POST', '/admin/partners', { key: ADMIN_KEY, body: { name: 'fault' } }), 'partner');
-  const t = ok(await call(url, 'POST', `/admin/partners/${p.id}/tags`, { key: ADMIN_KEY, body: { name: 'main' } }), 'tag');
-  const pk = ok(await call(url, 'POST', '/admin/keys', { key: ADMIN_KEY, body: { role: 'partner', partner_id: p.id } }), 'partner key');
+  const t = ok(
+    await call(url, 'POST', `/admin/partners/${p.id}/tags`, { key: ADMIN_KEY, body: { name: 'main' } }),
+    'tag',
+  );
+  const pk = ok(
+    await call(url, 'POST', '/admin/keys', { key: ADMIN_KEY, body: { role: 'partner', partner_id: p.id } }),
+    'partner key',
+  );
   const ik = ok(await call(url, 'POST', '/admin/keys', { key: ADMIN_KEY, body: { role: 'ingest' } }), 'ingest key');
   const clicks: string[] = [];
   for (let i = 0; i < nClicks; i++) {
-    const c = ok(await call(url, 'POST', '/api/clicks', { key: ik.key, body: { tag_id: t.id, click_id: `clk_${randomUUID()}`, bid_id: `bid_${i}` } }), 'click');
+    const c = ok(
+      await call(url, 'POST', '/api/clicks', {
+        key: ik.key,
+        body: { tag_id: t.id, click_id: `clk_${randomUUID()}`, bid_id: `bid_${i}` },
+      }),
+      'click',
+    );
     clicks.push(c.click_id);
   }
   return { partnerId: p.id, partnerKey: pk.key, clicks };
 }
 
 export function conversion(clickId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { click_id: clickId, conversion_time: '2026-05-26T12:34:56Z', conversion_value: 10, currency: 'USD', ...extra };
+  return {
+    click_id: clickId,
+    conversion_time: '2026-05-26T12:34:56Z',
+    conversion_value: 10,
+    currency: 'USD',
+    ...extra,
+  };
 }
 
 /** Counts answers by status (0 = no answer). */

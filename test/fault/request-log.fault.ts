@@ -1,4 +1,14 @@
-import { BASE_URL, call, conversion, dropDatabase, freshDatabase, Service, setupPartner, sleep, startService } from './harness';
+import {
+  BASE_URL,
+  call,
+  conversion,
+  dropDatabase,
+  freshDatabase,
+  Service,
+  setupPartner,
+  sleep,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 
@@ -41,6 +51,7 @@ d('request log lines (the compiled service, LOG_LEVEL=info)', () => {
       key_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       msg: 'request',
     });
-    for (const leak of [s.partnerKey, secretValue, 'query-secret', 'cookie-secret', 'authorization', 'Bearer']) expect(text).not.toContain(leak);
+    for (const leak of [s.partnerKey, secretValue, 'query-secret', 'cookie-secret', 'authorization', 'Bearer'])
+      expect(text).not.toContain(leak);
   });
 });

@@ -1,5 +1,20 @@
 import { Client } from 'pg';
-import { Answer, BASE_URL, byStatus, call, conversion, dbClient, dropDatabase, freshDatabase, report, rowsPerKey, Service, setupPartner, sleep, startService } from './harness';
+import {
+  Answer,
+  BASE_URL,
+  byStatus,
+  call,
+  conversion,
+  dbClient,
+  dropDatabase,
+  freshDatabase,
+  report,
+  rowsPerKey,
+  Service,
+  setupPartner,
+  sleep,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 
@@ -24,18 +39,31 @@ d('graceful shutdown on SIGTERM', () => {
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE conversions IN ACCESS EXCLUSIVE MODE');
     const jobs = Array.from({ length: 6 }, (_, i) => ({ key: `shutdown-${i}`, click: s.clicks[i % s.clicks.length] }));
-    const inflight = jobs.map((j) => call(svc!.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(j.click), headers: { 'idempotency-key': j.key } }));
+    const inflight = jobs.map((j) =>
+      call(svc!.url, 'POST', '/api/conversion', {
+        key: s.partnerKey,
+        body: conversion(j.click),
+        headers: { 'idempotency-key': j.key },
+      }),
+    );
     await sleep(500);
     const t0 = Date.now();
     svc.proc.kill('SIGTERM');
     await sleep(300);
-    const during = await call(svc.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(s.clicks[0]), headers: { 'idempotency-key': 'after-sigterm' } });
+    const during = await call(svc.url, 'POST', '/api/conversion', {
+      key: s.partnerKey,
+      body: conversion(s.clicks[0]),
+      headers: { 'idempotency-key': 'after-sigterm' },
+    });
     await sleep(700);
     await locker.query('ROLLBACK');
     const answers: Answer[] = await Promise.all(inflight);
     const exit = await svc.exited;
     const exitMs = Date.now() - t0;
-    const left = await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName]);
+    const left = await locker.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [dbName],
+    );
     const rows = await rowsPerKey(db, s.partnerId);
     report('shutdown', {
       in_flight_at_sigterm: jobs.length,

@@ -1,5 +1,19 @@
 import { Client } from 'pg';
-import { Answer, BASE_URL, byStatus, call, conversion, dbClient, dropDatabase, freshDatabase, report, rowsPerKey, Service, setupPartner, startService } from './harness';
+import {
+  Answer,
+  BASE_URL,
+  byStatus,
+  call,
+  conversion,
+  dbClient,
+  dropDatabase,
+  freshDatabase,
+  report,
+  rowsPerKey,
+  Service,
+  setupPartner,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 const EVENT = 'purchase_completed';
@@ -27,7 +41,11 @@ d('fault: a lock held on the conversions table', () => {
     });
     const s = await setupPartner(svc.url, 5);
     // Warm the key cache path once so the lock is what the requests meet.
-    const warm = await call(svc.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(s.clicks[0]), headers: { 'idempotency-key': 'lock-warm' } });
+    const warm = await call(svc.url, 'POST', '/api/conversion', {
+      key: s.partnerKey,
+      body: conversion(s.clicks[0]),
+      headers: { 'idempotency-key': 'lock-warm' },
+    });
     expect(warm.status).toBe(200);
 
     locker = await dbClient(db);
@@ -36,14 +54,26 @@ d('fault: a lock held on the conversions table', () => {
     const t0 = Date.now();
     const jobs = Array.from({ length: 30 }, (_, i) => ({ key: `lock-${i}`, click: s.clicks[i % s.clicks.length] }));
     const answers: Answer[] = await Promise.all(
-      jobs.map((j) => call(svc!.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(j.click), headers: { 'idempotency-key': j.key } })),
+      jobs.map((j) =>
+        call(svc!.url, 'POST', '/api/conversion', {
+          key: s.partnerKey,
+          body: conversion(j.click),
+          headers: { 'idempotency-key': j.key },
+        }),
+      ),
     );
     const allAnsweredMs = Date.now() - t0;
     await locker.query('ROLLBACK');
 
     // After the lock: the same requests, retried, are written exactly once.
     const retries = await Promise.all(
-      jobs.map((j) => call(svc!.url, 'POST', '/api/conversion', { key: s.partnerKey, body: conversion(j.click), headers: { 'idempotency-key': j.key } })),
+      jobs.map((j) =>
+        call(svc!.url, 'POST', '/api/conversion', {
+          key: s.partnerKey,
+          body: conversion(j.click),
+          headers: { 'idempotency-key': j.key },
+        }),
+      ),
     );
     const rows = await rowsPerKey(db, s.partnerId);
     const maxMs = Math.max(...answers.map((a) => a.ms));
@@ -54,7 +84,10 @@ d('fault: a lock held on the conversions table', () => {
       all_answered_ms: allAnsweredMs,
       bound_ms: BOUND_MS,
       retries_by_status: byStatus(retries),
-      retry_outcomes: retries.reduce<Record<string, number>>((o, a) => ((o[String(a.body?.status)] = (o[String(a.body?.status)] ?? 0) + 1), o), {}),
+      retry_outcomes: retries.reduce<Record<string, number>>(
+        (o, a) => ((o[String(a.body?.status)] = (o[String(a.body?.status)] ?? 0) + 1), o),
+        {},
+      ),
       rows_found: [...rows.values()].reduce((a, b) => a + b, 0),
       duplicates: [...rows.values()].reduce((acc, c) => acc + Math.max(0, c - 1), 0),
     });

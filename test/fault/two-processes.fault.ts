@@ -1,4 +1,17 @@
-import { Answer, BASE_URL, byStatus, call, conversion, dropDatabase, freshDatabase, report, rowsPerKey, Service, setupPartner, startService } from './harness';
+import {
+  Answer,
+  BASE_URL,
+  byStatus,
+  call,
+  conversion,
+  dropDatabase,
+  freshDatabase,
+  report,
+  rowsPerKey,
+  Service,
+  setupPartner,
+  startService,
+} from './harness';
 
 const d = BASE_URL ? describe : describe.skip;
 const EVENT = 'purchase_completed';
@@ -41,7 +54,10 @@ d('fault: two service processes, one database, mixed new and retried conversions
       while (next < jobs.length) {
         const job = jobs[next++];
         const layer = rnd(3);
-        const body = conversion(job.click, layer === 1 ? { event_id: job.key } : layer === 2 ? { order_id: job.key } : {});
+        const body = conversion(
+          job.click,
+          layer === 1 ? { event_id: job.key } : layer === 2 ? { order_id: job.key } : {},
+        );
         const headers: Record<string, string> = layer === 0 ? { 'idempotency-key': job.key } : {};
         const a = await call(svcs[rnd(2)].url, 'POST', '/api/conversion', { key: s.partnerKey, body, headers });
         answers.push({ ...a, ...job });
@@ -54,7 +70,8 @@ d('fault: two service processes, one database, mixed new and retried conversions
     const oks = answers.filter((a) => a.status === 200 && a.body?.status === 'ok');
     const dups = answers.filter((a) => a.status === 200 && a.body?.status === 'duplicate');
     const okPerConversion = new Map<string, number>();
-    for (const a of oks) okPerConversion.set(`${a.key}|${a.click}`, (okPerConversion.get(`${a.key}|${a.click}`) ?? 0) + 1);
+    for (const a of oks)
+      okPerConversion.set(`${a.key}|${a.click}`, (okPerConversion.get(`${a.key}|${a.click}`) ?? 0) + 1);
     const duplicates = [...rows.values()].reduce((acc, c) => acc + Math.max(0, c - 1), 0);
     const notOnce = [...conversions].filter((k) => rows.get(k) !== 1);
     report('two-processes', {

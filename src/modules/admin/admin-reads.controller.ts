@@ -51,7 +51,11 @@ export class AdminReadsController {
       'The last column, params_extra, is the JSON of params.extra. Streamed in keyset batches: memory stays flat.',
   })
   @ApiProduces('text/csv')
-  @ApiResponse({ status: 200, description: 'A header row, then one row per conversion.', content: { 'text/csv': { schema: { type: 'string' }, example: CSV_EXAMPLE } } })
+  @ApiResponse({
+    status: 200,
+    description: 'A header row, then one row per conversion.',
+    content: { 'text/csv': { schema: { type: 'string' }, example: CSV_EXAMPLE } },
+  })
   @ApiErrors(401, 403, 422)
   exportConversionsCsv(@Query() query: ConversionFiltersDto): StreamableFile {
     return new StreamableFile(this.admin.exportConversionsCsv(query), {
@@ -61,7 +65,9 @@ export class AdminReadsController {
   }
 
   @Get('conversions/:id')
-  @ApiOperation({ summary: 'One conversion, whole: params.extra, dedup key and layer, the click and bid it was attributed to.' })
+  @ApiOperation({
+    summary: 'One conversion, whole: params.extra, dedup key and layer, the click and bid it was attributed to.',
+  })
   @ApiParam({ name: 'id', example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' })
   @ApiResponse({ status: 200, type: ConversionDetailDto })
   @ApiErrors(401, 403, [404, 'Conversion not found'])
@@ -104,7 +110,9 @@ export class AdminReadsController {
   }
 
   @Get('audit')
-  @ApiOperation({ summary: 'The audit log of admin writes, newest first: who, what, when, before/after (never a secret).' })
+  @ApiOperation({
+    summary: 'The audit log of admin writes, newest first: who, what, when, before/after (never a secret).',
+  })
   @ApiResponse({ status: 200, type: AuditPageDto })
   @ApiErrors(401, 403, 422)
   listAudit(@Query() query: ListAuditQueryDto): Promise<AuditPageDto> {

@@ -42,7 +42,11 @@ export class AdminController {
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 201, type: TagDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 422)
-  createTag(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: CreateTagDto): Promise<TagDto> {
+  createTag(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+    @Body() dto: CreateTagDto,
+  ): Promise<TagDto> {
     return this.admin.createTag(actor, partnerId, dto);
   }
 
@@ -57,7 +61,9 @@ export class AdminController {
 
   @Delete('keys/:id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Revoke an API key. This replica refuses it at once; others within KEY_CACHE_TTL_MS (default 5 s).' })
+  @ApiOperation({
+    summary: 'Revoke an API key. This replica refuses it at once; others within KEY_CACHE_TTL_MS (default 5 s).',
+  })
   @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
   @ApiResponse({ status: 204, description: 'Revoked (also when it already was).' })
   @ApiErrors(401, 403, [404, 'API key not found'])
@@ -70,15 +76,19 @@ export class AdminController {
   @ApiOperation({
     summary: 'Rotate an API key: a new secret (shown only in this response), the old one valid for a grace period.',
     description:
-      'The new key has the old one\'s role, partner and name. The old secret keeps working for `grace_seconds` ' +
+      "The new key has the old one's role, partner and name. The old secret keeps working for `grace_seconds` " +
       '(default 24 hours; never longer than it already would), so the holder can deploy the new one without downtime. ' +
-      'The body may be omitted. Other replicas see the old key\'s expiry within KEY_CACHE_TTL_MS (default 5 s).',
+      "The body may be omitted. Other replicas see the old key's expiry within KEY_CACHE_TTL_MS (default 5 s).",
   })
   @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
   @ApiBody({ type: RotateApiKeyDto, required: false })
   @ApiResponse({ status: 201, type: RotatedApiKeyDto })
   @ApiErrors(401, 403, [404, 'API key not found'], [409, 'The API key is revoked', 'The API key has expired'], 422)
-  rotateApiKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() body: unknown): Promise<RotatedApiKeyDto> {
+  rotateApiKey(
+    @CurrentPrincipal() actor: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+  ): Promise<RotatedApiKeyDto> {
     return this.admin.rotateApiKey(actor, id, body);
   }
 
@@ -87,29 +97,42 @@ export class AdminController {
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 413, 415, 422)
-  renamePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: RenamePartnerDto): Promise<PartnerStateDto> {
+  renamePartner(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+    @Body() dto: RenamePartnerDto,
+  ): Promise<PartnerStateDto> {
     return this.admin.renamePartner(actor, partnerId, dto);
   }
 
   @Post('partners/:partner_id/disable')
   @HttpCode(200)
   @ApiOperation({
-    summary: "Disable a partner: its keys stop working (this replica at once, others within KEY_CACHE_TTL_MS). Idempotent.",
+    summary:
+      'Disable a partner: its keys stop working (this replica at once, others within KEY_CACHE_TTL_MS). Idempotent.',
   })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
   @ApiErrors(401, 403, [404, 'Partner not found'])
-  disablePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string): Promise<PartnerStateDto> {
+  disablePartner(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+  ): Promise<PartnerStateDto> {
     return this.admin.disablePartner(actor, partnerId);
   }
 
   @Post('partners/:partner_id/enable')
   @HttpCode(200)
-  @ApiOperation({ summary: "Re-enable a disabled partner: its keys that are not revoked or expired work again. Idempotent." })
+  @ApiOperation({
+    summary: 'Re-enable a disabled partner: its keys that are not revoked or expired work again. Idempotent.',
+  })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
   @ApiErrors(401, 403, [404, 'Partner not found'])
-  enablePartner(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string): Promise<PartnerStateDto> {
+  enablePartner(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+  ): Promise<PartnerStateDto> {
     return this.admin.enablePartner(actor, partnerId);
   }
 
@@ -118,19 +141,28 @@ export class AdminController {
   @ApiParam({ name: 'tag_id', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
   @ApiResponse({ status: 200, type: TagDto })
   @ApiErrors(401, 403, [404, 'Tag not found'], 413, 415, 422)
-  updateTag(@CurrentPrincipal() actor: Principal, @Param('tag_id') tagId: string, @Body() dto: UpdateTagDto): Promise<TagDto> {
+  updateTag(
+    @CurrentPrincipal() actor: Principal,
+    @Param('tag_id') tagId: string,
+    @Body() dto: UpdateTagDto,
+  ): Promise<TagDto> {
     return this.admin.updateTag(actor, tagId, dto);
   }
 
   @Put('partners/:partner_id/rate-limit')
   @ApiOperation({
     summary: "Set a partner's rate limit: requests per minute per API key (0 unlimited, null the default).",
-    description: 'Over the limit a key gets 429 with Retry-After. This replica applies a change at once; others within KEY_CACHE_TTL_MS (default 5 s).',
+    description:
+      'Over the limit a key gets 429 with Retry-After. This replica applies a change at once; others within KEY_CACHE_TTL_MS (default 5 s).',
   })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: RateLimitDto })
   @ApiErrors(401, 403, [404, 'Partner not found'], 422)
-  setPartnerRateLimit(@CurrentPrincipal() actor: Principal, @Param('partner_id') partnerId: string, @Body() dto: SetRateLimitDto): Promise<RateLimitDto> {
+  setPartnerRateLimit(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+    @Body() dto: SetRateLimitDto,
+  ): Promise<RateLimitDto> {
     return this.admin.setPartnerRateLimit(actor, partnerId, dto.rate_limit_per_minute);
   }
 }

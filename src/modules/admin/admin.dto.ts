@@ -32,7 +32,10 @@ export class CreateApiKeyDto {
   @OneOf(ROLES)
   role: Role;
 
-  @ApiPropertyOptional({ description: 'Required for, and only for, role partner.', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiPropertyOptional({
+    description: 'Required for, and only for, role partner.',
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   partner_id?: string;
@@ -60,9 +63,11 @@ export class TagDto {
 export class IssuedApiKeyDto {
   @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
   @ApiProperty({ enum: ROLES, example: 'partner' }) role: Role;
-  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id: string | null;
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id:
+    string | null;
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
-  @ApiProperty({ description: 'The secret. Shown only in this response; store it now.', example: 'thr_pk_q3VtN0f2…' }) key: string;
+  @ApiProperty({ description: 'The secret. Shown only in this response; store it now.', example: 'thr_pk_q3VtN0f2…' })
+  key: string;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
 }
 
@@ -71,19 +76,28 @@ function IntBody(opts: { min: number; max: number }): PropertyDecorator {
   return (target: object, key: string | symbol) => {
     ValidateBy({
       name: 'int_type',
-      validator: { validate: (v) => typeof v === 'number' && Number.isInteger(v), defaultMessage: () => 'Input should be a valid integer' },
+      validator: {
+        validate: (v) => typeof v === 'number' && Number.isInteger(v),
+        defaultMessage: () => 'Input should be a valid integer',
+      },
     })(target, key as string);
     ValidateBy(
       {
         name: 'greater_than_equal',
-        validator: { validate: (v) => typeof v !== 'number' || v >= opts.min, defaultMessage: () => `Input should be greater than or equal to ${opts.min}` },
+        validator: {
+          validate: (v) => typeof v !== 'number' || v >= opts.min,
+          defaultMessage: () => `Input should be greater than or equal to ${opts.min}`,
+        },
       },
       { context: { ctx: { ge: opts.min } } },
     )(target, key as string);
     ValidateBy(
       {
         name: 'less_than_equal',
-        validator: { validate: (v) => typeof v !== 'number' || v <= opts.max, defaultMessage: () => `Input should be less than or equal to ${opts.max}` },
+        validator: {
+          validate: (v) => typeof v !== 'number' || v <= opts.max,
+          defaultMessage: () => `Input should be less than or equal to ${opts.max}`,
+        },
       },
       { context: { ctx: { le: opts.max } } },
     )(target, key as string);
@@ -101,7 +115,11 @@ export class RenamePartnerDto {
 }
 
 export class UpdateTagDto {
-  @ApiPropertyOptional({ description: 'The new name; unchanged when absent.', example: 'acme.com checkout', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'The new name; unchanged when absent.',
+    example: 'acme.com checkout',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   name?: string;
@@ -131,7 +149,11 @@ export class RotateApiKeyDto {
 }
 
 export class ListKeysQueryDto {
-  @ApiPropertyOptional({ description: "Only this partner's keys.", example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', maxLength: 36 })
+  @ApiPropertyOptional({
+    description: "Only this partner's keys.",
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+    maxLength: 36,
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   partner_id?: string;
@@ -140,7 +162,12 @@ export class ListKeysQueryDto {
 export class PartnerStateDto {
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) id: string;
   @ApiProperty({ example: 'Acme Shoes' }) name: string;
-  @ApiProperty({ description: 'When the partner was disabled (its keys stop working); null while active.', example: null, nullable: true, type: String })
+  @ApiProperty({
+    description: 'When the partner was disabled (its keys stop working); null while active.',
+    example: null,
+    nullable: true,
+    type: String,
+  })
   disabled_at: string | null;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
 }
@@ -152,12 +179,25 @@ export class PartnerListDto {
 export class KeyMetadataDto {
   @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
   @ApiProperty({ enum: ROLES, example: 'partner' }) role: Role;
-  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id: string | null;
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id:
+    string | null;
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
-  @ApiProperty({ description: 'The first characters of the secret, to tell keys apart.', example: 'thr_pk_q3VtN' }) prefix: string;
+  @ApiProperty({ description: 'The first characters of the secret, to tell keys apart.', example: 'thr_pk_q3VtN' })
+  prefix: string;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
-  @ApiProperty({ description: 'Set by a rotation: the key stops working at this instant.', example: null, nullable: true, type: String }) expires_at: string | null;
-  @ApiProperty({ description: 'Last successful use (kept in memory, written in batches).', example: '2026-05-26T13:00:00.000Z', nullable: true, type: String })
+  @ApiProperty({
+    description: 'Set by a rotation: the key stops working at this instant.',
+    example: null,
+    nullable: true,
+    type: String,
+  })
+  expires_at: string | null;
+  @ApiProperty({
+    description: 'Last successful use (kept in memory, written in batches).',
+    example: '2026-05-26T13:00:00.000Z',
+    nullable: true,
+    type: String,
+  })
   last_used_at: string | null;
   @ApiProperty({ example: null, nullable: true, type: String }) revoked_at: string | null;
 }
@@ -168,12 +208,14 @@ export class KeyListDto {
 
 export class PartnerDetailDto extends PartnerStateDto {
   @ApiProperty({ type: [TagDto] }) tags: TagDto[];
-  @ApiProperty({ type: [KeyMetadataDto], description: "The partner's keys: metadata only, never secrets." }) keys: KeyMetadataDto[];
+  @ApiProperty({ type: [KeyMetadataDto], description: "The partner's keys: metadata only, never secrets." })
+  keys: KeyMetadataDto[];
 }
 
 export class RotationReplacesDto {
   @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
-  @ApiProperty({ description: 'When the old secret stops working.', example: '2026-05-27T12:00:00.000Z' }) expires_at: string;
+  @ApiProperty({ description: 'When the old secret stops working.', example: '2026-05-27T12:00:00.000Z' })
+  expires_at: string;
 }
 
 export class RotatedApiKeyDto extends IssuedApiKeyDto {
@@ -185,18 +227,30 @@ const MAX_RATE = 10_000_000;
 /** A whole number from 0 to MAX_RATE, or null (Pydantic's int_type / range errors). */
 function RatePerMinute(): PropertyDecorator {
   return (target, key) => {
-    ValidateBy({ name: 'int_type', validator: { validate: (v) => v === null || (typeof v === 'number' && Number.isInteger(v)), defaultMessage: () => 'Input should be a valid integer' } })(target, key);
+    ValidateBy({
+      name: 'int_type',
+      validator: {
+        validate: (v) => v === null || (typeof v === 'number' && Number.isInteger(v)),
+        defaultMessage: () => 'Input should be a valid integer',
+      },
+    })(target, key);
     ValidateBy(
       {
         name: 'greater_than_equal',
-        validator: { validate: (v) => typeof v !== 'number' || v >= 0, defaultMessage: () => 'Input should be greater than or equal to 0' },
+        validator: {
+          validate: (v) => typeof v !== 'number' || v >= 0,
+          defaultMessage: () => 'Input should be greater than or equal to 0',
+        },
       },
       { context: { ctx: { ge: 0 } } },
     )(target, key);
     ValidateBy(
       {
         name: 'less_than_equal',
-        validator: { validate: (v) => typeof v !== 'number' || v <= MAX_RATE, defaultMessage: () => `Input should be less than or equal to ${MAX_RATE}` },
+        validator: {
+          validate: (v) => typeof v !== 'number' || v <= MAX_RATE,
+          defaultMessage: () => `Input should be less than or equal to ${MAX_RATE}`,
+        },
       },
       { context: { ctx: { le: MAX_RATE } } },
     )(target, key);
@@ -205,7 +259,8 @@ function RatePerMinute(): PropertyDecorator {
 
 export class SetRateLimitDto {
   @ApiProperty({
-    description: "Requests per minute per API key of this partner; 0 for unlimited; null to fall back to the service's RATE_LIMIT_PER_MINUTE.",
+    description:
+      "Requests per minute per API key of this partner; 0 for unlimited; null to fall back to the service's RATE_LIMIT_PER_MINUTE.",
     example: 1200,
     type: Number,
     nullable: true,
@@ -221,7 +276,12 @@ export class RateLimitDto {
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   partner_id: string;
 
-  @ApiProperty({ description: "The partner's own limit; null when it uses the default.", example: 1200, type: Number, nullable: true })
+  @ApiProperty({
+    description: "The partner's own limit; null when it uses the default.",
+    example: 1200,
+    type: Number,
+    nullable: true,
+  })
   rate_limit_per_minute: number | null;
 
   @ApiProperty({ description: 'The limit in force for its keys (0: unlimited).', example: 1200 })

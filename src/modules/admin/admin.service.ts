@@ -6,7 +6,13 @@ import { validateOptionalBody } from '../../common/query';
 import { AuditService } from '../audit/audit.service';
 import { AuthService, IssuedKey, KeyMetadata, RotatedKey } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
-import { ConversionFiltersDto, ConversionDetailDto, ConversionPageDto, ClickWithConversionsDto, ListConversionsQueryDto } from '../conversions/conversion-query.dto';
+import {
+  ConversionFiltersDto,
+  ConversionDetailDto,
+  ConversionPageDto,
+  ClickWithConversionsDto,
+  ListConversionsQueryDto,
+} from '../conversions/conversion-query.dto';
 import { ConversionReadsService } from '../conversions/conversion-reads.service';
 import { PartnersService, PartnerStateView, PartnerView, TagView } from '../partners/partners.service';
 import {
@@ -57,7 +63,12 @@ export class AdminService {
     }
     if (dto.role !== 'partner' && partnerId !== null) {
       throw AppError.validation([
-        { type: 'extra_forbidden', loc: ['body', 'partner_id'], msg: 'Only partner keys belong to a partner', input: partnerId },
+        {
+          type: 'extra_forbidden',
+          loc: ['body', 'partner_id'],
+          msg: 'Only partner keys belong to a partner',
+          input: partnerId,
+        },
       ]);
     }
     if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw AppError.notFound('Partner');
@@ -73,15 +84,27 @@ export class AdminService {
   ): Promise<{ partner_id: string; rate_limit_per_minute: number | null; effective_per_minute: number }> {
     const before = await this.partners.setRateLimit(partnerId, perMinute);
     if (before !== perMinute) {
-      await this.audit.record(actor, 'partner.rate_limit', 'partner', partnerId, { rate_limit_per_minute: before }, { rate_limit_per_minute: perMinute });
+      await this.audit.record(
+        actor,
+        'partner.rate_limit',
+        'partner',
+        partnerId,
+        { rate_limit_per_minute: before },
+        { rate_limit_per_minute: perMinute },
+      );
     }
-    return { partner_id: partnerId, rate_limit_per_minute: perMinute, effective_per_minute: perMinute ?? this.config.rateLimitPerMinute };
+    return {
+      partner_id: partnerId,
+      rate_limit_per_minute: perMinute,
+      effective_per_minute: perMinute ?? this.config.rateLimitPerMinute,
+    };
   }
 
   async revokeApiKey(actor: Principal, id: string): Promise<void> {
     const before = await this.auth.getKey(id);
     await this.auth.revokeApiKey(id);
-    if (!before.revoked_at) await this.audit.record(actor, 'key.revoke', 'api_key', id, before, await this.auth.getKey(id));
+    if (!before.revoked_at)
+      await this.audit.record(actor, 'key.revoke', 'api_key', id, before, await this.auth.getKey(id));
   }
 
   async renamePartner(actor: Principal, id: string, dto: RenamePartnerDto): Promise<PartnerStateView> {
@@ -118,8 +141,15 @@ export class AdminService {
     const dto = await validateOptionalBody(RotateApiKeyDto, body);
     const grace = dto.grace_seconds ?? DEFAULT_GRACE_SECONDS;
     const { before, after, issued } = await this.auth.rotateApiKey(id, grace * 1000);
-    await this.audit.record(actor, 'key.rotate', 'api_key', id, before, { ...after, replaced_by: issued.id, grace_seconds: grace });
-    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, { ...(await this.auth.getKey(issued.id)), replaces: id });
+    await this.audit.record(actor, 'key.rotate', 'api_key', id, before, {
+      ...after,
+      replaced_by: issued.id,
+      grace_seconds: grace,
+    });
+    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, {
+      ...(await this.auth.getKey(issued.id)),
+      replaces: id,
+    });
     return issued;
   }
 

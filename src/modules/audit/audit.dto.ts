@@ -8,27 +8,50 @@ export class ListAuditQueryDto {
   @Str({ max: 64, min: 1 })
   action?: string;
 
-  @ApiPropertyOptional({ description: 'Only entries about this kind of object.', enum: ['partner', 'tag', 'api_key'], example: 'partner' })
+  @ApiPropertyOptional({
+    description: 'Only entries about this kind of object.',
+    enum: ['partner', 'tag', 'api_key'],
+    example: 'partner',
+  })
   @Optional()
   @Str({ max: 32, min: 1 })
   target_type?: string;
 
-  @ApiPropertyOptional({ description: 'Only entries about this object (a partner, tag or key id).', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Only entries about this object (a partner, tag or key id).',
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   target_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only entries made with this API key.', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', maxLength: 36 })
+  @ApiPropertyOptional({
+    description: 'Only entries made with this API key.',
+    example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+    maxLength: 36,
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   actor_key_id?: string;
 
-  @ApiPropertyOptional({ description: 'Page size, 1 to 500.', example: 50, default: 50, minimum: 1, maximum: 500, type: 'integer' })
+  @ApiPropertyOptional({
+    description: 'Page size, 1 to 500.',
+    example: 50,
+    default: 50,
+    minimum: 1,
+    maximum: 500,
+    type: 'integer',
+  })
   @Optional()
   @IntQuery({ min: 1, max: 500 })
   limit?: string;
 
-  @ApiPropertyOptional({ description: 'Opaque: the `next_cursor` of the previous page, unchanged.', example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl', maxLength: 200 })
+  @ApiPropertyOptional({
+    description: 'Opaque: the `next_cursor` of the previous page, unchanged.',
+    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl',
+    maxLength: 200,
+  })
   @Optional()
   @Str({ max: 200, min: 1 })
   cursor?: string;
@@ -45,19 +68,37 @@ export class AuditEntryDto {
   @ApiProperty({ type: AuditActorDto }) actor: AuditActorDto;
   @ApiProperty({
     example: 'partner.rename',
-    description: 'partner.create, partner.rename, partner.disable, partner.enable, tag.create, tag.update, key.create, key.revoke, key.rotate',
+    description:
+      'partner.create, partner.rename, partner.disable, partner.enable, tag.create, tag.update, key.create, key.revoke, key.rotate',
   })
   action: string;
   @ApiProperty({ enum: ['partner', 'tag', 'api_key'], example: 'partner' }) target_type: string;
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) target_id: string;
-  @ApiProperty({ description: 'The object before the change (null for a creation). Never a secret.', nullable: true, type: 'object', additionalProperties: true, example: { name: 'Acme' } })
+  @ApiProperty({
+    description: 'The object before the change (null for a creation). Never a secret.',
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    example: { name: 'Acme' },
+  })
   before: object | null;
-  @ApiProperty({ description: 'The object after the change. Never a secret.', nullable: true, type: 'object', additionalProperties: true, example: { name: 'Acme Shoes' } })
+  @ApiProperty({
+    description: 'The object after the change. Never a secret.',
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    example: { name: 'Acme Shoes' },
+  })
   after: object | null;
 }
 
 export class AuditPageDto {
   @ApiProperty({ type: [AuditEntryDto], description: 'Newest first.' }) items: AuditEntryDto[];
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Pass as `cursor` for the next page; null on the last page.',
+    example: null,
+  })
   next_cursor: string | null;
 }

@@ -50,7 +50,14 @@ export class AuditService {
     private readonly clock: Clock,
   ) {}
 
-  async record(actor: Principal, action: string, targetType: AuditTarget, targetId: string, before: unknown, after: unknown): Promise<void> {
+  async record(
+    actor: Principal,
+    action: string,
+    targetType: AuditTarget,
+    targetId: string,
+    before: unknown,
+    after: unknown,
+  ): Promise<void> {
     const at = this.clock.now();
     await this.repo.insert({
       id: sequentialId(at.getTime()),
@@ -68,7 +75,12 @@ export class AuditService {
   async listAudit(q: ListAuditQueryDto): Promise<AuditPageDto> {
     const limit = intOr(q.limit, 50);
     const rows = await this.repo.page(
-      { action: q.action ?? undefined, target_type: q.target_type ?? undefined, target_id: q.target_id ?? undefined, actor_key_id: q.actor_key_id ?? undefined },
+      {
+        action: q.action ?? undefined,
+        target_type: q.target_type ?? undefined,
+        target_id: q.target_id ?? undefined,
+        actor_key_id: q.actor_key_id ?? undefined,
+      },
       decodeCursor(q.cursor),
       limit + 1,
     );

@@ -81,8 +81,10 @@ export class ApiKeysRepository {
         const t = pg ? at.toISOString() : sqliteTime(at);
         const p = pg ? 'CAST($1 AS timestamptz)' : '?';
         const idp = pg ? '$2' : '?';
-        await m.query(`UPDATE api_keys SET last_used_at = ${p} WHERE id = ${idp} AND (last_used_at IS NULL OR last_used_at < ${pg ? 'CAST($1 AS timestamptz)' : '?'})`,
-          pg ? [t, id] : [t, id, t]);
+        await m.query(
+          `UPDATE api_keys SET last_used_at = ${p} WHERE id = ${idp} AND (last_used_at IS NULL OR last_used_at < ${pg ? 'CAST($1 AS timestamptz)' : '?'})`,
+          pg ? [t, id] : [t, id, t],
+        );
       }
     });
   }

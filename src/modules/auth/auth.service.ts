@@ -109,19 +109,17 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     }
     // The lookup is by hash, so comparing hashes again here is belt and braces; it is constant time.
     const now = this.clock.now().getTime();
-    if (
-      !rec ||
-      rec.revoked_at ||
-      (rec.expires_at && rec.expires_at.getTime() <= now) ||
-      rec.partner_disabled_at
-    ) {
+    if (!rec || rec.revoked_at || (rec.expires_at && rec.expires_at.getTime() <= now) || rec.partner_disabled_at) {
       throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
     }
     this.pendingUses.set(rec.id, new Date(now));
     return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id };
   }
 
-  async createApiKey(input: { role: Role; partner_id?: string | null; name?: string | null }, secret?: string): Promise<IssuedKey> {
+  async createApiKey(
+    input: { role: Role; partner_id?: string | null; name?: string | null },
+    secret?: string,
+  ): Promise<IssuedKey> {
     const key = secret ?? PREFIX_BY_ROLE[input.role] + randomBytes(32).toString('base64url');
     const row: ApiKey = {
       id: randomUUID(),
@@ -170,12 +168,16 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
    * work for `graceMs` more (never longer than it would have anyway). 409 for a key that no
    * longer works. Other replicas see the old key's new expiry within KEY_CACHE_TTL_MS.
    */
-  async rotateApiKey(id: string, graceMs: number): Promise<{ before: KeyMetadata; after: KeyMetadata; issued: RotatedKey }> {
+  async rotateApiKey(
+    id: string,
+    graceMs: number,
+  ): Promise<{ before: KeyMetadata; after: KeyMetadata; issued: RotatedKey }> {
     const old = await this.keys.findById(id);
     if (!old) throw AppError.notFound('API key');
     const now = this.clock.now();
     if (old.revoked_at) throw new AppError('conflict', 'The API key is revoked');
-    if (old.expires_at && old.expires_at.getTime() <= now.getTime()) throw new AppError('conflict', 'The API key has expired');
+    if (old.expires_at && old.expires_at.getTime() <= now.getTime())
+      throw new AppError('conflict', 'The API key has expired');
     const expiresAt = new Date(now.getTime() + graceMs);
     const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
     const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });

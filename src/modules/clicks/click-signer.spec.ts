@@ -81,13 +81,21 @@ describe('ClickSigner', () => {
 
 describe('click-signing configuration', () => {
   it('requires CLICK_SIGNING_SECRET in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(new ConfigError('CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)'));
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      new ConfigError(
+        'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
+      ),
+    );
     expect(loadConfig({ NODE_ENV: 'production', CLICK_SIGNING_SECRET: SECRET_A }).clickSigningSecret).toBe(SECRET_A);
   });
 
   it('refuses short secrets and bad durations, naming the variable', () => {
-    expect(() => loadConfig({ CLICK_SIGNING_SECRET: 'short' })).toThrow(new ConfigError('CLICK_SIGNING_SECRET must be at least 32 characters'));
-    expect(() => loadConfig({ CLICK_SIGNING_PREVIOUS_SECRET: 'short' })).toThrow(new ConfigError('CLICK_SIGNING_PREVIOUS_SECRET must be at least 32 characters'));
+    expect(() => loadConfig({ CLICK_SIGNING_SECRET: 'short' })).toThrow(
+      new ConfigError('CLICK_SIGNING_SECRET must be at least 32 characters'),
+    );
+    expect(() => loadConfig({ CLICK_SIGNING_PREVIOUS_SECRET: 'short' })).toThrow(
+      new ConfigError('CLICK_SIGNING_PREVIOUS_SECRET must be at least 32 characters'),
+    );
     expect(() => loadConfig({ CLICK_TTL: 'soon' })).toThrow(/^CLICK_TTL must be a duration/);
     expect(() => loadConfig({ TAG_RATE_LIMIT_PER_CLICK: '0' })).toThrow(/^TAG_RATE_LIMIT_PER_CLICK must be between/);
   });

@@ -61,9 +61,11 @@ export class ClickSigner {
    * timing says nothing about how close a forgery came.
    */
   verify(clickId: unknown, sig: unknown, exp: unknown, nowMs: number): SignatureCheck {
-    const expText = typeof exp === 'number' && Number.isSafeInteger(exp) ? String(exp) : typeof exp === 'string' ? exp : '';
+    const expText =
+      typeof exp === 'number' && Number.isSafeInteger(exp) ? String(exp) : typeof exp === 'string' ? exp : '';
     const m = typeof sig === 'string' ? SIG_RE.exec(sig) : null;
-    const wellFormed = typeof clickId === 'string' && clickId.length > 0 && clickId.length <= 255 && EXP_RE.test(expText) && m !== null;
+    const wellFormed =
+      typeof clickId === 'string' && clickId.length > 0 && clickId.length <= 255 && EXP_RE.test(expText) && m !== null;
     const key = (m && this.keys.get(m[1])) || this.current;
     const expected = this.mac(key, typeof clickId === 'string' ? clickId : '', expText);
     const given = m ? Buffer.from(m[2], 'base64url') : Buffer.alloc(0);
@@ -105,7 +107,9 @@ export class ClickSigner {
       unlinkSync(tmp);
     }
     if (config.databaseUrl) {
-      this.logger.warn('CLICK_SIGNING_SECRET is not set: every replica must share the same secret, or signatures will not verify across them.');
+      this.logger.warn(
+        'CLICK_SIGNING_SECRET is not set: every replica must share the same secret, or signatures will not verify across them.',
+      );
     }
     return readSecret(file);
   }
@@ -113,6 +117,9 @@ export class ClickSigner {
 
 function readSecret(file: string): string {
   const s = readFileSync(file, 'utf8').trim();
-  if (s.length < 32) throw new Error(`${file} holds no usable click-signing secret (at least 32 characters); delete it to generate a new one`);
+  if (s.length < 32)
+    throw new Error(
+      `${file} holds no usable click-signing secret (at least 32 characters); delete it to generate a new one`,
+    );
   return s;
 }

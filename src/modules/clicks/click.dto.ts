@@ -2,27 +2,45 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DateTime, HttpUrl, Optional, Required, Str } from '../../common/validation';
 
 export class RegisterClickDto {
-  @ApiPropertyOptional({ description: 'Your id for the click; generated as clk_… when absent.', example: 'clk_xyz', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Your id for the click; generated as clk_… when absent.',
+    example: 'clk_xyz',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   click_id?: string;
 
-  @ApiProperty({ description: 'The tag (and so the partner) the click belongs to.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
+  @ApiProperty({
+    description: 'The tag (and so the partner) the click belongs to.',
+    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
+  })
   @Required()
   @Str({ max: 36, min: 1 })
   tag_id: string;
 
-  @ApiPropertyOptional({ description: 'The bid that won the impression; may be attached later with PATCH.', example: 'bid_42', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'The bid that won the impression; may be attached later with PATCH.',
+    example: 'bid_42',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   bid_id?: string;
 
-  @ApiPropertyOptional({ description: 'When the click happened (ISO-8601; UTC when no offset). Defaults to now.', example: '2026-05-26T12:00:00Z' })
+  @ApiPropertyOptional({
+    description: 'When the click happened (ISO-8601; UTC when no offset). Defaults to now.',
+    example: '2026-05-26T12:00:00Z',
+  })
   @Optional()
   @DateTime()
   clicked_at?: string;
 
-  @ApiPropertyOptional({ description: 'The landing URL the click led to.', example: 'https://shop.example.com/p/1', maxLength: 2048 })
+  @ApiPropertyOptional({
+    description: 'The landing URL the click led to.',
+    example: 'https://shop.example.com/p/1',
+    maxLength: 2048,
+  })
   @Optional()
   @HttpUrl(2048)
   landing_url?: string;
@@ -47,12 +65,16 @@ export class ClickView {
 
 export class SignedClickView extends ClickView {
   @ApiProperty({
-    description: 'What the Tag sends back with a conversion: `<key id>.<base64url HMAC-SHA256>` over the click id and `exp`.',
+    description:
+      'What the Tag sends back with a conversion: `<key id>.<base64url HMAC-SHA256>` over the click id and `exp`.',
     example: 'kAb12Cd3.Qm9ndXNTaWduYXR1cmVGb3JEb2NzT25seUFBQUFBQUFBQUFBQUE',
   })
   sig: string;
 
-  @ApiProperty({ description: 'When the click stops being attributable (Unix seconds): clicked_at + CLICK_TTL (default 30 days).', example: 1782475200 })
+  @ApiProperty({
+    description: 'When the click stops being attributable (Unix seconds): clicked_at + CLICK_TTL (default 30 days).',
+    example: 1782475200,
+  })
   exp: number;
 }
 

@@ -16,7 +16,11 @@ export class ClicksController {
   @Post()
   @HttpCode(201)
   @ApiOperation({ summary: 'Register an ad click (ingest key). Re-posting an identical click is not an error.' })
-  @ApiResponse({ status: 201, type: SignedClickView, description: 'The stored click, with the `sig` and `exp` the Tag needs on the landing URL.' })
+  @ApiResponse({
+    status: 201,
+    type: SignedClickView,
+    description: 'The stored click, with the `sig` and `exp` the Tag needs on the landing URL.',
+  })
   @ApiErrors(401, 403, 409, 413, 422)
   registerClick(@Body() dto: RegisterClickDto): Promise<SignedClickView> {
     return this.clicks.registerClick(dto);
@@ -25,7 +29,11 @@ export class ClicksController {
   @Patch(':click_id')
   @ApiOperation({ summary: 'Attach a bid id that arrived after the click (ingest key).' })
   @ApiParam({ name: 'click_id', example: 'clk_xyz' })
-  @ApiResponse({ status: 200, type: SignedClickView, description: 'The click with its bid id (and its `sig` and `exp`).' })
+  @ApiResponse({
+    status: 200,
+    type: SignedClickView,
+    description: 'The click with its bid id (and its `sig` and `exp`).',
+  })
   @ApiErrors(401, 403, 404, 409, 422)
   attachBid(@Param('click_id') clickId: string, @Body() dto: AttachBidDto): Promise<SignedClickView> {
     return this.clicks.attachBid(clickId, dto);

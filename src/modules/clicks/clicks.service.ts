@@ -100,7 +100,13 @@ export class ClicksService {
     const partnerId = await this.partners.ownerOfTag(dto.tag_id);
     if (!partnerId) {
       throw AppError.validation([
-        { type: 'value_error', loc: ['body', 'tag_id'], msg: 'Value error, unknown tag', input: dto.tag_id, ctx: { error: 'unknown tag' } },
+        {
+          type: 'value_error',
+          loc: ['body', 'tag_id'],
+          msg: 'Value error, unknown tag',
+          input: dto.tag_id,
+          ctx: { error: 'unknown tag' },
+        },
       ]);
     }
     const now = this.clock.now();

@@ -10,7 +10,11 @@ export const SOURCES = ['api', 'tag'] as const;
 
 /** Filters every conversion listing shares (the partner's own listing has no partner_id). */
 export class OwnConversionFiltersDto {
-  @ApiPropertyOptional({ description: 'Only conversions attributed to this tag.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00', maxLength: 36 })
+  @ApiPropertyOptional({
+    description: 'Only conversions attributed to this tag.',
+    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
+    maxLength: 36,
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   tag_id?: string;
@@ -20,23 +24,36 @@ export class OwnConversionFiltersDto {
   @Str({ max: 255, min: 1 })
   click_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only conversions with this order_id (exact match).', example: 'order_8812', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Only conversions with this order_id (exact match).',
+    example: 'order_8812',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   order_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only conversions of this event type (exact match).', example: 'purchase_completed', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Only conversions of this event type (exact match).',
+    example: 'purchase_completed',
+    maxLength: 255,
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   event_type?: string;
 
-  @ApiPropertyOptional({ description: 'Only conversions that came in this way: `api` (partner backend) or `tag` (browser Tag).', enum: SOURCES, example: 'api' })
+  @ApiPropertyOptional({
+    description: 'Only conversions that came in this way: `api` (partner backend) or `tag` (browser Tag).',
+    enum: SOURCES,
+    example: 'api',
+  })
   @Optional()
   @OneOf(SOURCES)
   source?: (typeof SOURCES)[number];
 
   @ApiPropertyOptional({
-    description: 'Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive.',
+    description:
+      'Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive.',
     example: '2026-05-26T00:00:00Z',
     format: 'date-time',
   })
@@ -45,7 +62,8 @@ export class OwnConversionFiltersDto {
   from?: string;
 
   @ApiPropertyOptional({
-    description: 'Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive.',
+    description:
+      'Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive.',
     example: '2026-05-27T00:00:00Z',
     format: 'date-time',
   })
@@ -55,7 +73,11 @@ export class OwnConversionFiltersDto {
 }
 
 export class ConversionFiltersDto extends OwnConversionFiltersDto {
-  @ApiPropertyOptional({ description: 'Only conversions of this partner.', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', maxLength: 36 })
+  @ApiPropertyOptional({
+    description: 'Only conversions of this partner.',
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+    maxLength: 36,
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   partner_id?: string;
@@ -69,7 +91,14 @@ function Integer(): 'integer' {
 /** The page size of a listing (both listings share it). */
 function PageLimit(): PropertyDecorator {
   return applyDecorators(
-    ApiPropertyOptional({ description: `Page size, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE, type: Integer() }),
+    ApiPropertyOptional({
+      description: `Page size, 1 to ${MAX_PAGE_SIZE}.`,
+      example: DEFAULT_PAGE_SIZE,
+      default: DEFAULT_PAGE_SIZE,
+      minimum: 1,
+      maximum: MAX_PAGE_SIZE,
+      type: Integer(),
+    }),
     Optional(),
     IntQuery({ min: 1, max: MAX_PAGE_SIZE }),
   );
@@ -117,33 +146,64 @@ export class ConversionItemDto {
   @ApiProperty({ example: 'USD' }) currency: string;
   @ApiProperty({ example: 'order_123', nullable: true, type: String }) order_id: string | null;
   @ApiProperty({ example: 'evt_9f2c', nullable: true, type: String }) event_id: string | null;
-  @ApiProperty({ description: 'The dedup key the conversion was recorded under.', example: 'order_123', nullable: true, type: String }) dedup_key: string | null;
-  @ApiProperty({ description: 'Which layer the dedup key came from.', enum: ['idempotency_key', 'event_id', 'order_id'], nullable: true, example: 'idempotency_key' })
+  @ApiProperty({
+    description: 'The dedup key the conversion was recorded under.',
+    example: 'order_123',
+    nullable: true,
+    type: String,
+  })
+  dedup_key: string | null;
+  @ApiProperty({
+    description: 'Which layer the dedup key came from.',
+    enum: ['idempotency_key', 'event_id', 'order_id'],
+    nullable: true,
+    example: 'idempotency_key',
+  })
   dedup_layer: string | null;
-  @ApiProperty({ example: 'https://shop.example.com/checkout/done', nullable: true, type: String }) page_url: string | null;
+  @ApiProperty({ example: 'https://shop.example.com/checkout/done', nullable: true, type: String }) page_url:
+    string | null;
   @ApiProperty({ example: 'https://shop.example.com/cart', nullable: true, type: String }) referrer: string | null;
   @ApiProperty({ example: 'Mozilla/5.0 (X11; Linux x86_64)', nullable: true, type: String }) user_agent: string | null;
   @ApiProperty({ example: 'sess_123', nullable: true, type: String }) session_id: string | null;
   @ApiProperty({ example: 'cli_456', nullable: true, type: String }) client_id: string | null;
-  @ApiProperty({ description: 'When the service recorded it.', example: '2026-05-26T12:34:57.120Z', format: 'date-time' }) created_at: string;
+  @ApiProperty({
+    description: 'When the service recorded it.',
+    example: '2026-05-26T12:34:57.120Z',
+    format: 'date-time',
+  })
+  created_at: string;
 }
 
 export class ConversionPageDto {
-  @ApiProperty({ type: [ConversionItemDto], description: 'Newest conversion_time first (ties broken by id, descending).' })
+  @ApiProperty({
+    type: [ConversionItemDto],
+    description: 'Newest conversion_time first (ties broken by id, descending).',
+  })
   items: ConversionItemDto[];
 
-  @ApiProperty({ description: 'Pass as `cursor` for the next page; null on the last page.', nullable: true, type: String, example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl' })
+  @ApiProperty({
+    description: 'Pass as `cursor` for the next page; null on the last page.',
+    nullable: true,
+    type: String,
+    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl',
+  })
   next_cursor: string | null;
 }
 
 export class ConversionParamsDto {
-  @ApiProperty({ description: 'Every unknown body key, exactly as sent.', example: { coupon: 'SPRING', items: 3 }, type: 'object', additionalProperties: true })
+  @ApiProperty({
+    description: 'Every unknown body key, exactly as sent.',
+    example: { coupon: 'SPRING', items: 3 },
+    type: 'object',
+    additionalProperties: true,
+  })
   extra: Record<string, unknown>;
 }
 
 export class ConversionDetailDto extends ConversionItemDto {
   @ApiProperty({ type: ConversionParamsDto }) params: ConversionParamsDto;
-  @ApiProperty({ type: ClickView, nullable: true, description: 'The click the conversion was attributed to.' }) click: ClickView | null;
+  @ApiProperty({ type: ClickView, nullable: true, description: 'The click the conversion was attributed to.' })
+  click: ClickView | null;
 }
 
 export class ClickWithConversionsDto extends ClickView {

@@ -15,15 +15,18 @@ export class ConversionReadsController {
   @Get('conversions')
   @Roles('partner')
   @ApiOperation({
-    summary: "List your own conversions (partner key), newest first, to reconcile your orders.",
+    summary: 'List your own conversions (partner key), newest first, to reconcile your orders.',
     description:
-      'Only the calling partner\'s conversions are ever listed. Filters combine with AND. Pagination is by cursor: ' +
+      "Only the calling partner's conversions are ever listed. Filters combine with AND. Pagination is by cursor: " +
       'pass `next_cursor` back as `cursor` until it is null. A row recorded while you page never makes you miss or ' +
       'repeat a row that existed when you started.',
   })
   @ApiResponse({ status: 200, type: ConversionPageDto })
   @ApiErrors(401, 403, 422)
-  listOwnConversions(@CurrentPrincipal() principal: Principal, @Query() query: ListOwnConversionsQueryDto): Promise<ConversionPageDto> {
+  listOwnConversions(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: ListOwnConversionsQueryDto,
+  ): Promise<ConversionPageDto> {
     return this.reads.listConversions(query, principal.partnerId!);
   }
 }

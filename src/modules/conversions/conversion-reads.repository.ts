@@ -56,7 +56,9 @@ export class ConversionReadsRepository {
    */
   async *csvBatches(filter: ConversionFilter, batchSize: number): AsyncGenerator<(string | null)[][]> {
     const fetch = (after: Cursor | null) => {
-      const p = this.isPostgres ? this.csvBatchPostgres(filter, after, batchSize) : this.csvBatchSqlite(filter, after, batchSize);
+      const p = this.isPostgres
+        ? this.csvBatchPostgres(filter, after, batchSize)
+        : this.csvBatchSqlite(filter, after, batchSize);
       p.catch(() => undefined); // a prefetch nobody awaits (the client left) must not crash the process
       return p;
     };
@@ -77,7 +79,11 @@ export class ConversionReadsRepository {
    * PostgreSQL: straight to the driver's pool, rows as arrays of text (no Date, numeric or JSON
    * parsing in Node); PostgreSQL formats the times and returns params.extra as stored.
    */
-  private async csvBatchPostgres(filter: ConversionFilter, after: Cursor | null, limit: number): Promise<(string | null)[][]> {
+  private async csvBatchPostgres(
+    filter: ConversionFilter,
+    after: Cursor | null,
+    limit: number,
+  ): Promise<(string | null)[][]> {
     const where: string[] = [];
     const values: unknown[] = [];
     const p = (v: unknown) => {
@@ -96,12 +102,22 @@ export class ConversionReadsRepository {
       `currency, order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, ${iso('created_at')}, ` +
       `COALESCE((params->'extra')::text, '{}') FROM conversions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
       `ORDER BY conversion_time DESC, id DESC LIMIT ${Number(limit)}`;
-    const pool = (this.ds.driver as unknown as { master: { query(q: object): Promise<{ rows: (string | null)[][] }> } }).master;
-    const res = await pool.query({ text: sql, values, rowMode: 'array', types: { getTypeParser: () => (v: string) => v } });
+    const pool = (this.ds.driver as unknown as { master: { query(q: object): Promise<{ rows: (string | null)[][] }> } })
+      .master;
+    const res = await pool.query({
+      text: sql,
+      values,
+      rowMode: 'array',
+      types: { getTypeParser: () => (v: string) => v },
+    });
     return res.rows;
   }
 
-  private async csvBatchSqlite(filter: ConversionFilter, after: Cursor | null, limit: number): Promise<(string | null)[][]> {
+  private async csvBatchSqlite(
+    filter: ConversionFilter,
+    after: Cursor | null,
+    limit: number,
+  ): Promise<(string | null)[][]> {
     const rows = await this.page(filter, after, limit, true);
     const iso = (v: unknown) => fromDbTime(v)!.toISOString();
     const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
@@ -149,7 +165,8 @@ export class ConversionReadsRepository {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });
     }
-    if (filter.from) qb.andWhere(`c.conversion_time >= ${this.timeParam('from_t')}`, { from_t: this.time(filter.from) });
+    if (filter.from)
+      qb.andWhere(`c.conversion_time >= ${this.timeParam('from_t')}`, { from_t: this.time(filter.from) });
     if (filter.to) qb.andWhere(`c.conversion_time < ${this.timeParam('to_t')}`, { to_t: this.time(filter.to) });
     return qb;
   }

@@ -139,7 +139,10 @@ export class ConversionReadsService {
   ) {}
 
   /** One page, newest first. `partnerId` confines the listing to one partner's rows. */
-  async listConversions(query: ConversionFiltersDto & { limit?: string; cursor?: string }, partnerId?: string): Promise<ConversionPageDto> {
+  async listConversions(
+    query: ConversionFiltersDto & { limit?: string; cursor?: string },
+    partnerId?: string,
+  ): Promise<ConversionPageDto> {
     const filter = this.toFilter(query, partnerId);
     const after = decodeCursor(query.cursor);
     const limit = intOr(query.limit, DEFAULT_PAGE_SIZE);
@@ -147,7 +150,10 @@ export class ConversionReadsService {
     const more = rows.length > limit;
     const items = rows.slice(0, limit).map((r) => this.item(r));
     const last = items[items.length - 1];
-    return { items, next_cursor: more && last ? encodeCursor({ at: new Date(last.conversion_time), id: last.id }) : null };
+    return {
+      items,
+      next_cursor: more && last ? encodeCursor({ at: new Date(last.conversion_time), id: last.id }) : null,
+    };
   }
 
   async getConversion(id: string): Promise<ConversionDetailDto> {

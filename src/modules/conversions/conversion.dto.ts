@@ -1,13 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  Currency,
-  DateTime,
-  declaredFields,
-  Money,
-  Optional,
-  Required,
-  Str,
-} from '../../common/validation';
+import { Currency, DateTime, declaredFields, Money, Optional, Required, Str } from '../../common/validation';
 
 const ID = { max: 255, min: 1 };
 
@@ -16,7 +8,11 @@ const ID = { max: 255, min: 1 };
  * under params.extra exactly as sent.
  */
 export class ConversionBodyDto {
-  @ApiProperty({ description: 'The click ID captured by the Tag on the original landing URL.', example: 'clk_xyz', maxLength: 255 })
+  @ApiProperty({
+    description: 'The click ID captured by the Tag on the original landing URL.',
+    example: 'clk_xyz',
+    maxLength: 255,
+  })
   @Required()
   @Str(ID)
   click_id: string;
@@ -31,7 +27,8 @@ export class ConversionBodyDto {
   conversion_time: string;
 
   @ApiProperty({
-    description: 'Monetary value of the conversion: a finite number (numeric strings are accepted), stored exactly to 6 decimals.',
+    description:
+      'Monetary value of the conversion: a finite number (numeric strings are accepted), stored exactly to 6 decimals.',
     example: 99.99,
     oneOf: [{ type: 'number' }, { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$' }],
   })
@@ -39,13 +36,19 @@ export class ConversionBodyDto {
   @Money()
   conversion_value: number | string;
 
-  @ApiProperty({ description: '3-letter ISO 4217 code (USD, EUR, …), case-insensitive; stored upper-case.', example: 'USD', minLength: 3, maxLength: 3 })
+  @ApiProperty({
+    description: '3-letter ISO 4217 code (USD, EUR, …), case-insensitive; stored upper-case.',
+    example: 'USD',
+    minLength: 3,
+    maxLength: 3,
+  })
   @Required()
   @Currency()
   currency: string;
 
   @ApiPropertyOptional({
-    description: 'Defaults to "purchase_completed". Use other names for non-purchase conversions (subscription_created, trial_started, lead_created, …).',
+    description:
+      'Defaults to "purchase_completed". Use other names for non-purchase conversions (subscription_created, trial_started, lead_created, …).',
     example: 'purchase_completed',
     default: 'purchase_completed',
     maxLength: 255,
@@ -54,32 +57,56 @@ export class ConversionBodyDto {
   @Str(ID)
   event_type?: string | null;
 
-  @ApiPropertyOptional({ description: 'Recommended. Used for deduplication when no Idempotency-Key or event_id is sent.', example: 'order_123', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Recommended. Used for deduplication when no Idempotency-Key or event_id is sent.',
+    example: 'order_123',
+    maxLength: 255,
+  })
   @Optional()
   @Str(ID)
   order_id?: string | null;
 
-  @ApiPropertyOptional({ description: 'Explicit dedup key. The Idempotency-Key header takes precedence if both are sent.', example: 'evt_9f2c', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'Explicit dedup key. The Idempotency-Key header takes precedence if both are sent.',
+    example: 'evt_9f2c',
+    maxLength: 255,
+  })
   @Optional()
   @Str(ID)
   event_id?: string | null;
 
-  @ApiPropertyOptional({ description: "Override if you operate multiple tags under one partner key; must be one of the caller's tags.", example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00', maxLength: 36 })
+  @ApiPropertyOptional({
+    description: "Override if you operate multiple tags under one partner key; must be one of the caller's tags.",
+    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
+    maxLength: 36,
+  })
   @Optional()
   @Str({ max: 36, min: 1 })
   tag_id?: string | null;
 
-  @ApiPropertyOptional({ description: 'Browser context, when known.', example: 'https://shop.example.com/checkout/done', maxLength: 2048 })
+  @ApiPropertyOptional({
+    description: 'Browser context, when known.',
+    example: 'https://shop.example.com/checkout/done',
+    maxLength: 2048,
+  })
   @Optional()
   @Str({ max: 2048 })
   page_url?: string | null;
 
-  @ApiPropertyOptional({ description: 'Browser context, when known.', example: 'https://shop.example.com/cart', maxLength: 2048 })
+  @ApiPropertyOptional({
+    description: 'Browser context, when known.',
+    example: 'https://shop.example.com/cart',
+    maxLength: 2048,
+  })
   @Optional()
   @Str({ max: 2048 })
   referrer?: string | null;
 
-  @ApiPropertyOptional({ description: 'Browser context, when known.', example: 'Mozilla/5.0 (X11; Linux x86_64)', maxLength: 1024 })
+  @ApiPropertyOptional({
+    description: 'Browser context, when known.',
+    example: 'Mozilla/5.0 (X11; Linux x86_64)',
+    maxLength: 1024,
+  })
   @Optional()
   @Str({ max: 1024 })
   user_agent?: string | null;
@@ -105,9 +132,15 @@ export class ConversionResultDto {
   @ApiProperty({ enum: ['ok', 'duplicate'], example: 'ok' })
   status: 'ok' | 'duplicate';
 
-  @ApiPropertyOptional({ description: 'Extension: the id of the conversion written, or for a duplicate the one it matched.', example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' })
+  @ApiPropertyOptional({
+    description: 'Extension: the id of the conversion written, or for a duplicate the one it matched.',
+    example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40',
+  })
   conversion_id?: string;
 
-  @ApiPropertyOptional({ description: 'Extension, duplicates only: which dedup layer of this request matched.', enum: ['idempotency_key', 'event_id', 'order_id'] })
+  @ApiPropertyOptional({
+    description: 'Extension, duplicates only: which dedup layer of this request matched.',
+    enum: ['idempotency_key', 'event_id', 'order_id'],
+  })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
 }

@@ -24,7 +24,12 @@ export class ConversionsController {
       'event_type within the dedup window (default 7 days) returns `duplicate` and writes nothing. Without any key every ' +
       'request writes a row. Any additional body keys are stored under params.extra.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Optional but recommended: 1 to 255 printable ASCII characters.', example: 'order_123' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Optional but recommended: 1 to 255 printable ASCII characters.',
+    example: 'order_123',
+  })
   @ApiResponse({
     status: 200,
     type: ConversionResultDto,
@@ -33,12 +38,21 @@ export class ConversionsController {
       'application/json': {
         examples: {
           ok: { value: { status: 'ok', conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' } },
-          duplicate: { value: { status: 'duplicate', conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40', matched_on: 'idempotency_key' } },
+          duplicate: {
+            value: {
+              status: 'duplicate',
+              conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40',
+              matched_on: 'idempotency_key',
+            },
+          },
         },
       },
     },
   })
-  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, [503, 'Service temporarily unavailable, retry later'])
+  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, [
+    503,
+    'Service temporarily unavailable, retry later',
+  ])
   @CountConversions('api')
   createConversion(
     @CurrentPrincipal() principal: Principal,

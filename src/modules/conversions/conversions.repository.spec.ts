@@ -40,7 +40,14 @@ const conversion = (i: number): NewConversion => ({
 
 /** What the batch statement answers when it wrote every conversion it was given (one array per column). */
 const written = (values: unknown[]) =>
-  (values[4] as string[]).map((id, i) => ({ ord: String(i + 1), found: true, partner_id: 'p1', has_bid: true, inserted_id: id, held_id: null }));
+  (values[4] as string[]).map((id, i) => ({
+    ord: String(i + 1),
+    found: true,
+    partner_id: 'p1',
+    has_bid: true,
+    inserted_id: id,
+    held_id: null,
+  }));
 
 describe('ConversionsRepository on PostgreSQL: batches', () => {
   it('writes concurrent conversions in one batch statement and answers each from its row', async () => {
@@ -115,16 +122,24 @@ describe('ConversionsRepository on SQLite: one transaction per batch, a savepoin
       CREATE TABLE conversions (id TEXT PRIMARY KEY, partner_id TEXT, tag_id TEXT, click_id TEXT, bid_id TEXT, source TEXT, event_type TEXT,
         conversion_time TEXT, conversion_value TEXT, currency TEXT NOT NULL, order_id TEXT, event_id TEXT, dedup_key TEXT, dedup_layer TEXT,
         page_url TEXT, referrer TEXT, user_agent TEXT, session_id TEXT, client_id TEXT, params TEXT, created_at TEXT);`);
-    for (const i of [1, 2, 3]) db.prepare('INSERT INTO clicks VALUES (?, ?, ?, ?)').run(`clk-${i}`, 'p1', 't1', `bid-${i}`);
+    for (const i of [1, 2, 3])
+      db.prepare('INSERT INTO clicks VALUES (?, ?, ?, ?)').run(`clk-${i}`, 'p1', 't1', `bid-${i}`);
     const ds = { options: { type: 'better-sqlite3' }, driver: { databaseConnection: db } } as unknown as DataSource;
     const repo = new ConversionsRepository(ds, { dbPoolSize: 1, dbConnectTimeoutMs: 3000 });
     // The second fails on its insert, after its dedup claim was written (currency is NOT NULL here).
     const broken = { ...conversion(2), currency: null as unknown as string };
-    const out = await Promise.allSettled([repo.recordAtomically(conversion(1), 0), repo.recordAtomically(broken, 0), repo.recordAtomically(conversion(3), 0)]);
+    const out = await Promise.allSettled([
+      repo.recordAtomically(conversion(1), 0),
+      repo.recordAtomically(broken, 0),
+      repo.recordAtomically(conversion(3), 0),
+    ]);
     expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((out[0] as PromiseFulfilledResult<{ inserted_id: string }>).value.inserted_id).toBe('id-1');
     expect(db.prepare('SELECT id FROM conversions ORDER BY id').all()).toEqual([{ id: 'id-1' }, { id: 'id-3' }]);
-    expect(db.prepare('SELECT dedup_key FROM dedup_claims ORDER BY dedup_key').all()).toEqual([{ dedup_key: 'o-1' }, { dedup_key: 'o-3' }]);
+    expect(db.prepare('SELECT dedup_key FROM dedup_claims ORDER BY dedup_key').all()).toEqual([
+      { dedup_key: 'o-1' },
+      { dedup_key: 'o-3' },
+    ]);
     // Retried once fixed, it is written: nothing of the failed attempt was left behind.
     expect((await repo.recordAtomically(conversion(2), 0)).inserted_id).toBe('id-2');
     db.close();

@@ -249,7 +249,11 @@ export class ConversionsRepository {
             maxBatch: PG_BATCH_MAX,
           })
         : // better-sqlite3 is synchronous: one transaction at a time, in this thread.
-          new WriteBatcher(async (items) => this.recordSqliteBatch(items), { ...limits, maxInFlight: 1, maxBatch: SQLITE_BATCH_MAX });
+          new WriteBatcher(async (items) => this.recordSqliteBatch(items), {
+            ...limits,
+            maxInFlight: 1,
+            maxBatch: SQLITE_BATCH_MAX,
+          });
   }
 
   /** Checks the click, claims the dedup key and writes the row, atomically. */
@@ -264,7 +268,9 @@ export class ConversionsRepository {
    */
   private async query(name: string, text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
     const pool = (this.ds.driver as unknown as { master?: PgPool }).master;
-    return pool?.query ? (await pool.query({ name, text, values })).rows : ((await this.ds.query(text, values)) as Record<string, unknown>[]);
+    return pool?.query
+      ? (await pool.query({ name, text, values })).rows
+      : ((await this.ds.query(text, values)) as Record<string, unknown>[]);
   }
 
   /**
@@ -302,11 +308,20 @@ export class ConversionsRepository {
     const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
     const outcomes: (RecordOutcome | null)[] = items.map((it, i) => {
       const r = byOrd.get(i + 1);
-      return r ? { click: clickFacts(r), claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null, inserted_id: (r.inserted_id as string) ?? null } : null;
+      return r
+        ? {
+            click: clickFacts(r),
+            claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
+            inserted_id: (r.inserted_id as string) ?? null,
+          }
+        : null;
     });
     // The second of two conversions of this batch with one key: a duplicate of the first.
     const winners = new Map<string, string>();
-    items.forEach((it, i) => outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i]!.inserted_id!));
+    items.forEach(
+      (it, i) =>
+        outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i]!.inserted_id!),
+    );
     return Promise.allSettled(
       items.map(async (it, i) => {
         const o = outcomes[i];
@@ -341,7 +356,10 @@ export class ConversionsRepository {
       .transaction(() =>
         items.map((it): PromiseSettledResult<RecordOutcome> => {
           try {
-            return { status: 'fulfilled', value: s.db.transaction(() => this.recordSqliteOne(s, it.n, it.windowStartMs))() };
+            return {
+              status: 'fulfilled',
+              value: s.db.transaction(() => this.recordSqliteOne(s, it.n, it.windowStartMs))(),
+            };
           } catch (reason) {
             return { status: 'rejected', reason };
           }
@@ -350,7 +368,11 @@ export class ConversionsRepository {
       .immediate();
   }
 
-  private recordSqliteOne(s: ReturnType<ConversionsRepository['sqliteStatements']>, n: NewConversion, windowStartMs: number): RecordOutcome {
+  private recordSqliteOne(
+    s: ReturnType<ConversionsRepository['sqliteStatements']>,
+    n: NewConversion,
+    windowStartMs: number,
+  ): RecordOutcome {
     const click = s.click.get(n.click_id) as { partner_id: string; tag_id: string; bid_id: string | null } | undefined;
     const facts = { found: !!click, partner_id: click?.partner_id ?? null, has_bid: click?.bid_id != null };
     if (!click || click.partner_id !== n.partner_id || click.bid_id == null) {
@@ -359,8 +381,10 @@ export class ConversionsRepository {
     let claimedId: string | null = null;
     if (n.dedup_key !== null) {
       // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
-      const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as { conversion_id: string; claimed_at: number | string } | undefined;
-      if (held && Number(held.claimed_at) > windowStartMs) return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
+      const held = s.held.get(n.dedup_key, n.click_id, n.event_type) as
+        { conversion_id: string; claimed_at: number | string } | undefined;
+      if (held && Number(held.claimed_at) > windowStartMs)
+        return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
       const row = s.claim.get({
         key: n.dedup_key,
         click: n.click_id,
@@ -406,7 +430,9 @@ export class ConversionsRepository {
       this.sqlite = {
         db,
         click: db.prepare('SELECT partner_id, tag_id, bid_id FROM clicks WHERE click_id = ?'),
-        held: db.prepare('SELECT conversion_id, claimed_at FROM dedup_claims WHERE dedup_key = ? AND click_id = ? AND event_type = ?'),
+        held: db.prepare(
+          'SELECT conversion_id, claimed_at FROM dedup_claims WHERE dedup_key = ? AND click_id = ? AND event_type = ?',
+        ),
         claim: db.prepare(
           `INSERT INTO dedup_claims (dedup_key, click_id, event_type, conversion_id, claimed_at) VALUES (@key, @click, @event, @id, @at)
            ON CONFLICT (dedup_key, click_id, event_type) DO UPDATE SET
@@ -414,7 +440,9 @@ export class ConversionsRepository {
              claimed_at = CASE WHEN claimed_at <= @windowStart THEN excluded.claimed_at ELSE claimed_at END
            RETURNING conversion_id`,
         ),
-        insert: db.prepare(`INSERT INTO conversions (${COLUMNS}) VALUES (${CONVERSION_COLUMNS.map(() => '?').join(', ')})`),
+        insert: db.prepare(
+          `INSERT INTO conversions (${COLUMNS}) VALUES (${CONVERSION_COLUMNS.map(() => '?').join(', ')})`,
+        ),
       };
     }
     return this.sqlite;

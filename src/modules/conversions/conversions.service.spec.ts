@@ -6,21 +6,42 @@ import { DedupService } from '../dedup/dedup.service';
 import { ConversionsService } from './conversions.service';
 
 describe('ConversionsService.record outcomes', () => {
-  const body = { click_id: 'clk_1', conversion_time: '2026-05-26T12:34:56Z', conversion_value: '10', currency: 'usd', order_id: 'o1' };
+  const body = {
+    click_id: 'clk_1',
+    conversion_time: '2026-05-26T12:34:56Z',
+    conversion_value: '10',
+    currency: 'usd',
+    order_id: 'o1',
+  };
   const click = { found: true, partner_id: 'p1', has_bid: true };
 
   function service(outcome: { claimed_id: string | null; inserted_id: string | null }) {
     const repo = { recordAtomically: jest.fn().mockResolvedValue({ click, ...outcome }) };
     const clicks = new ClicksService({} as never, {} as never, new Clock(), {} as never, loadConfig({}));
-    const svc = new ConversionsService(repo as never, clicks, new DedupService(loadConfig({})), {} as never, new Clock());
+    const svc = new ConversionsService(
+      repo as never,
+      clicks,
+      new DedupService(loadConfig({})),
+      {} as never,
+      new Clock(),
+    );
     return { svc, repo };
   }
 
   it('answers ok with the written id, after normalising the row', async () => {
     const { svc, repo } = service({ claimed_id: 'X', inserted_id: 'X' });
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, body as never)).resolves.toEqual({ status: 'ok', conversion_id: 'X' });
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, body as never)).resolves.toEqual({
+      status: 'ok',
+      conversion_id: 'X',
+    });
     const row = repo.recordAtomically.mock.calls[0][0];
-    expect(row).toMatchObject({ currency: 'USD', conversion_value: '10', dedup_key: 'o1', dedup_layer: 'order_id', event_type: 'purchase_completed' });
+    expect(row).toMatchObject({
+      currency: 'USD',
+      conversion_value: '10',
+      dedup_key: 'o1',
+      dedup_layer: 'order_id',
+      event_type: 'purchase_completed',
+    });
   });
 
   it('answers duplicate with the matched id and layer', async () => {

@@ -33,11 +33,21 @@ export class ConversionsService {
     private readonly clock: Clock,
   ) {}
 
-  async record(ctx: RecordContext, body: ConversionBodyDto, transportFields = TRANSPORT_FIELDS): Promise<ConversionResultDto> {
+  async record(
+    ctx: RecordContext,
+    body: ConversionBodyDto,
+    transportFields = TRANSPORT_FIELDS,
+  ): Promise<ConversionResultDto> {
     const tagId = body.tag_id ?? null;
     if (tagId !== null && !(await this.partners.isPartnerTag(ctx.partnerId, tagId))) {
       throw AppError.validation([
-        { type: 'value_error', loc: ['body', 'tag_id'], msg: 'Value error, not one of your tags', input: tagId, ctx: { error: 'not one of your tags' } },
+        {
+          type: 'value_error',
+          loc: ['body', 'tag_id'],
+          msg: 'Value error, not one of your tags',
+          input: tagId,
+          ctx: { error: 'not one of your tags' },
+        },
       ]);
     }
     const extra: Record<string, unknown> = {};
@@ -74,7 +84,8 @@ export class ConversionsService {
     const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now));
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
     if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
-    if (key && outcome.claimed_id) return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
+    if (key && outcome.claimed_id)
+      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
     // Nothing was written and no claim could be named: the statement lost a race with a concurrent
     // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
     throw new AppError('unavailable', 'Service temporarily unavailable, retry later', { 'Retry-After': '1' });

@@ -10,14 +10,36 @@ export function parseIdempotencyKey(value: string | string[] | undefined): strin
     const v = Array.isArray(value) ? value.join(', ') : value;
     const loc = ['header', 'idempotency-key'];
     if (v.length < 1) {
-      throw AppError.validation([{ type: 'string_too_short', loc, msg: 'String should have at least 1 character', input: v, ctx: { min_length: 1 } }]);
+      throw AppError.validation([
+        {
+          type: 'string_too_short',
+          loc,
+          msg: 'String should have at least 1 character',
+          input: v,
+          ctx: { min_length: 1 },
+        },
+      ]);
     }
     if (v.length > 255) {
-      throw AppError.validation([{ type: 'string_too_long', loc, msg: 'String should have at most 255 characters', input: v, ctx: { max_length: 255 } }]);
+      throw AppError.validation([
+        {
+          type: 'string_too_long',
+          loc,
+          msg: 'String should have at most 255 characters',
+          input: v,
+          ctx: { max_length: 255 },
+        },
+      ]);
     }
     if (!PRINTABLE.test(v)) {
       throw AppError.validation([
-        { type: 'string_pattern_mismatch', loc, msg: "String should match pattern '^[\\x20-\\x7e]{1,255}$'", input: v, ctx: { pattern: '^[\\x20-\\x7e]{1,255}$' } },
+        {
+          type: 'string_pattern_mismatch',
+          loc,
+          msg: "String should match pattern '^[\\x20-\\x7e]{1,255}$'",
+          input: v,
+          ctx: { pattern: '^[\\x20-\\x7e]{1,255}$' },
+        },
       ]);
     }
     return v;
@@ -26,5 +48,9 @@ export function parseIdempotencyKey(value: string | string[] | undefined): strin
 
 /** The validated Idempotency-Key header of the request, or null. */
 export const IdempotencyKey = createParamDecorator((_: unknown, ctx: ExecutionContext): string | null =>
-  parseIdempotencyKey(ctx.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers['idempotency-key']),
+  parseIdempotencyKey(
+    ctx.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers[
+      'idempotency-key'
+    ],
+  ),
 );

@@ -14,7 +14,11 @@ export class DedupService {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   /** Idempotency-Key header, else event_id, else order_id, else none. */
-  resolveKey(input: { idempotencyKey?: string | null; eventId?: string | null; orderId?: string | null }): DedupKey | null {
+  resolveKey(input: {
+    idempotencyKey?: string | null;
+    eventId?: string | null;
+    orderId?: string | null;
+  }): DedupKey | null {
     if (input.idempotencyKey != null) return { value: input.idempotencyKey, layer: 'idempotency_key' };
     if (input.eventId != null) return { value: input.eventId, layer: 'event_id' };
     if (input.orderId != null) return { value: input.orderId, layer: 'order_id' };

@@ -34,18 +34,31 @@ export class HealthProbesController {
 
   @Get('ready')
   @Public()
-  @ApiOperation({ summary: 'Readiness: the database answers within 1.5 s and every migration this build knows is applied.' })
+  @ApiOperation({
+    summary: 'Readiness: the database answers within 1.5 s and every migration this build knows is applied.',
+  })
   @ApiResponse({ status: 200, schema: { example: READY_EXAMPLE } })
   @ApiResponse({
     status: 503,
     description: 'Not ready; the body says which check failed. Carries Retry-After.',
-    schema: { example: { status: 'error', info: {}, error: { database: { status: 'down', message: 'timeout' } }, details: { database: { status: 'down', message: 'timeout' } } } },
+    schema: {
+      example: {
+        status: 'error',
+        info: {},
+        error: { database: { status: 'down', message: 'timeout' } },
+        details: { database: { status: 'down', message: 'timeout' } },
+      },
+    },
   })
   async getReadiness(@Res() reply: FastifyReply): Promise<void> {
     try {
       const result = await this.health.check([
         () => this.typeorm.pingCheck('database').withTimeout(1500),
-        () => this.indicators.check('migrations').attempt(() => this.migrationsCurrent()).withTimeout(1500),
+        () =>
+          this.indicators
+            .check('migrations')
+            .attempt(() => this.migrationsCurrent())
+            .withTimeout(1500),
       ]);
       void reply.status(200).send(result);
     } catch (e) {

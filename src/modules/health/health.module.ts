@@ -3,5 +3,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { HealthProbesController } from './health-probes.controller';
 import { HealthController } from './health.controller';
 
-@Module({ imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })], controllers: [HealthController, HealthProbesController] })
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  controllers: [HealthController, HealthProbesController],
+})
 export class HealthModule {}

@@ -34,19 +34,24 @@ export class HttpObservability implements OnModuleInit {
     });
     // Conversion outcomes, on the routes marked @CountConversions: the answer object before it is
     // serialised says ok/duplicate (and the layer); a failure's kind was left by the exception filter.
-    fastify.addHook('preSerialization', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) => {
-      const source = (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[CONVERSION_SOURCE] as string | undefined;
-      if (source) {
-        if (reply.statusCode === 200) {
-          const res = payload as { status?: string; matched_on?: string } | null;
-          metrics.conversion(res?.status ?? 'unknown', source, res?.matched_on);
-        } else {
-          const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
-          metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
+    fastify.addHook(
+      'preSerialization',
+      (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) => {
+        const source = (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[
+          CONVERSION_SOURCE
+        ] as string | undefined;
+        if (source) {
+          if (reply.statusCode === 200) {
+            const res = payload as { status?: string; matched_on?: string } | null;
+            metrics.conversion(res?.status ?? 'unknown', source, res?.matched_on);
+          } else {
+            const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
+            metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
+          }
         }
-      }
-      done(null, payload);
-    });
+        done(null, payload);
+      },
+    );
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const route = request.routeOptions?.url ?? 'unmatched';
       const status = reply.statusCode;
@@ -57,15 +62,18 @@ export class HttpObservability implements OnModuleInit {
       if (log.isLevelEnabled(level)) {
         const url = request.url;
         const q = url.indexOf('?');
-        log[level]({
-          req_id: request.id,
-          method: request.method,
-          route,
-          path: q === -1 ? url : url.slice(0, q),
-          status,
-          ms: Math.round(ms * 10) / 10,
-          key_id: (request as RequestWithPrincipal).principal?.keyId ?? null,
-        }, 'request');
+        log[level](
+          {
+            req_id: request.id,
+            method: request.method,
+            route,
+            path: q === -1 ? url : url.slice(0, q),
+            status,
+            ms: Math.round(ms * 10) / 10,
+            key_id: (request as RequestWithPrincipal).principal?.keyId ?? null,
+          },
+          'request',
+        );
       }
       done();
     });

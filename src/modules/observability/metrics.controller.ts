@@ -24,18 +24,27 @@ export class MetricsController {
   @Public()
   @ApiOperation({
     summary: 'Prometheus metrics (text exposition format).',
-    description: 'Readable with a support or admin key, or with `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
+    description:
+      'Readable with a support or admin key, or with `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
   })
   @ApiProduces('text/plain')
-  @ApiResponse({ status: 200, description: 'Metrics in the Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'Metrics in the Prometheus text format.',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @ApiErrors(401, 403)
-  async getMetrics(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
+  async getMetrics(
+    @Headers('authorization') authorization: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const m = BEARER.exec(authorization ?? '');
     if (!m) throw new AppError('missing_token', 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
     const token = this.config.metricsToken;
     if (!(token && safeEqual(m[1], token))) {
       const principal = await this.auth.authenticate(m[1]);
-      if (principal.role !== 'support' && principal.role !== 'admin') throw new AppError('forbidden', 'This API key may not call this endpoint');
+      if (principal.role !== 'support' && principal.role !== 'admin')
+        throw new AppError('forbidden', 'This API key may not call this endpoint');
     }
     const body = await this.metrics.render();
     void reply.status(200).header('content-type', this.metrics.contentType).send(body);

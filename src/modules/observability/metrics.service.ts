@@ -50,7 +50,9 @@ export class MetricsService {
   constructor(@InjectDataSource() ds: DataSource) {
     collectDefaultMetrics({ register: this.registry });
     const pool = (): PgPoolLike | undefined =>
-      ds.options.type === 'postgres' ? ((ds.driver as unknown as { master?: PgPoolLike }).master ?? undefined) : undefined;
+      ds.options.type === 'postgres'
+        ? ((ds.driver as unknown as { master?: PgPoolLike }).master ?? undefined)
+        : undefined;
     new Gauge({
       name: 'db_pool_connections',
       help: 'PostgreSQL pool: connections by state (total, idle, in_use), the configured maximum, and requests waiting for one.',

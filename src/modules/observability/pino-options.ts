@@ -15,8 +15,12 @@ export function pinoOptions(config: Pick<AppConfig, 'logLevel' | 'logFormat'>): 
     level: config.logLevel,
     autoLogging: false,
     // Belt and braces: nothing we log carries these, and if it ever did they are hidden.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'authorization', 'key', 'secret', 'body'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'authorization', 'key', 'secret', 'body'],
+      censor: '[redacted]',
+    },
   };
-  if (config.logFormat === 'pretty') return { ...options, transport: { target: 'pino-pretty', options: { singleLine: true } } };
+  if (config.logFormat === 'pretty')
+    return { ...options, transport: { target: 'pino-pretty', options: { singleLine: true } } };
   return [options, pino.destination({ dest: 1, sync: false })];
 }

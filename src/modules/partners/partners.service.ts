@@ -34,7 +34,12 @@ export interface PartnerStateView extends PartnerView {
 }
 
 export function toPartnerStateView(p: Partner): PartnerStateView {
-  return { id: p.id, name: p.name, disabled_at: p.disabled_at ? p.disabled_at.toISOString() : null, created_at: p.created_at.toISOString() };
+  return {
+    id: p.id,
+    name: p.name,
+    disabled_at: p.disabled_at ? p.disabled_at.toISOString() : null,
+    created_at: p.created_at.toISOString(),
+  };
 }
 
 export function toPartnerView(p: Partner): PartnerView {
@@ -99,20 +104,33 @@ export class PartnersService {
    */
   async setRateLimit(partnerId: string, perMinute: number | null): Promise<number | null> {
     const before = await this.repo.findRateLimit(partnerId);
-    if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute))) throw AppError.notFound('Partner');
+    if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute)))
+      throw AppError.notFound('Partner');
     this.rateLimits.delete(partnerId);
     return before;
   }
 
   async createPartner(name: string): Promise<PartnerView> {
-    const p: Partner = { id: randomUUID(), name, disabled_at: null, created_at: this.clock.now(), rate_limit_per_minute: null };
+    const p: Partner = {
+      id: randomUUID(),
+      name,
+      disabled_at: null,
+      created_at: this.clock.now(),
+      rate_limit_per_minute: null,
+    };
     await this.repo.insertPartner(p);
     return toPartnerView(p);
   }
 
   async createTag(partnerId: string, name: string, allowedOrigins: string[] = []): Promise<TagView> {
     if (!(await this.repo.findPartner(partnerId))) throw AppError.notFound('Partner');
-    const t: Tag = { id: randomUUID(), partner_id: partnerId, name, allowed_origins: this.normaliseOrigins(allowedOrigins), created_at: this.clock.now() };
+    const t: Tag = {
+      id: randomUUID(),
+      partner_id: partnerId,
+      name,
+      allowed_origins: this.normaliseOrigins(allowedOrigins),
+      created_at: this.clock.now(),
+    };
     await this.repo.insertTag(t);
     this.partnerTags.delete(partnerId);
     this.anyTagOrigins.clear();
@@ -142,7 +160,10 @@ export class PartnersService {
    * Disables (or re-enables) a partner. A disabled partner's keys stop working: the key lookup
    * reads partners.disabled_at; the caller must also drop the keys from the auth cache.
    */
-  async setPartnerDisabled(id: string, disabled: boolean): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
+  async setPartnerDisabled(
+    id: string,
+    disabled: boolean,
+  ): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
     const p = await this.repo.findPartner(id);
     if (!p) throw AppError.notFound('Partner');
     let at = p.disabled_at;
@@ -153,7 +174,10 @@ export class PartnersService {
   }
 
   /** Renames a tag and/or replaces its allowed origins; returns it before and after. */
-  async updateTag(id: string, changes: { name?: string; allowed_origins?: string[] }): Promise<{ before: TagView; after: TagView }> {
+  async updateTag(
+    id: string,
+    changes: { name?: string; allowed_origins?: string[] },
+  ): Promise<{ before: TagView; after: TagView }> {
     const t = await this.repo.findTag(id);
     if (!t) throw AppError.notFound('Tag');
     const next: Tag = { ...t };

@@ -1,6 +1,12 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions, type ThrottlerStorage } from '@nestjs/throttler';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
 import type { ThrottlerLimitDetail } from '@nestjs/throttler/dist/throttler.guard.interface';
 import { AppError } from '../../common/errors';
 import type { Principal } from '../auth/principal';
@@ -43,7 +49,9 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
   }
 
   protected async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    throw new AppError('rate_limited', 'Too many requests', { 'Retry-After': String(Math.max(1, detail.timeToBlockExpire)) });
+    throw new AppError('rate_limited', 'Too many requests', {
+      'Retry-After': String(Math.max(1, detail.timeToBlockExpire)),
+    });
   }
 }
 

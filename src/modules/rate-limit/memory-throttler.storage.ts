@@ -25,12 +25,23 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnApplicationSh
 
   private readonly now: () => number;
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const now = this.now();
     const k = `${throttlerName}:${key}`;
     let w = this.windows.get(k);
     if (w && w.blockedUntil > now) {
-      return { totalHits: w.hits, timeToExpire: secs(w.endsAt - now), isBlocked: true, timeToBlockExpire: secs(w.blockedUntil - now) };
+      return {
+        totalHits: w.hits,
+        timeToExpire: secs(w.endsAt - now),
+        isBlocked: true,
+        timeToBlockExpire: secs(w.blockedUntil - now),
+      };
     }
     if (!w || w.endsAt <= now) {
       w = { hits: 0, endsAt: now + ttl, blockedUntil: 0 };
@@ -39,7 +50,12 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnApplicationSh
     w.hits++;
     if (w.hits > limit) {
       w.blockedUntil = now + blockDuration;
-      return { totalHits: w.hits, timeToExpire: secs(w.endsAt - now), isBlocked: true, timeToBlockExpire: secs(blockDuration) };
+      return {
+        totalHits: w.hits,
+        timeToExpire: secs(w.endsAt - now),
+        isBlocked: true,
+        timeToBlockExpire: secs(blockDuration),
+      };
     }
     return { totalHits: w.hits, timeToExpire: secs(w.endsAt - now), isBlocked: false, timeToBlockExpire: 0 };
   }

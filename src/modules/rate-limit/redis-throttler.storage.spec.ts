@@ -25,9 +25,15 @@ describe('RedisThrottlerStorage (shared fixed window, hits of one turn counted t
   });
 
   it('counts keys apart, and requests of one key across turns add up', async () => {
-    const [a, b] = await Promise.all([s.increment('key-b', 60_000, 3, 30_000, 'default'), s.increment('key-c', 60_000, 3, 30_000, 'default')]);
+    const [a, b] = await Promise.all([
+      s.increment('key-b', 60_000, 3, 30_000, 'default'),
+      s.increment('key-c', 60_000, 3, 30_000, 'default'),
+    ]);
     expect([a.totalHits, b.totalHits]).toEqual([1, 1]);
-    const next = await Promise.all([s.increment('key-b', 60_000, 3, 30_000, 'default'), s.increment('key-b', 60_000, 3, 30_000, 'default')]);
+    const next = await Promise.all([
+      s.increment('key-b', 60_000, 3, 30_000, 'default'),
+      s.increment('key-b', 60_000, 3, 30_000, 'default'),
+    ]);
     expect(next.map((x) => [x.totalHits, x.isBlocked])).toEqual([
       [2, false],
       [3, false],
@@ -40,7 +46,9 @@ describe('RedisThrottlerStorage (shared fixed window, hits of one turn counted t
     const down = new RedisThrottlerStorage('redis://127.0.0.1:3649', 'thrad:test:down:');
     try {
       const r = await Promise.all(Array.from({ length: 3 }, () => down.increment('k', 60_000, 1, 30_000, 'default')));
-      expect(r).toEqual(Array.from({ length: 3 }, () => ({ totalHits: 0, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 })));
+      expect(r).toEqual(
+        Array.from({ length: 3 }, () => ({ totalHits: 0, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 })),
+      );
     } finally {
       await down.onApplicationShutdown();
     }

@@ -82,7 +82,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     });
   }
 
-  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const base = `${this.prefix}rl:{${throttlerName}:${key}}`;
     const id = `${base}|${ttl}|${limit}|${blockDuration}`;
     return new Promise((resolve) => {
@@ -106,7 +112,16 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     const n = p.waiters.length;
     try {
       const [hits, ttlMs, blockedBefore, blockMs] = (await (
-        this.redis as unknown as { thradThrottle(k1: string, k2: string, ttl: number, limit: number, block: number, n: number): Promise<number[]> }
+        this.redis as unknown as {
+          thradThrottle(
+            k1: string,
+            k2: string,
+            ttl: number,
+            limit: number,
+            block: number,
+            n: number,
+          ): Promise<number[]>;
+        }
       ).thradThrottle(`${p.base}:hits`, `${p.base}:block`, p.ttl, p.limit, p.blockDuration, n)) as number[];
       const timeToExpire = Math.ceil(Math.max(0, ttlMs) / 1000);
       const timeToBlockExpire = Math.ceil(Math.max(0, blockMs) / 1000);

@@ -5,7 +5,9 @@ import { ClicksService } from '../clicks/clicks.service';
 
 /** The body's signed click, read without trusting its shape (the validation pipe runs later). */
 export function signedClickOf(body: unknown): { click_id?: unknown; sig?: unknown; exp?: unknown } {
-  return body && typeof body === 'object' && !Array.isArray(body) && !(body instanceof InvalidBody) ? (body as object) : {};
+  return body && typeof body === 'object' && !Array.isArray(body) && !(body instanceof InvalidBody)
+    ? (body as object)
+    : {};
 }
 
 /**

@@ -15,15 +15,24 @@ export const TAG_THROTTLE_BY_ADDRESS = Symbol('TAG_THROTTLE_BY_ADDRESS');
 export const TAG_THROTTLE_BY_CLICK = Symbol('TAG_THROTTLE_BY_CLICK');
 
 abstract class TagThrottlerGuard extends ThrottlerGuard {
-  protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    throw new AppError('rate_limited', 'Too many requests', { 'Retry-After': String(Math.max(1, detail.timeToBlockExpire)) });
+  protected override async throwThrottlingException(
+    _context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    throw new AppError('rate_limited', 'Too many requests', {
+      'Retry-After': String(Math.max(1, detail.timeToBlockExpire)),
+    });
   }
 }
 
 /** At most TAG_RATE_LIMIT_PER_ADDRESS requests per TAG_RATE_WINDOW from one client address. */
 @Injectable()
 export class TagAddressThrottlerGuard extends TagThrottlerGuard {
-  constructor(@Inject(TAG_THROTTLE_BY_ADDRESS) options: ThrottlerModuleOptions, @Inject(TAG_THROTTLER_STORAGE) storage: ThrottlerStorage, reflector: Reflector) {
+  constructor(
+    @Inject(TAG_THROTTLE_BY_ADDRESS) options: ThrottlerModuleOptions,
+    @Inject(TAG_THROTTLER_STORAGE) storage: ThrottlerStorage,
+    reflector: Reflector,
+  ) {
     super(options, storage, reflector);
   }
 }
@@ -31,7 +40,11 @@ export class TagAddressThrottlerGuard extends TagThrottlerGuard {
 /** At most TAG_RATE_LIMIT_PER_CLICK requests per TAG_RATE_WINDOW for one (verified) click. */
 @Injectable()
 export class TagClickThrottlerGuard extends TagThrottlerGuard {
-  constructor(@Inject(TAG_THROTTLE_BY_CLICK) options: ThrottlerModuleOptions, @Inject(TAG_THROTTLER_STORAGE) storage: ThrottlerStorage, reflector: Reflector) {
+  constructor(
+    @Inject(TAG_THROTTLE_BY_CLICK) options: ThrottlerModuleOptions,
+    @Inject(TAG_THROTTLER_STORAGE) storage: ThrottlerStorage,
+    reflector: Reflector,
+  ) {
     super(options, storage, reflector);
   }
 

@@ -1,4 +1,17 @@
-import { Body, Controller, Get, Header, Headers, HttpCode, Options, Post, Query, Redirect, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  Headers,
+  HttpCode,
+  Options,
+  Post,
+  Query,
+  Redirect,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Public } from '../auth/auth.decorators';
@@ -37,8 +50,11 @@ export class TagController {
   })
   @ApiResponse({
     status: 302,
-    description: 'To the landing page, e.g. `https://shop.example.com/p/1?utm_source=thrad&thrad_click_id=clk_…&thrad_sig=k…&thrad_exp=1782475200`.',
-    headers: { Location: { description: 'The landing URL with the signed click appended.', schema: { type: 'string' } } },
+    description:
+      'To the landing page, e.g. `https://shop.example.com/p/1?utm_source=thrad&thrad_click_id=clk_…&thrad_sig=k…&thrad_exp=1782475200`.',
+    headers: {
+      Location: { description: 'The landing URL with the signed click appended.', schema: { type: 'string' } },
+    },
   })
   @ApiErrors([400, 'Unknown tag', "Destination origin is not one of the tag's allowed origins"], 422)
   async redirectClick(@Query() query: ClickRedirectQueryDto): Promise<{ url: string }> {
@@ -51,9 +67,16 @@ export class TagController {
     description: `Version ${TAG_SCRIPT.version}. Cacheable (Cache-Control, ETag; If-None-Match answers 304); X-Tag-Version names the version.`,
   })
   @ApiProduces('application/javascript')
-  @ApiResponse({ status: 200, description: 'The script.', content: { 'application/javascript': { schema: { type: 'string' } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'The script.',
+    content: { 'application/javascript': { schema: { type: 'string' } } },
+  })
   @ApiResponse({ status: 304, description: 'Not modified (If-None-Match matched the ETag).' })
-  getTagScript(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res({ passthrough: true }) reply: ReplyLike): string {
+  getTagScript(
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res({ passthrough: true }) reply: ReplyLike,
+  ): string {
     setHeaders(reply, {
       'Content-Type': 'application/javascript; charset=utf-8',
       'Cache-Control': 'public, max-age=3600, stale-while-revalidate=86400',
@@ -74,7 +97,11 @@ export class TagController {
   @ApiOperation({ summary: "CORS preflight for the Tag's conversion call: passes for an origin some tag allows." })
   @ApiHeader({ name: 'Origin', required: true, example: 'https://shop.example.com' })
   @ApiHeader({ name: 'Access-Control-Request-Method', required: true, example: 'POST' })
-  @ApiResponse({ status: 204, description: 'Allowed: Access-Control-Allow-Origin echoes the origin; methods POST; headers Content-Type; max age 600 s.' })
+  @ApiResponse({
+    status: 204,
+    description:
+      'Allowed: Access-Control-Allow-Origin echoes the origin; methods POST; headers Content-Type; max age 600 s.',
+  })
   @ApiErrors([403, 'Origin not allowed'])
   async preflightTagConversion(
     @Headers('origin') origin: string | undefined,
@@ -92,7 +119,7 @@ export class TagController {
     description:
       'The body is `POST /api/conversion`’s plus `sig` and `exp` from the landing URL, as `application/json` or `text/plain` (what `sendBeacon` sends). ' +
       'The signature is checked first (constant time, no database read); then the click, bid, validation, dedup and write path is exactly ' +
-      "`POST /api/conversion`'s, on behalf of the click's partner, and the row is marked `source: \"tag\"`. The Tag and the server API deduplicate " +
+      '`POST /api/conversion`\'s, on behalf of the click\'s partner, and the row is marked `source: "tag"`. The Tag and the server API deduplicate ' +
       'against each other: the same `event_id` (or `order_id`) for the same click and event type counts once. A browser request must come from ' +
       "one of the click's tag's `allowed_origins` (CORS). Rate limited per click and per client address.",
   })
@@ -101,14 +128,20 @@ export class TagController {
   @ApiResponse({
     status: 200,
     type: ConversionResultDto,
-    description: '`{"status":"ok"}` or, when a duplicate is detected, `{"status":"duplicate"}` (with `conversion_id`, `matched_on`).',
+    description:
+      '`{"status":"ok"}` or, when a duplicate is detected, `{"status":"duplicate"}` (with `conversion_id`, `matched_on`).',
   })
   @ApiResponse({
     status: 401,
     description:
       'The signed click does not verify: `{"detail":"Invalid click signature"}` (missing, malformed or forged `click_id`/`sig`/`exp`) ' +
       'or `{"detail":"Click signature expired"}` (a genuine signature past `exp`). Checked before any database read.',
-    schema: { type: 'object', required: ['detail'], properties: { detail: { type: 'string' } }, example: { detail: 'Invalid click signature' } },
+    schema: {
+      type: 'object',
+      required: ['detail'],
+      properties: { detail: { type: 'string' } },
+      example: { detail: 'Invalid click signature' },
+    },
   })
   @ApiErrors(
     [400, 'Click missing bid id'],

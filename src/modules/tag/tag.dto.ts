@@ -7,7 +7,10 @@ import { ConversionBodyDto } from '../conversions/conversion.dto';
  * (checked by SignedClickGuard before anything else; never stored under params.extra).
  */
 export class TagConversionBodyDto extends ConversionBodyDto {
-  @ApiProperty({ description: 'The signature from the landing URL (`thrad_sig`).', example: 'kAb12Cd3.Qm9ndXNTaWduYXR1cmVGb3JEb2NzT25seUFBQUFBQUFBQUFBQUE' })
+  @ApiProperty({
+    description: 'The signature from the landing URL (`thrad_sig`).',
+    example: 'kAb12Cd3.Qm9ndXNTaWduYXR1cmVGb3JEb2NzT25seUFBQUFBQUFBQUFBQUE',
+  })
   @Required()
   @Str({ max: 128, min: 1 })
   sig: string;

@@ -28,12 +28,18 @@ import { TagService } from './tag.service';
     {
       provide: TAG_THROTTLE_BY_ADDRESS,
       inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => ({ throttlers: [{ name: 'address', limit: c.tagRateLimitPerAddress, ttl: c.tagRateWindowMs }], setHeaders: false }),
+      useFactory: (c: AppConfig) => ({
+        throttlers: [{ name: 'address', limit: c.tagRateLimitPerAddress, ttl: c.tagRateWindowMs }],
+        setHeaders: false,
+      }),
     },
     {
       provide: TAG_THROTTLE_BY_CLICK,
       inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => ({ throttlers: [{ name: 'click', limit: c.tagRateLimitPerClick, ttl: c.tagRateWindowMs }], setHeaders: false }),
+      useFactory: (c: AppConfig) => ({
+        throttlers: [{ name: 'click', limit: c.tagRateLimitPerClick, ttl: c.tagRateWindowMs }],
+        setHeaders: false,
+      }),
     },
   ],
 })

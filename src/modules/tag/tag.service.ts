@@ -32,17 +32,24 @@ export class TagService {
    * Origin must be one of the click's tag's allowed origins; then the conversion takes the one
    * path every conversion takes, on behalf of the click's partner, marked source "tag".
    */
-  async recordTagConversion(body: TagConversionBodyDto, origin: string | undefined): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
+  async recordTagConversion(
+    body: TagConversionBodyDto,
+    origin: string | undefined,
+  ): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
     const access = await this.clicks.accessOfClick(body.click_id);
     if (!access) throw new AppError('click_not_found', 'Click not found');
     let headers: Record<string, string> = {};
     if (origin !== undefined) {
       const o = normaliseOrigin(origin);
-      if (!o || !access.allowedOrigins.includes(o)) throw new AppError('forbidden', "Origin not allowed for this click's tag", { Vary: 'Origin' });
+      if (!o || !access.allowedOrigins.includes(o))
+        throw new AppError('forbidden', "Origin not allowed for this click's tag", { Vary: 'Origin' });
       headers = corsHeaders(origin);
     }
     try {
-      const result = await this.conversions.record({ partnerId: access.partnerId, source: 'tag', idempotencyKey: null }, body);
+      const result = await this.conversions.record(
+        { partnerId: access.partnerId, source: 'tag', idempotencyKey: null },
+        body,
+      );
       return { result, headers };
     } catch (e) {
       // The page may read why its conversion was refused (400/404/422) once its origin is allowed.
@@ -55,7 +62,10 @@ export class TagService {
    * A CORS preflight carries no body, so no click: it passes when some tag allows the origin, and
    * the request itself is then held to its click's tag.
    */
-  async preflightTagConversion(origin: string | undefined, method: string | undefined): Promise<Record<string, string>> {
+  async preflightTagConversion(
+    origin: string | undefined,
+    method: string | undefined,
+  ): Promise<Record<string, string>> {
     const o = origin === undefined ? undefined : normaliseOrigin(origin);
     if (!o || method?.toUpperCase() !== 'POST' || !(await this.partners.isAllowedOriginOfAnyTag(o))) {
       throw new AppError('forbidden', 'Origin not allowed', { Vary: 'Origin' });

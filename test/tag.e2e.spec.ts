@@ -383,7 +383,13 @@ describe('Tag endpoint rate limits (e2e)', () => {
   let f: Fixture;
 
   beforeAll(async () => {
-    t = await createTestApp({ TAG_RATE_LIMIT_PER_CLICK: '3', TAG_RATE_LIMIT_PER_ADDRESS: '8', TAG_RATE_WINDOW: '60s' });
+    // The requests come through a trusted proxy (inject's 127.0.0.1), which names the client in X-Forwarded-For.
+    t = await createTestApp({
+      TAG_RATE_LIMIT_PER_CLICK: '3',
+      TAG_RATE_LIMIT_PER_ADDRESS: '8',
+      TAG_RATE_WINDOW: '60s',
+      TRUST_PROXY: '127.0.0.1',
+    });
     api = new ApiClient(t.app);
     f = await makePartner(api);
   });

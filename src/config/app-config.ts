@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseDuration } from './duration';
 
 /**
@@ -46,6 +47,8 @@ export interface AppConfig {
   tagRateLimitPerClick: number;
   tagRateLimitPerAddress: number;
   tagRateWindowMs: number;
+  /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
+  trustProxy: false | number | string[];
 }
 
 export class ConfigError extends Error {}
@@ -136,7 +139,33 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tagRateLimitPerClick: intVar(env, 'TAG_RATE_LIMIT_PER_CLICK', 20, 1, 1_000_000),
     tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     tagRateWindowMs,
+    trustProxy: trustProxyVar(env),
   };
+}
+
+/** proxy-addr's names for ranges (the ones worth trusting as proxies). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** TRUST_PROXY: unset or 0 (off), a hop count, or a comma-separated list of addresses, CIDR ranges and range names. */
+function trustProxyVar(env: Env): false | number | string[] {
+  const raw = (env.TRUST_PROXY ?? '').trim();
+  if (raw === '') return false;
+  if (/^\d{1,3}$/.test(raw)) return Number(raw) === 0 ? false : Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  const valid = (e: string): boolean => {
+    if (PROXY_RANGE_NAMES.includes(e)) return true;
+    const slash = e.indexOf('/');
+    if (slash < 0) return isIP(e) !== 0;
+    const family = isIP(e.slice(0, slash));
+    const bits = e.slice(slash + 1);
+    return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  };
+  if (raw.length > 4096 || !entries.every(valid)) {
+    throw new ConfigError(
+      `TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses, CIDR ranges or ${PROXY_RANGE_NAMES.join('/')} (e.g. 10.0.0.0/8), got "${raw}"`,
+    );
+  }
+  return entries;
 }
 
 function secretVar(env: Env, name: string): string | undefined {

@@ -5,6 +5,7 @@ import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './ap
 import { createTestApp, TestApp } from './test-app';
 import { ClicksService } from '../src/modules/clicks/clicks.service';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
+import { LinkSigner } from '../src/modules/tag/link-signer';
 
 const ORIGIN = 'https://shop.example.com';
 
@@ -79,7 +80,12 @@ describe('browser path (e2e)', () => {
   describe('GET /c', () => {
     it('records a click and redirects with the signed click appended, query and fragment kept', async () => {
       const url = `${ORIGIN}/p/1?utm_source=thrad&q=a%20b#reviews`;
-      const r = await api.request('GET', `/c?tag_id=${f.tagId}&bid_id=bid_9&url=${encodeURIComponent(url)}`);
+      // A link with a bid id is signed by the ad server (LINK_SIGNING_SECRET; see test/keyless.e2e.spec.ts).
+      const linkSig = t.app.get(LinkSigner).sign(f.tagId, 'bid_9', url);
+      const r = await api.request(
+        'GET',
+        `/c?tag_id=${f.tagId}&bid_id=bid_9&url=${encodeURIComponent(url)}&sig=${encodeURIComponent(linkSig)}`,
+      );
       expect(r.status).toBe(302);
       expect(r.headers['cache-control']).toBe('no-store');
       const loc = r.headers.location as string;

@@ -47,6 +47,10 @@ export interface AppConfig {
   tagRateLimitPerClick: number;
   tagRateLimitPerAddress: number;
   tagRateWindowMs: number;
+  /** The link-signing secret (LINK_SIGNING_SECRET) the ad server signs `/c` links with; unset outside production: generated, kept beside the SQLite file. */
+  linkSigningSecret?: string;
+  /** Click redirect (GET /c) requests per TAG_RATE_WINDOW per client address. */
+  clickRateLimitPerAddress: number;
   /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
   trustProxy: false | number | string[];
 }
@@ -111,6 +115,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
     );
   }
+  const linkSigningSecret = secretVar(env, 'LINK_SIGNING_SECRET');
+  if (nodeEnv === 'production' && !linkSigningSecret) {
+    throw new ConfigError(
+      'LINK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
+    );
+  }
   const tagRateWindowMs = durationVar(env, 'TAG_RATE_WINDOW', '60s');
   if (tagRateWindowMs < 1000) throw new ConfigError('TAG_RATE_WINDOW must be at least 1s');
   return {
@@ -139,6 +149,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tagRateLimitPerClick: intVar(env, 'TAG_RATE_LIMIT_PER_CLICK', 20, 1, 1_000_000),
     tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     tagRateWindowMs,
+    linkSigningSecret,
+    clickRateLimitPerAddress: intVar(env, 'CLICK_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     trustProxy: trustProxyVar(env),
   };
 }

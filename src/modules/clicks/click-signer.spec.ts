@@ -86,7 +86,10 @@ describe('click-signing configuration', () => {
         'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
       ),
     );
-    expect(loadConfig({ NODE_ENV: 'production', CLICK_SIGNING_SECRET: SECRET_A }).clickSigningSecret).toBe(SECRET_A);
+    expect(
+      loadConfig({ NODE_ENV: 'production', CLICK_SIGNING_SECRET: SECRET_A, LINK_SIGNING_SECRET: SECRET_B })
+        .clickSigningSecret,
+    ).toBe(SECRET_A);
   });
 
   it('refuses short secrets and bad durations, naming the variable', () => {

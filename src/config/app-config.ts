@@ -49,6 +49,8 @@ export interface AppConfig {
   tagRateWindowMs: number;
   /** The link-signing secret (LINK_SIGNING_SECRET) the ad server signs `/c` links with; unset outside production: generated, kept beside the SQLite file. */
   linkSigningSecret?: string;
+  /** The previous link secret, still accepted after a rotation while live links are re-signed (LINK_SIGNING_PREVIOUS_SECRET). */
+  linkSigningPreviousSecret?: string;
   /** Click redirect (GET /c) requests per TAG_RATE_WINDOW per client address. */
   clickRateLimitPerAddress: number;
   /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     tagRateWindowMs,
     linkSigningSecret,
+    linkSigningPreviousSecret: secretVar(env, 'LINK_SIGNING_PREVIOUS_SECRET'),
     clickRateLimitPerAddress: intVar(env, 'CLICK_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     trustProxy: trustProxyVar(env),
   };

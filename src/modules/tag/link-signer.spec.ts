@@ -48,6 +48,20 @@ describe('LinkSigner', () => {
     expect(signer({ LINK_SIGNING_SECRET: SECRET + 'x' }).verify('tag_1', 'bid_1', URL_A, sig)).toBe(false);
   });
 
+  it('rotates: the previous secret keeps verifying until it is removed; only the current one signs', () => {
+    const old = signer({ LINK_SIGNING_SECRET: SECRET });
+    const oldSig = old.sign('tag_1', 'bid_1', URL_A);
+    const rotated = signer({ LINK_SIGNING_SECRET: CLICK_SECRET, LINK_SIGNING_PREVIOUS_SECRET: SECRET });
+    expect(rotated.verify('tag_1', 'bid_1', URL_A, oldSig)).toBe(true);
+    expect(rotated.sign('tag_1', 'bid_1', URL_A)).not.toBe(oldSig);
+    expect(rotated.verify('tag_1', 'bid_1', URL_A, rotated.sign('tag_1', 'bid_1', URL_A))).toBe(true);
+    expect(rotated.verify('tag_1', 'bid_2', URL_A, oldSig)).toBe(false);
+    expect(signer({ LINK_SIGNING_SECRET: CLICK_SECRET }).verify('tag_1', 'bid_1', URL_A, oldSig)).toBe(false);
+    expect(() => loadConfig({ LINK_SIGNING_PREVIOUS_SECRET: 'short' })).toThrow(
+      new ConfigError('LINK_SIGNING_PREVIOUS_SECRET must be at least 32 characters'),
+    );
+  });
+
   it('never verifies a tag or bid id holding a newline (the fields cannot be shifted)', () => {
     const s = signer({ LINK_SIGNING_SECRET: SECRET });
     // "t\nb" + "" + url and "t" + "b" + url would be the same message without the rule.

@@ -7,7 +7,14 @@ import { embeddedSecret } from '../clicks/embedded-secret';
 export const LINK_SECRET_FILE_NAME = 'link-signing.secret';
 
 /** A 32-byte MAC in base64url without padding: its one canonical spelling. */
+const MAC_CHARS = 43;
 const LINK_SIG_RE = /^[A-Za-z0-9_-]{43}$/;
+
+function mac(secret: Buffer, tagId: string, bidId: string | null, url: string): string {
+  return createHmac('sha256', secret)
+    .update(linkMessage(tagId, bidId, url), 'utf8')
+    .digest('base64url');
+}
 
 /**
  * The message a link signature covers: a version label, the tag id, the bid id ('' without one),
@@ -28,27 +35,34 @@ export function linkMessage(tagId: string, bidId: string | null, url: string): s
 export class LinkSigner {
   private readonly logger = new Logger('LinkSigner');
   private readonly secret: Buffer;
+  /** The previous secret after a rotation (links it signed keep working until it is removed). */
+  private readonly previous: Buffer | null;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const secret =
       config.linkSigningSecret ?? embeddedSecret(config, LINK_SECRET_FILE_NAME, 'LINK_SIGNING_SECRET', this.logger);
     this.secret = Buffer.from(secret, 'utf8');
+    const previous = config.linkSigningPreviousSecret;
+    this.previous = previous && previous !== secret ? Buffer.from(previous, 'utf8') : null;
   }
 
   /** The signature of a link (what the ad server computes; the service uses it in tests and docs). */
   sign(tagId: string, bidId: string | null, url: string): string {
-    return createHmac('sha256', this.secret)
-      .update(linkMessage(tagId, bidId, url), 'utf8')
-      .digest('base64url');
+    return mac(this.secret, tagId, bidId, url);
   }
 
-  /** Whether sig is the canonical signature of this tag, bid and url (same cost whatever sig holds). */
+  /**
+   * Whether sig is the canonical signature of this tag, bid and url under the current secret or,
+   * after a rotation, the previous one. Both comparisons always run (constant time, as text), so
+   * the cost says nothing about which one came close.
+   */
   verify(tagId: string, bidId: string | null, url: string, sig: unknown): boolean {
-    const expected = Buffer.from(this.sign(tagId, bidId, url));
-    const given = Buffer.alloc(expected.length);
     const wellFormed = typeof sig === 'string' && LINK_SIG_RE.test(sig);
+    const given = Buffer.alloc(MAC_CHARS);
     if (wellFormed) given.write(sig, 'latin1');
-    const same = timingSafeEqual(expected, given);
-    return same && wellFormed && !tagId.includes('\n') && !(bidId ?? '').includes('\n');
+    const current = timingSafeEqual(Buffer.from(mac(this.secret, tagId, bidId, url)), given);
+    const previous = timingSafeEqual(Buffer.from(mac(this.previous ?? this.secret, tagId, bidId, url)), given);
+    const fieldsOk = !tagId.includes('\n') && !(bidId ?? '').includes('\n');
+    return wellFormed && fieldsOk && (current || (previous && this.previous !== null));
   }
 }

@@ -53,8 +53,9 @@ function startService() {
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-      // Production requires a click-signing secret; the bench's is throwaway.
+      // Production requires the click- and link-signing secrets; the bench's are throwaway.
       CLICK_SIGNING_SECRET: require('node:crypto').randomBytes(36).toString('base64'),
+      LINK_SIGNING_SECRET: require('node:crypto').randomBytes(36).toString('base64'),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

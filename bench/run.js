@@ -173,8 +173,9 @@ async function startService(opts, db) {
     PORT: String(opts.port),
     HOST: '127.0.0.1',
     BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-    // Production requires a click-signing secret; the bench's is throwaway.
+    // Production requires the click- and link-signing secrets; the bench's are throwaway.
     CLICK_SIGNING_SECRET: randomBytes(36).toString('base64'),
+    LINK_SIGNING_SECRET: randomBytes(36).toString('base64'),
     // The per-key rate limit (default 60,000/min) would cap the load this bench exists to measure.
     RATE_LIMIT_PER_MINUTE: '0',
     ...db.env,

@@ -4,16 +4,21 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { BODY_LIMIT, registerJsonBodyParser } from './common/json-body';
 import { setupSwagger } from './common/openapi';
+import type { AppConfig } from './config/app-config';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
-/** The Fastify adapter every instance of the service runs on (main, tests, the OpenAPI script). */
-export function createFastifyAdapter(): FastifyAdapter {
+/**
+ * The Fastify adapter every instance of the service runs on (main, tests, the OpenAPI script).
+ * X-Forwarded-For is believed only from the proxies TRUST_PROXY names (none by default): the
+ * client address feeds the per-address rate limits, and a client can write any header it likes.
+ */
+export function createFastifyAdapter(options: { trustProxy?: AppConfig['trustProxy'] } = {}): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     // Ids (click ids) may be 255 characters long; a longer path parameter is a 414.
     routerOptions: { maxParamLength: 255 },
-    trustProxy: true,
+    trustProxy: trustProxyOption(options.trustProxy ?? false),
     // X-Request-Id is honoured when it is 1..128 printable ASCII characters (so it cannot bloat or
     // garble the logs); otherwise a fresh UUID. Every answer echoes it (observability module).
     requestIdHeader: false,
@@ -28,6 +33,13 @@ export function createFastifyAdapter(): FastifyAdapter {
       void reply.status(status).send({ detail: status === 414 ? 'URI Too Long' : 'Bad Request' });
     },
   });
+}
+
+/** Fastify's form of TRUST_PROXY: a hop count becomes "trust the n nearest hops", as Fastify itself does. */
+function trustProxyOption(
+  t: AppConfig['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof t === 'number' ? (_address: string, hop: number) => hop < t : t;
 }
 
 /** Nest's own body parsers stay off: JSON is parsed by ours, and every other content type is a 415. */

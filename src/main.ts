@@ -8,8 +8,9 @@ import { APP_CONFIG, AppConfig, ConfigError, loadConfig } from './config/app-con
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './http-app';
 
 async function bootstrap(): Promise<void> {
+  let trustProxy: AppConfig['trustProxy'];
   try {
-    loadConfig();
+    trustProxy = loadConfig().trustProxy;
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`Configuration error: ${e.message}`);
@@ -17,7 +18,7 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter({ trustProxy }), {
     ...NEST_APP_OPTIONS,
     bufferLogs: true,
   });

@@ -7,6 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { ApiClient, conversionBody, Fixture, makePartner } from './api-client';
 import { createTestApp, TestApp } from './test-app';
+import { LinkSigner } from '../src/modules/tag/link-signer';
 
 /** The page-side view of the Tag (this file compiles without the DOM library). */
 type TagWindow = { thrad: (c: string, d?: object) => unknown };
@@ -114,7 +115,11 @@ async function tagLoaded(p: Page): Promise<void> {
     const p = await context.newPage();
     // 1. The ad click: the redirect records the click and lands on the advertiser's page.
     const landing = `${shop.origin}/landing?utm_source=thrad#top`;
-    await p.goto(`${appUrl}/c?tag_id=${f.tagId}&bid_id=bid_browser&url=${encodeURIComponent(landing)}`);
+    // A link with a bid id is signed by the ad server (LINK_SIGNING_SECRET; README "Keyless paths").
+    const linkSig = t.app.get(LinkSigner).sign(f.tagId, 'bid_browser', landing);
+    await p.goto(
+      `${appUrl}/c?tag_id=${f.tagId}&bid_id=bid_browser&url=${encodeURIComponent(landing)}&sig=${encodeURIComponent(linkSig)}`,
+    );
     const landed = new URL(p.url());
     expect(landed.origin).toBe(shop.origin);
     expect(landed.pathname).toBe('/landing');

@@ -5,6 +5,7 @@ import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './ap
 import { createTestApp, TestApp } from './test-app';
 import { ClicksService } from '../src/modules/clicks/clicks.service';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
+import { LinkSigner } from '../src/modules/tag/link-signer';
 
 const ORIGIN = 'https://shop.example.com';
 
@@ -79,7 +80,12 @@ describe('browser path (e2e)', () => {
   describe('GET /c', () => {
     it('records a click and redirects with the signed click appended, query and fragment kept', async () => {
       const url = `${ORIGIN}/p/1?utm_source=thrad&q=a%20b#reviews`;
-      const r = await api.request('GET', `/c?tag_id=${f.tagId}&bid_id=bid_9&url=${encodeURIComponent(url)}`);
+      // A link with a bid id is signed by the ad server (LINK_SIGNING_SECRET; see test/keyless.e2e.spec.ts).
+      const linkSig = t.app.get(LinkSigner).sign(f.tagId, 'bid_9', url);
+      const r = await api.request(
+        'GET',
+        `/c?tag_id=${f.tagId}&bid_id=bid_9&url=${encodeURIComponent(url)}&sig=${encodeURIComponent(linkSig)}`,
+      );
       expect(r.status).toBe(302);
       expect(r.headers['cache-control']).toBe('no-store');
       const loc = r.headers.location as string;
@@ -383,7 +389,13 @@ describe('Tag endpoint rate limits (e2e)', () => {
   let f: Fixture;
 
   beforeAll(async () => {
-    t = await createTestApp({ TAG_RATE_LIMIT_PER_CLICK: '3', TAG_RATE_LIMIT_PER_ADDRESS: '8', TAG_RATE_WINDOW: '60s' });
+    // The requests come through a trusted proxy (inject's 127.0.0.1), which names the client in X-Forwarded-For.
+    t = await createTestApp({
+      TAG_RATE_LIMIT_PER_CLICK: '3',
+      TAG_RATE_LIMIT_PER_ADDRESS: '8',
+      TAG_RATE_WINDOW: '60s',
+      TRUST_PROXY: '127.0.0.1',
+    });
     api = new ApiClient(t.app);
     f = await makePartner(api);
   });

@@ -54,7 +54,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     .compile();
   moduleRef.useLogger(['error']);
   const app = configureApp(
-    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), {
+    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter({ trustProxy: config.trustProxy }), {
       ...NEST_APP_OPTIONS,
       logger: ['error'],
     }),

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseDuration } from './duration';
 
 /**
@@ -46,6 +47,14 @@ export interface AppConfig {
   tagRateLimitPerClick: number;
   tagRateLimitPerAddress: number;
   tagRateWindowMs: number;
+  /** The link-signing secret (LINK_SIGNING_SECRET) the ad server signs `/c` links with; unset outside production: generated, kept beside the SQLite file. */
+  linkSigningSecret?: string;
+  /** The previous link secret, still accepted after a rotation while live links are re-signed (LINK_SIGNING_PREVIOUS_SECRET). */
+  linkSigningPreviousSecret?: string;
+  /** Click redirect (GET /c) requests per TAG_RATE_WINDOW per client address. */
+  clickRateLimitPerAddress: number;
+  /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
+  trustProxy: false | number | string[];
 }
 
 export class ConfigError extends Error {}
@@ -108,6 +117,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
     );
   }
+  const linkSigningSecret = secretVar(env, 'LINK_SIGNING_SECRET');
+  if (nodeEnv === 'production' && !linkSigningSecret) {
+    throw new ConfigError(
+      'LINK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
+    );
+  }
   const tagRateWindowMs = durationVar(env, 'TAG_RATE_WINDOW', '60s');
   if (tagRateWindowMs < 1000) throw new ConfigError('TAG_RATE_WINDOW must be at least 1s');
   return {
@@ -136,7 +151,36 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tagRateLimitPerClick: intVar(env, 'TAG_RATE_LIMIT_PER_CLICK', 20, 1, 1_000_000),
     tagRateLimitPerAddress: intVar(env, 'TAG_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     tagRateWindowMs,
+    linkSigningSecret,
+    linkSigningPreviousSecret: secretVar(env, 'LINK_SIGNING_PREVIOUS_SECRET'),
+    clickRateLimitPerAddress: intVar(env, 'CLICK_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
+    trustProxy: trustProxyVar(env),
   };
+}
+
+/** proxy-addr's names for ranges (the ones worth trusting as proxies). */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** TRUST_PROXY: unset or 0 (off), a hop count, or a comma-separated list of addresses, CIDR ranges and range names. */
+function trustProxyVar(env: Env): false | number | string[] {
+  const raw = (env.TRUST_PROXY ?? '').trim();
+  if (raw === '') return false;
+  if (/^\d{1,3}$/.test(raw)) return Number(raw) === 0 ? false : Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  const valid = (e: string): boolean => {
+    if (PROXY_RANGE_NAMES.includes(e)) return true;
+    const slash = e.indexOf('/');
+    if (slash < 0) return isIP(e) !== 0;
+    const family = isIP(e.slice(0, slash));
+    const bits = e.slice(slash + 1);
+    return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  };
+  if (raw.length > 4096 || !entries.every(valid)) {
+    throw new ConfigError(
+      `TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses, CIDR ranges or ${PROXY_RANGE_NAMES.join('/')} (e.g. 10.0.0.0/8), got "${raw}"`,
+    );
+  }
+  return entries;
 }
 
 function secretVar(env: Env, name: string): string | undefined {

@@ -89,6 +89,7 @@ export async function startService(
       DATABASE_URL: databaseUrl,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       CLICK_SIGNING_SECRET: 'fault-tests-click-signing-secret-0123456789',
+      LINK_SIGNING_SECRET: 'fault-tests-link-signing-secret-0123456789',
       LOG_LEVEL: 'warn',
       ...env,
     },

@@ -86,7 +86,10 @@ describe('click-signing configuration', () => {
         'CLICK_SIGNING_SECRET is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 48`)',
       ),
     );
-    expect(loadConfig({ NODE_ENV: 'production', CLICK_SIGNING_SECRET: SECRET_A }).clickSigningSecret).toBe(SECRET_A);
+    expect(
+      loadConfig({ NODE_ENV: 'production', CLICK_SIGNING_SECRET: SECRET_A, LINK_SIGNING_SECRET: SECRET_B })
+        .clickSigningSecret,
+    ).toBe(SECRET_A);
   });
 
   it('refuses short secrets and bad durations, naming the variable', () => {
@@ -103,5 +106,22 @@ describe('click-signing configuration', () => {
   it('defaults the click TTL to 30 days', () => {
     expect(loadConfig({}).clickTtlMs).toBe(30 * 86_400_000);
     expect(loadConfig({ CLICK_TTL: '7d' }).clickTtlMs).toBe(7 * 86_400_000);
+  });
+});
+
+describe('ClickSigner: canonical signatures', () => {
+  it('accepts only the canonical base64url spelling of a MAC (the unused low bits of the last character are zero)', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const s = signer({ CLICK_SIGNING_SECRET: SECRET_A });
+    const sig = s.sign('clk_1', EXP);
+    const last = alphabet.indexOf(sig[sig.length - 1]);
+    // 43 characters carry 258 bits for a 256-bit MAC: the last character's two low bits are unused.
+    expect(last & 3).toBe(0);
+    const others = [1, 2, 3].map((low) => sig.slice(0, -1) + alphabet[last | low]);
+    for (const other of others) {
+      expect(Buffer.from(other.split('.')[1], 'base64url')).toEqual(Buffer.from(sig.split('.')[1], 'base64url'));
+      expect(s.verify('clk_1', other, EXP, NOW)).toBe('invalid');
+    }
+    expect(s.verify('clk_1', sig, EXP, NOW)).toBe('valid');
   });
 });

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { embeddedSecret } from './embedded-secret';
 
 /** The file, beside the SQLite database, that keeps the generated secret of an embedded install. */
 export const SECRET_FILE_NAME = 'click-signing.secret';
@@ -14,7 +13,8 @@ interface SigningKey {
   secret: Buffer;
 }
 
-const MAC_BYTES = 32;
+/** A 32-byte MAC in base64url without padding. */
+const MAC_CHARS = 43;
 const SIG_RE = /^([A-Za-z0-9_-]{1,16})\.([A-Za-z0-9_-]{43})$/;
 const EXP_RE = /^\d{1,11}$/;
 
@@ -36,7 +36,8 @@ export class ClickSigner {
   private readonly keys = new Map<string, SigningKey>();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const secret = config.clickSigningSecret ?? this.embeddedSecret(config);
+    const secret =
+      config.clickSigningSecret ?? embeddedSecret(config, SECRET_FILE_NAME, 'CLICK_SIGNING_SECRET', this.logger);
     this.current = { id: keyIdOf(secret), secret: Buffer.from(secret, 'utf8') };
     this.keys.set(this.current.id, this.current);
     const previous = config.clickSigningPreviousSecret;
@@ -67,12 +68,15 @@ export class ClickSigner {
     const wellFormed =
       typeof clickId === 'string' && clickId.length > 0 && clickId.length <= 255 && EXP_RE.test(expText) && m !== null;
     const key = (m && this.keys.get(m[1])) || this.current;
-    const expected = this.mac(key, typeof clickId === 'string' ? clickId : '', expText);
-    const given = m ? Buffer.from(m[2], 'base64url') : Buffer.alloc(0);
-    const padded = Buffer.alloc(MAC_BYTES);
-    given.copy(padded, 0, 0, MAC_BYTES);
-    const same = timingSafeEqual(expected, padded);
-    if (!(same && wellFormed && given.length === MAC_BYTES && m !== null && this.keys.has(m[1]))) return 'invalid';
+    const expected = Buffer.from(
+      this.mac(key, typeof clickId === 'string' ? clickId : '', expText).toString('base64url'),
+    );
+    // The text is compared, not the decoded bytes: a MAC has exactly one base64url spelling (the
+    // unused low bits of the last character are zero), and only that one passes.
+    const given = Buffer.alloc(MAC_CHARS);
+    if (m) given.write(m[2], 'latin1');
+    const same = timingSafeEqual(expected, given);
+    if (!(same && wellFormed && m !== null && this.keys.has(m[1]))) return 'invalid';
     return Number(expText) * 1000 <= nowMs ? 'expired' : 'valid';
   }
 
@@ -81,45 +85,4 @@ export class ClickSigner {
     // message is unambiguous whatever the click id contains.
     return createHmac('sha256', key.secret).update(`${key.id}\n${clickId}\n${exp}`, 'utf8').digest();
   }
-
-  /** Outside production, with no secret set: one generated on first boot, kept beside the SQLite file. */
-  private embeddedSecret(config: AppConfig): string {
-    if (config.sqlitePath === ':memory:' || config.sqlitePath === '') {
-      return randomBytes(48).toString('base64url');
-    }
-    const file = join(dirname(config.sqlitePath), SECRET_FILE_NAME);
-    try {
-      return readSecret(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    mkdirSync(dirname(file), { recursive: true });
-    // Written whole to a private temporary file, then linked into place: a concurrent reader never
-    // sees a half-written secret, and when two processes race, the first link wins and both use it.
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, randomBytes(48).toString('base64url') + '\n', { flag: 'wx', mode: 0o600 });
-    try {
-      linkSync(tmp, file);
-      this.logger.log(`Generated a click-signing secret in ${file}; set CLICK_SIGNING_SECRET to manage it yourself.`);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    } finally {
-      unlinkSync(tmp);
-    }
-    if (config.databaseUrl) {
-      this.logger.warn(
-        'CLICK_SIGNING_SECRET is not set: every replica must share the same secret, or signatures will not verify across them.',
-      );
-    }
-    return readSecret(file);
-  }
-}
-
-function readSecret(file: string): string {
-  const s = readFileSync(file, 'utf8').trim();
-  if (s.length < 32)
-    throw new Error(
-      `${file} holds no usable click-signing secret (at least 32 characters); delete it to generate a new one`,
-    );
-  return s;
 }

@@ -85,7 +85,11 @@ export class ClickRedirectQueryDto {
   @Str({ max: 36, min: 1 })
   tag_id: string;
 
-  @ApiPropertyOptional({ description: 'The bid that won the impression (may be attached later).', example: 'bid_42' })
+  @ApiPropertyOptional({
+    description:
+      'The bid that won the impression (may be attached later with the ingest key). A link carrying one must be signed (`sig`).',
+    example: 'bid_42',
+  })
   @Optional()
   @Str({ max: 255, min: 1 })
   bid_id?: string;
@@ -97,4 +101,14 @@ export class ClickRedirectQueryDto {
   @Required()
   @HttpUrl(2048)
   url: string;
+
+  @ApiPropertyOptional({
+    description:
+      "The ad server's link signature: base64url (no padding) HMAC-SHA256 with LINK_SIGNING_SECRET over " +
+      '`"thrad-link-v1\\n" + tag_id + "\\n" + (bid_id or "") + "\\n" + url`. Required with `bid_id`; checked whenever present.',
+    example: 'Qm9ndXNMaW5rU2lnbmF0dXJlRm9yRG9jc09ubHlBQUE',
+  })
+  @Optional()
+  @Str({ max: 128, min: 1 })
+  sig?: string;
 }

@@ -57,7 +57,7 @@ export class ClicksService {
     return this.signer.verify(clickId, sig, exp, this.clock.now().getTime());
   }
 
-  /** The partner and allowed origins of a click's tag, or null when there is no such click. */
+  /** The partner and allowed origins of a click's tag, or null when there is no such click (or its partner is disabled). */
   async accessOfClick(clickId: string): Promise<ClickAccess | null> {
     const tagId = await this.repo.findTagOf(clickId);
     const access = tagId === null ? null : await this.partners.tagAccess(tagId);
@@ -68,6 +68,7 @@ export class ClicksService {
    * The click redirect: records a click and returns where to send the visitor, the landing URL
    * with thrad_click_id, thrad_sig and thrad_exp appended (its query and fragment kept). The
    * destination's origin must be one of the tag's allowed origins: never an open redirect.
+   * The link's signature is TagService's to check, before this is called. A disabled partner's tag is unknown here.
    */
   async registerRedirectClick(tagId: string, bidId: string | null, url: string): Promise<string> {
     const access = await this.partners.tagAccess(tagId);
@@ -97,7 +98,8 @@ export class ClicksService {
   }
 
   async registerClick(dto: RegisterClickDto): Promise<SignedClickView> {
-    const partnerId = await this.partners.ownerOfTag(dto.tag_id);
+    // A disabled partner's tag takes no clicks: it is answered as an unknown one (never reveal more).
+    const partnerId = (await this.partners.tagAccess(dto.tag_id))?.partnerId;
     if (!partnerId) {
       throw AppError.validation([
         {
@@ -138,7 +140,8 @@ export class ClicksService {
 
   async attachBid(clickId: string, dto: AttachBidDto): Promise<SignedClickView> {
     const click = await this.repo.findById(clickId);
-    if (!click) throw new AppError('click_not_found', 'Click not found');
+    if (!click || !(await this.partners.tagAccess(click.tag_id)))
+      throw new AppError('click_not_found', 'Click not found');
     if (click.bid_id === dto.bid_id) return this.toSignedClickView(click);
     if (click.bid_id !== null || !(await this.repo.setBidIfMissing(clickId, dto.bid_id))) {
       throw new AppError('conflict', 'The click already has a different bid id');

@@ -41,14 +41,23 @@ export class PartnersRepository {
     return this.tags.findOneBy({ id });
   }
 
-  /** The owner and allowed origins of a tag, or null. */
-  async findTagAccess(id: string): Promise<{ partner_id: string; allowed_origins: string[] } | null> {
-    return this.tags.findOne({ select: { partner_id: true, allowed_origins: true }, where: { id } });
+  /** The owner and allowed origins of a tag whose partner is not disabled, or null. */
+  async findActiveTagAccess(id: string): Promise<{ partner_id: string; allowed_origins: string[] } | null> {
+    return this.tags
+      .createQueryBuilder('t')
+      .select(['t.id', 't.partner_id', 't.allowed_origins'])
+      .innerJoin(Partner, 'p', 'p.id = t.partner_id AND p.disabled_at IS NULL')
+      .where('t.id = :id', { id })
+      .getOne();
   }
 
-  /** Every origin any tag allows (for CORS preflights, which carry no click). */
+  /** Every origin any tag of a partner that is not disabled allows (for CORS preflights, which carry no click). */
   async allAllowedOrigins(): Promise<Set<string>> {
-    const rows = await this.tags.find({ select: { allowed_origins: true } });
+    const rows = await this.tags
+      .createQueryBuilder('t')
+      .select(['t.id', 't.allowed_origins'])
+      .innerJoin(Partner, 'p', 'p.id = t.partner_id AND p.disabled_at IS NULL')
+      .getMany();
     return new Set(rows.flatMap((r) => r.allowed_origins ?? []));
   }
 

@@ -158,7 +158,9 @@ export class PartnersService {
 
   /**
    * Disables (or re-enables) a partner. A disabled partner's keys stop working: the key lookup
-   * reads partners.disabled_at; the caller must also drop the keys from the auth cache.
+   * reads partners.disabled_at; the caller must also drop the keys from the auth cache. Its tags
+   * stop working on the keyless paths too (the click redirect, click registration, the Tag):
+   * this process forgets their cached access at once, other replicas within KEY_CACHE_TTL_MS.
    */
   async setPartnerDisabled(
     id: string,
@@ -170,6 +172,8 @@ export class PartnersService {
     if (disabled && !at) at = this.clock.now();
     if (!disabled) at = null;
     if ((at?.getTime() ?? null) !== (p.disabled_at?.getTime() ?? null)) await this.repo.setPartnerDisabledAt(id, at);
+    this.tagAccessCache.deleteWhere((a) => a?.partnerId === id);
+    this.anyTagOrigins.clear();
     return { before: toPartnerStateView(p), after: toPartnerStateView({ ...p, disabled_at: at }) };
   }
 
@@ -214,7 +218,7 @@ export class PartnersService {
     return (await this.repo.findPartner(partnerId)) !== null;
   }
 
-  /** The partner that owns a tag, or null when there is no such tag. */
+  /** The partner that owns a tag, or null when there is no such tag (whatever the partner's state). */
   async ownerOfTag(tagId: string): Promise<string | null> {
     let owner = this.tagOwner.get(tagId);
     if (owner === undefined) {
@@ -224,11 +228,14 @@ export class PartnersService {
     return owner;
   }
 
-  /** A tag's owner and allowed origins (cached like the partner's tag list), or null for no such tag. */
+  /**
+   * A tag's owner and allowed origins (cached like the partner's tag list), or null for no such tag
+   * or a tag of a disabled partner: the keyless paths treat the two alike.
+   */
   async tagAccess(tagId: string): Promise<TagAccess | null> {
     let access = this.tagAccessCache.get(tagId);
     if (access === undefined) {
-      const row = await this.repo.findTagAccess(tagId);
+      const row = await this.repo.findActiveTagAccess(tagId);
       access = row ? { partnerId: row.partner_id, allowedOrigins: row.allowed_origins ?? [] } : null;
       if (access) this.tagAccessCache.set(tagId, access);
     }

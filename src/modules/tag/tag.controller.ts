@@ -21,7 +21,7 @@ import { CountConversions } from '../observability/conversion-metrics';
 import { SignedClickGuard } from './signed-click.guard';
 import { TAG_SCRIPT } from './tag-script';
 import { TagConversionBodyDto } from './tag.dto';
-import { TagAddressThrottlerGuard, TagClickThrottlerGuard } from './tag-throttler.guard';
+import { ClickRedirectThrottlerGuard, TagAddressThrottlerGuard, TagClickThrottlerGuard } from './tag-throttler.guard';
 import { TagService } from './tag.service';
 
 interface ReplyLike {
@@ -42,11 +42,14 @@ export class TagController {
   @Get('c')
   @Redirect(undefined, 302)
   @Header('Cache-Control', 'no-store')
+  @UseGuards(ClickRedirectThrottlerGuard)
   @ApiOperation({
     summary: 'The click redirect: records an ad click and sends the visitor to the landing page (no key).',
     description:
       'Answers 302 to `url` with `thrad_click_id`, `thrad_sig` and `thrad_exp` appended (its query and fragment kept). ' +
-      "The destination's origin must be one of the tag's `allowed_origins`: this is never an open redirect.",
+      "The destination's origin must be one of the tag's `allowed_origins`: this is never an open redirect. " +
+      "A link with a `bid_id` must carry the ad server's `sig` over tag, bid and url (see `sig`); an unsigned or tampered one is a 400. " +
+      "A disabled partner's tag is unknown. Rate limited per client address.",
   })
   @ApiResponse({
     status: 302,
@@ -56,9 +59,13 @@ export class TagController {
       Location: { description: 'The landing URL with the signed click appended.', schema: { type: 'string' } },
     },
   })
-  @ApiErrors([400, 'Unknown tag', "Destination origin is not one of the tag's allowed origins"], 422)
+  @ApiErrors(
+    [400, 'Unknown tag', "Destination origin is not one of the tag's allowed origins", 'Invalid link signature'],
+    422,
+    429,
+  )
   async redirectClick(@Query() query: ClickRedirectQueryDto): Promise<{ url: string }> {
-    return { url: await this.tag.redirectClick(query.tag_id, query.bid_id ?? null, query.url) };
+    return { url: await this.tag.redirectClick(query.tag_id, query.bid_id ?? null, query.url, query.sig) };
   }
 
   @Get('tag.js')

@@ -4,9 +4,12 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksModule } from '../clicks/clicks.module';
 import { ConversionsModule } from '../conversions/conversions.module';
 import { PartnersModule } from '../partners/partners.module';
+import { LinkSigner } from './link-signer';
 import { SignedClickGuard } from './signed-click.guard';
 import { TagController } from './tag.controller';
 import {
+  CLICK_REDIRECT_THROTTLE_BY_ADDRESS,
+  ClickRedirectThrottlerGuard,
   TAG_THROTTLE_BY_ADDRESS,
   TAG_THROTTLE_BY_CLICK,
   TAG_THROTTLER_STORAGE,
@@ -21,9 +24,11 @@ import { TagService } from './tag.service';
   controllers: [TagController],
   providers: [
     TagService,
+    LinkSigner,
     SignedClickGuard,
     TagAddressThrottlerGuard,
     TagClickThrottlerGuard,
+    ClickRedirectThrottlerGuard,
     { provide: TAG_THROTTLER_STORAGE, useClass: ThrottlerStorageService },
     {
       provide: TAG_THROTTLE_BY_ADDRESS,
@@ -38,6 +43,14 @@ import { TagService } from './tag.service';
       inject: [APP_CONFIG],
       useFactory: (c: AppConfig) => ({
         throttlers: [{ name: 'click', limit: c.tagRateLimitPerClick, ttl: c.tagRateWindowMs }],
+        setHeaders: false,
+      }),
+    },
+    {
+      provide: CLICK_REDIRECT_THROTTLE_BY_ADDRESS,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) => ({
+        throttlers: [{ name: 'redirect', limit: c.clickRateLimitPerAddress, ttl: c.tagRateWindowMs }],
         setHeaders: false,
       }),
     },

@@ -4,6 +4,7 @@ import { ClicksService } from '../clicks/clicks.service';
 import { ConversionResultDto } from '../conversions/conversion.dto';
 import { ConversionsService } from '../conversions/conversions.service';
 import { normaliseOrigin, PartnersService } from '../partners/partners.service';
+import { LinkSigner } from './link-signer';
 import { TagConversionBodyDto } from './tag.dto';
 
 /** The CORS headers a Tag response carries for an origin the click's tag allows. */
@@ -20,10 +21,18 @@ export class TagService {
     private readonly clicks: ClicksService,
     private readonly partners: PartnersService,
     private readonly conversions: ConversionsService,
+    private readonly links: LinkSigner,
   ) {}
 
-  /** GET /c: records the click; the Location to send the visitor to. */
-  redirectClick(tagId: string, bidId: string | null, url: string): Promise<string> {
+  /**
+   * GET /c: records the click; the Location to send the visitor to. A link carrying a bid id must
+   * carry the ad server's signature over tag, bid and url, checked first (constant time, before
+   * any database read); a link without one may be signed too, and is then checked the same way.
+   */
+  async redirectClick(tagId: string, bidId: string | null, url: string, sig?: string): Promise<string> {
+    if ((bidId !== null || sig !== undefined) && !this.links.verify(tagId, bidId, url, sig)) {
+      throw new AppError('bad_request', 'Invalid link signature');
+    }
     return this.clicks.registerRedirectClick(tagId, bidId, url);
   }
 

@@ -1,3 +1,6 @@
+import { DataSource } from 'typeorm';
+import { HideSuppliedKeyPrefixes1764900000010 } from '../migrations/1764900000010-hide-supplied-key-prefixes';
+import { hashKey, suppliedKeyPrefix } from '../src/modules/auth/auth.service';
 import { ApiClient, Fixture, makePartner } from './api-client';
 import { makeKey } from './admin-helpers';
 import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
@@ -37,6 +40,29 @@ describe('API keys: prefixes and failed-authentication throttle (e2e)', () => {
     expect(boot?.prefix).toMatch(/^thr_ak_\[h:[0-9a-f]{8}\]$/);
     const prefixes = (r.body.items as { prefix: string }[]).map((k) => k.prefix).join(' ');
     for (let i = 0; i + 4 <= ADMIN_KEY.length; i++) expect(prefixes).not.toContain(ADMIN_KEY.slice(i, i + 4));
+  });
+
+  it('a migration replaces the readable prefix a bootstrap key was given before', async () => {
+    const ds = t.app.get(DataSource);
+    const bootId = (await api.request('GET', '/admin/keys', { key: support })).body.items.find(
+      (k: { name: string }) => k.name === 'bootstrap (BOOTSTRAP_ADMIN_KEY)',
+    ).id as string;
+    // As the old code stored it.
+    await ds
+      .createQueryBuilder()
+      .update('api_keys')
+      .set({ prefix: ADMIN_KEY.slice(0, 12) })
+      .where('id = :id', { id: bootId })
+      .execute();
+    const qr = ds.createQueryRunner();
+    try {
+      await new HideSuppliedKeyPrefixes1764900000010().up(qr);
+    } finally {
+      await qr.release();
+    }
+    const r = await api.request('GET', '/admin/keys', { key: support });
+    const boot = (r.body.items as { id: string; prefix: string }[]).find((k) => k.id === bootId);
+    expect(boot?.prefix).toBe(suppliedKeyPrefix('admin', hashKey(ADMIN_KEY)));
   });
 
   it('shows the role prefix and 5 random characters of a generated key', async () => {

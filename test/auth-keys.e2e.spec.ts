@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { HideSuppliedKeyPrefixes1764900000010 } from '../migrations/1764900000010-hide-supplied-key-prefixes';
 import { hashKey, suppliedKeyPrefix } from '../src/modules/auth/auth.service';
@@ -42,17 +43,35 @@ describe('API keys: prefixes and failed-authentication throttle (e2e)', () => {
     for (let i = 0; i + 4 <= ADMIN_KEY.length; i++) expect(prefixes).not.toContain(ADMIN_KEY.slice(i, i + 4));
   });
 
-  it('a migration replaces the readable prefix a bootstrap key was given before', async () => {
+  it('a migration replaces the readable prefix a bootstrap key was given before, in its audit entries too', async () => {
     const ds = t.app.get(DataSource);
     const bootId = (await api.request('GET', '/admin/keys', { key: support })).body.items.find(
       (k: { name: string }) => k.name === 'bootstrap (BOOTSTRAP_ADMIN_KEY)',
     ).id as string;
-    // As the old code stored it.
+    // As the old code stored it, and as a revocation would have copied it into the audit log.
+    const leaked = ADMIN_KEY.slice(0, 12);
     await ds
       .createQueryBuilder()
       .update('api_keys')
-      .set({ prefix: ADMIN_KEY.slice(0, 12) })
+      .set({ prefix: leaked })
       .where('id = :id', { id: bootId })
+      .execute();
+    const auditId = randomUUID();
+    await ds
+      .createQueryBuilder()
+      .insert()
+      .into('audit_log')
+      .values({
+        id: auditId,
+        at: new Date(),
+        actor_key_id: bootId,
+        actor_role: 'admin',
+        action: 'key.revoke',
+        target_type: 'api_key',
+        target_id: bootId,
+        before: { id: bootId, prefix: leaked, revoked_at: null },
+        after: { id: bootId, prefix: leaked, revoked_at: '2026-05-26T12:00:00.000Z' },
+      })
       .execute();
     const qr = ds.createQueryRunner();
     try {
@@ -60,9 +79,18 @@ describe('API keys: prefixes and failed-authentication throttle (e2e)', () => {
     } finally {
       await qr.release();
     }
+    const hidden = suppliedKeyPrefix('admin', hashKey(ADMIN_KEY));
     const r = await api.request('GET', '/admin/keys', { key: support });
     const boot = (r.body.items as { id: string; prefix: string }[]).find((k) => k.id === bootId);
-    expect(boot?.prefix).toBe(suppliedKeyPrefix('admin', hashKey(ADMIN_KEY)));
+    expect(boot?.prefix).toBe(hidden);
+    const audit = await api.request('GET', `/admin/audit?target_id=${bootId}`, { key: support });
+    const entry = (audit.body.items as { id: string; before: object; after: object }[]).find((e) => e.id === auditId);
+    expect(entry).toMatchObject({
+      before: { id: bootId, prefix: hidden, revoked_at: null },
+      after: { id: bootId, prefix: hidden, revoked_at: '2026-05-26T12:00:00.000Z' },
+    });
+    // Put it back as it was (the bootstrap key is not revoked): the audit entry was a fixture.
+    await ds.createQueryBuilder().delete().from('audit_log').where('id = :id', { id: auditId }).execute();
   });
 
   it('shows the role prefix and 5 random characters of a generated key', async () => {

@@ -9,7 +9,7 @@ import { Clock } from '../src/common/clock';
 import { APP_CONFIG, AppConfig, loadConfig } from '../src/config/app-config';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../src/http-app';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnop';
 
 /** TEST_DATABASE_URL=postgres://… runs the suite against PostgreSQL; otherwise a fresh SQLite file per app. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;

@@ -41,8 +41,10 @@ export class AppExceptionFilter implements ExceptionFilter {
       }
     } else if (status >= 500 && !(exception instanceof AppError)) {
       const req = ctx.getRequest<{ id?: string; method?: string; url?: string }>();
+      // The path only: a query string may carry a signature or an id that does not belong in logs.
+      const path = req?.url?.split('?', 1)[0];
       this.logger.error(
-        `Unhandled error on ${req?.method} ${req?.url} (request ${req?.id}): ${(exception as Error)?.stack ?? exception}`,
+        `Unhandled error on ${req?.method} ${path} (request ${req?.id}): ${(exception as Error)?.stack ?? exception}`,
       );
     }
     for (const [k, v] of Object.entries(headers)) reply.header(k, v);

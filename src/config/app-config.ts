@@ -17,7 +17,10 @@ export interface AppConfig {
   dedupWindowMs: number;
   /** How long a looked-up API key may be served from the in-process cache (ms). */
   keyCacheTtlMs: number;
+  /** The admin key created at boot when the database has none (BOOTSTRAP_ADMIN_KEY, at least 32 characters). */
   bootstrapAdminKey?: string;
+  /** Failed authentications (invalid keys) per minute per client address before 429; 0 switches the limit off. */
+  authFailureLimitPerMinute: number;
   /** How often gathered last_used_at times are written (ms). */
   lastUsedFlushMs: number;
   logLevel: string;
@@ -89,8 +92,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     );
   }
   const bootstrapAdminKey = env.BOOTSTRAP_ADMIN_KEY || undefined;
-  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 16) {
-    throw new ConfigError('BOOTSTRAP_ADMIN_KEY must be at least 16 characters');
+  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 32) {
+    throw new ConfigError(
+      'BOOTSTRAP_ADMIN_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`), got ' +
+        `${bootstrapAdminKey.length}`,
+    );
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -135,6 +141,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
+    authFailureLimitPerMinute: intVar(env, 'AUTH_FAILURE_LIMIT_PER_MINUTE', 100, 0, 1_000_000),
     lastUsedFlushMs: durationVar(env, 'LAST_USED_FLUSH', '60s'),
     logLevel,
     logFormat,

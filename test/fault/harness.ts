@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 
-export const ADMIN_KEY = 'fault-admin-key-0123456789';
+export const ADMIN_KEY = 'fault-admin-key-0123456789abcdefghijklmnop';
 export const BASE_URL = process.env.TEST_DATABASE_URL || undefined;
 const MAIN = resolve(__dirname, '../../dist/src/main.js');
 

@@ -182,7 +182,12 @@ export class KeyMetadataDto {
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id:
     string | null;
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
-  @ApiProperty({ description: 'The first characters of the secret, to tell keys apart.', example: 'thr_pk_q3VtN' })
+  @ApiProperty({
+    description:
+      'To tell keys apart: a generated key shows its role prefix and 5 random characters; a secret an operator ' +
+      'supplied (BOOTSTRAP_ADMIN_KEY) shows its role prefix and [h:8 hex digits of a hash], never part of the secret.',
+    example: 'thr_pk_q3VtN',
+  })
   prefix: string;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
   @ApiProperty({

@@ -25,7 +25,7 @@ export class ApiKey {
   @Column({ type: 'varchar', length: 255, nullable: true })
   name: string | null;
 
-  /** The readable start of the secret, for people to tell keys apart. */
+  /** For people to tell keys apart: a generated key's role prefix and 5 random characters, or for a supplied secret thr_ak_[h:…] (never part of it). */
   @Column({ type: 'varchar', length: 24 })
   prefix: string;
 

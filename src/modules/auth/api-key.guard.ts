@@ -24,10 +24,10 @@ export class ApiKeyGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const req = context
       .switchToHttp()
-      .getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
+      .getRequest<{ headers: Record<string, string | undefined>; ip?: string; principal?: Principal }>();
     const m = BEARER.exec(req.headers.authorization ?? '');
     if (!m) throw new AppError('missing_token', 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
-    const principal = await this.auth.authenticate(m[1]);
+    const principal = await this.auth.authenticate(m[1], req.ip);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     // Deny by default: a route that names no roles is open to admin keys only.
     const allowed = roles ?? ['admin'];

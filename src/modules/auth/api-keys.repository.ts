@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, IsNull, Repository } from 'typeorm';
+import { DataSource, IsNull, Not, Repository } from 'typeorm';
 import { fromDbTime, sqliteTime } from '../../database/column-types';
 import { ApiKey, Role } from './api-key.entity';
 
@@ -66,6 +66,11 @@ export class ApiKeysRepository {
       where: partnerId === undefined ? {} : { partner_id: partnerId },
       order: { created_at: 'ASC', id: 'ASC' },
     });
+  }
+
+  /** Sets a key's shown prefix (a no-op write when it already has it). */
+  async setPrefix(id: string, prefix: string): Promise<void> {
+    await this.repo.update({ id, prefix: Not(prefix) }, { prefix });
   }
 
   async setExpiry(id: string, at: Date): Promise<void> {

@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
 import { Clock } from '../../common/clock';
 import { TtlCache } from '../../common/ttl-cache';
+import { AuthFailureThrottle } from './auth-failure-throttle';
 import { ApiKey, Role } from './api-key.entity';
 import { ApiKeysRepository, KeyRecord } from './api-keys.repository';
 import type { Principal } from './principal';
@@ -48,12 +49,38 @@ export function hashKey(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
+/**
+ * How many characters of a generated key are shown: the role's prefix (7) and 5 of the 43 random
+ * characters, 30 of its 256 random bits. Enough to tell keys apart (two keys share a prefix only
+ * past tens of thousands of keys of a role), and the 226 bits left unshown keep the secret as
+ * unguessable as before.
+ */
+const SHOWN_CHARS = 12;
+
+/**
+ * The prefix shown for a secret an operator supplied (BOOTSTRAP_ADMIN_KEY): the role's prefix and
+ * 8 hex digits of a hash of the stored hash, in brackets that no generated key contains. It is
+ * never a slice of the secret (which may be a password reused elsewhere) nor of its stored hash,
+ * and it can be computed from the stored hash alone.
+ */
+export function suppliedKeyPrefix(role: Role, keyHash: string): string {
+  return `${PREFIX_BY_ROLE[role]}[h:${createHash('sha256').update(keyHash, 'utf8').digest('hex').slice(0, 8)}]`;
+}
+
+/** Cached unknown tokens, apart from the known keys, so a flood of invalid tokens cannot evict valid keys. */
+const KEY_CACHE_ENTRIES = 10_000;
+const MISS_CACHE_ENTRIES = 10_000;
+
 /** Keys: how they are made, stored and checked. Nothing else knows. */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Auth');
-  /** hash -> key record (or null for unknown), for at most KEY_CACHE_TTL_MS. */
-  private readonly cache: TtlCache<string, KeyRecord | null>;
+  /** hash -> key record, for at most KEY_CACHE_TTL_MS; least recently used out first. */
+  private readonly cache: TtlCache<string, KeyRecord>;
+  /** Hashes no key has, for as long, in a cache of their own (bounded apart from the known keys). */
+  private readonly misses: TtlCache<string, true>;
+  /** Failed authentications per client address: past AUTH_FAILURE_LIMIT_PER_MINUTE, 429. */
+  private readonly failures: AuthFailureThrottle;
   /**
    * key id -> when it was last used, not yet written. last_used_at is kept without a write per
    * request: uses gather here and are written in one batch every LAST_USED_FLUSH_MS and at
@@ -68,7 +95,9 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.cache = new TtlCache(config.keyCacheTtlMs);
+    this.cache = new TtlCache(config.keyCacheTtlMs, KEY_CACHE_ENTRIES);
+    this.misses = new TtlCache(config.keyCacheTtlMs, MISS_CACHE_ENTRIES);
+    this.failures = new AuthFailureThrottle(config.authFailureLimitPerMinute);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -99,17 +128,26 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     return this.flushing;
   }
 
-  /** The principal for a bearer secret, or a 401. */
-  async authenticate(secret: string): Promise<Principal> {
+  /**
+   * The principal for a bearer secret, or a 401. `address` is the client's (request.ip): past
+   * AUTH_FAILURE_LIMIT_PER_MINUTE failures from it in a minute, a failure is a 429 with
+   * Retry-After instead. Only failures are counted; a valid key from that address still works.
+   */
+  async authenticate(secret: string, address?: string): Promise<Principal> {
     const hash = hashKey(secret);
-    let rec = this.cache.get(hash);
+    let rec: KeyRecord | null | undefined = this.cache.get(hash);
     if (rec === undefined) {
-      rec = await this.keys.findByHash(hash);
-      this.cache.set(hash, rec);
+      if (this.misses.get(hash)) rec = null;
+      else {
+        rec = await this.keys.findByHash(hash);
+        if (rec) this.cache.set(hash, rec);
+        else this.misses.set(hash, true);
+      }
     }
-    // The lookup is by hash, so comparing hashes again here is belt and braces; it is constant time.
     const now = this.clock.now().getTime();
     if (!rec || rec.revoked_at || (rec.expires_at && rec.expires_at.getTime() <= now) || rec.partner_disabled_at) {
+      const wait = address === undefined ? 0 : this.failures.fail(address, now);
+      if (wait > 0) throw new AppError('rate_limited', 'Too many requests', { 'Retry-After': String(wait) });
       throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
     }
     this.pendingUses.set(rec.id, new Date(now));
@@ -121,19 +159,21 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     secret?: string,
   ): Promise<IssuedKey> {
     const key = secret ?? PREFIX_BY_ROLE[input.role] + randomBytes(32).toString('base64url');
+    const keyHash = hashKey(key);
     const row: ApiKey = {
       id: randomUUID(),
       role: input.role,
       partner_id: input.partner_id ?? null,
       name: input.name ?? null,
-      prefix: key.slice(0, 12),
-      key_hash: hashKey(key),
+      prefix: secret === undefined ? key.slice(0, SHOWN_CHARS) : suppliedKeyPrefix(input.role, keyHash),
+      key_hash: keyHash,
       created_at: this.clock.now(),
       expires_at: null,
       revoked_at: null,
       last_used_at: null,
     };
     await this.keys.insert(row);
+    this.misses.delete(keyHash);
     return {
       id: row.id,
       role: row.role,
@@ -208,13 +248,16 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
 
   /** Drops every cached key of a partner (after the partner is disabled, say). */
   forgetPartner(partnerId: string): void {
-    this.cache.deleteWhere((rec) => rec?.partner_id === partnerId);
+    this.cache.deleteWhere((rec) => rec.partner_id === partnerId);
   }
 
   private async bootstrapAdminKey(): Promise<void> {
     const configured = this.config.bootstrapAdminKey;
     if (configured) {
-      const existing = await this.keys.findByHash(hashKey(configured));
+      const hash = hashKey(configured);
+      const existing = await this.keys.findByHash(hash);
+      // Made before prefixes stopped showing supplied secrets: its prefix was the secret's first 12 characters.
+      if (existing) await this.keys.setPrefix(existing.id, suppliedKeyPrefix(existing.role, hash));
       if (existing || (await this.keys.hasActiveAdmin())) return;
       try {
         await this.createApiKey({ role: 'admin', name: 'bootstrap (BOOTSTRAP_ADMIN_KEY)' }, configured);

@@ -49,6 +49,16 @@ export const CSV_COLUMNS = [
   'params_extra',
 ] as const;
 
+/**
+ * CSV injection (OWASP): a spreadsheet runs a cell that starts with = + - @ tab or CR as a formula,
+ * and partners and Tag visitors choose most text columns. Such a text cell gets a leading '.
+ * Numeric columns are left alone, so a negative value stays -5.
+ */
+const FORMULA_START = new Set(['=', '+', '-', '@', '\t', '\r']);
+const NUMERIC_COLUMNS = new Set<number>([CSV_COLUMNS.indexOf('conversion_value')]);
+const csvCell = (value: string, ctx: { column?: number | string; header: boolean }): string =>
+  !ctx.header && FORMULA_START.has(value.charAt(0)) && !NUMERIC_COLUMNS.has(ctx.column as number) ? `'${value}` : value;
+
 function iso(v: unknown): string {
   return fromDbTime(v)!.toISOString();
 }
@@ -177,7 +187,15 @@ export class ConversionReadsService {
    */
   exportConversionsCsv(query: ConversionFiltersDto): Readable {
     const filter = this.toFilter(query);
-    const csv = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows' });
+    const csv = stringify({
+      header: true,
+      columns: [...CSV_COLUMNS],
+      record_delimiter: 'windows',
+      cast: { string: csvCell },
+      // The library quotes a field holding the whole CRLF delimiter, not one holding a lone CR or LF,
+      // which would then split the row for every RFC 4180 reader.
+      quoted_match: /[\r\n]/,
+    });
     const batches = this.repo.csvBatches(filter, EXPORT_BATCH);
     let gone = false;
     csv.once('close', () => (gone = true));

@@ -26,13 +26,13 @@ export class ApiKeyGuard implements CanActivate {
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
     const m = BEARER.exec(req.headers.authorization ?? '');
-    if (!m) throw new AppError('missing_token', 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+    if (!m) throw new AppError('missing_token');
     const principal = await this.auth.authenticate(m[1]);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     // Deny by default: a route that names no roles is open to admin keys only.
     const allowed = roles ?? ['admin'];
     const ok = allowed.includes(principal.role) || (principal.role === 'admin' && allowed.includes('support'));
-    if (!ok) throw new AppError('forbidden', 'This API key may not call this endpoint');
+    if (!ok) throw new AppError('forbidden');
     req.principal = principal;
     return true;
   }

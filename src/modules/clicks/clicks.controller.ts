@@ -21,7 +21,7 @@ export class ClicksController {
     type: SignedClickView,
     description: 'The stored click, with the `sig` and `exp` the Tag needs on the landing URL.',
   })
-  @ApiErrors(401, 403, 409, 413, 422)
+  @ApiErrors('missing_token', 'invalid_api_key', 'forbidden', 'click_conflict', 'payload_too_large', 'validation')
   registerClick(@Body() dto: RegisterClickDto): Promise<SignedClickView> {
     return this.clicks.registerClick(dto);
   }
@@ -34,7 +34,7 @@ export class ClicksController {
     type: SignedClickView,
     description: 'The click with its bid id (and its `sig` and `exp`).',
   })
-  @ApiErrors(401, 403, 404, 409, 422)
+  @ApiErrors('missing_token', 'invalid_api_key', 'forbidden', 'click_not_found', 'bid_conflict', 'validation')
   attachBid(@Param('click_id') clickId: string, @Body() dto: AttachBidDto): Promise<SignedClickView> {
     return this.clicks.attachBid(clickId, dto);
   }

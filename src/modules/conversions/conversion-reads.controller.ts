@@ -22,7 +22,7 @@ export class ConversionReadsController {
       'repeat a row that existed when you started.',
   })
   @ApiResponse({ status: 200, type: ConversionPageDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('missing_token', 'invalid_api_key', 'forbidden', 'validation')
   listOwnConversions(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListOwnConversionsQueryDto,

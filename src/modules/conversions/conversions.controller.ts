@@ -49,10 +49,18 @@ export class ConversionsController {
       },
     },
   })
-  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, [
-    503,
-    'Service temporarily unavailable, retry later',
-  ])
+  @ApiErrors(
+    'click_missing_bid',
+    'missing_token',
+    'invalid_api_key',
+    'forbidden',
+    'click_not_found',
+    'payload_too_large',
+    'unsupported_media_type',
+    'validation',
+    'rate_limited',
+    'unavailable',
+  )
   @CountConversions('api')
   createConversion(
     @CurrentPrincipal() principal: Principal,

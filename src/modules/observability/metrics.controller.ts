@@ -33,7 +33,7 @@ export class MetricsController {
     description: 'Metrics in the Prometheus text format.',
     content: { 'text/plain': { schema: { type: 'string' } } },
   })
-  @ApiErrors(401, 403)
+  @ApiErrors('missing_token', 'invalid_api_key', 'forbidden')
   async getMetrics(
     @Headers('authorization') authorization: string | undefined,
     @Res() reply: FastifyReply,

@@ -28,6 +28,11 @@ const VALIDATION = {
   },
 };
 
+/** Error bodies are JSON whatever the route produces when it succeeds (CSV, Prometheus text). */
+function json(schema: object) {
+  return { 'application/json': { schema } };
+}
+
 /** What each error status means, whichever code of the catalogue answers with it. */
 const STATUS_DESCRIPTIONS: Record<number, string> = {
   400: 'The request cannot be served as sent.',
@@ -59,16 +64,16 @@ export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorat
         return ApiResponse({
           status,
           description: "Validation error, in Pydantic's shape (malformed JSON is `json_invalid`).",
-          schema: {
+          content: json({
             ...VALIDATION,
             example: { detail: [{ type: 'missing', loc: ['body', 'click_id'], msg: 'Field required', input: {} }] },
-          },
+          }),
         });
       }
       return ApiResponse({
         status,
         description: `${STATUS_DESCRIPTIONS[status] ?? 'Error.'} Bodies: ${details.map((e) => `\`{"detail":"${e}"}\``).join(' or ')}.`,
-        schema: { ...DETAIL, example: { detail: details[0] } },
+        content: json({ ...DETAIL, example: { detail: details[0] } }),
       });
     }),
   );

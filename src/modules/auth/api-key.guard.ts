@@ -8,6 +8,11 @@ import type { Principal } from './principal';
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i;
 
+/** The token of an `Authorization: Bearer <token>` header, or null when there is none or it is malformed. */
+export function bearerToken(authorization: string | undefined): string | null {
+  return BEARER.exec(authorization ?? '')?.[1] ?? null;
+}
+
 /**
  * The global guard: every route needs a key unless it is marked @Public(). 401 for no key or a bad
  * one (with WWW-Authenticate: Bearer), 403 for a good key of the wrong role.
@@ -25,9 +30,9 @@ export class ApiKeyGuard implements CanActivate {
     const req = context
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
-    const m = BEARER.exec(req.headers.authorization ?? '');
-    if (!m) throw new AppError('missing_token');
-    const principal = await this.auth.authenticate(m[1]);
+    const token = bearerToken(req.headers.authorization);
+    if (token === null) throw new AppError('missing_token');
+    const principal = await this.auth.authenticate(token);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     // Deny by default: a route that names no roles is open to admin keys only.
     const allowed = roles ?? ['admin'];

@@ -57,12 +57,7 @@ export function isDatabaseUnavailable(e: unknown, depth = 0): boolean {
   return isDatabaseUnavailable(err.driverError, depth + 1) || isDatabaseUnavailable(err.cause, depth + 1);
 }
 
-/** Seconds a client should wait before retrying after a 503. */
-export const UNAVAILABLE_RETRY_AFTER_S = 2;
-
-/** The contract's 503 for a database that is unavailable or timing out. */
+/** The catalogue's one retryable 503 (`unavailable`, with its Retry-After). */
 export function databaseUnavailable(): AppError {
-  return new AppError('unavailable', 'Service temporarily unavailable, retry later', {
-    'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S),
-  });
+  return new AppError('unavailable');
 }

@@ -55,9 +55,9 @@ export class AppExceptionFilter implements ExceptionFilter {
 /** Where the filter leaves the kind of a request's failure (see errorKind). */
 export const ERROR_KIND = Symbol('errorKind');
 
-/** A failure's kind, as a metric label: the domain code, http_<status>, unavailable or internal. */
+/** A failure's kind, as a metric label: the domain code's kind, http_<status>, unavailable or internal. */
 export function errorKind(e: unknown): string {
-  if (e instanceof AppError) return e.code;
+  if (e instanceof AppError) return e.kind;
   if (e instanceof HttpException) return `http_${e.getStatus()}`;
   if (isDatabaseUnavailable(e)) return 'unavailable';
   return 'internal';

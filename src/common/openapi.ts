@@ -1,5 +1,6 @@
 import { applyDecorators, INestApplication } from '@nestjs/common';
 import { ApiResponse, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorCode, ERRORS, UNAVAILABLE_RETRY_AFTER_S } from './errors';
 
 const DETAIL = { type: 'object', required: ['detail'], properties: { detail: { type: 'string' } } };
 const VALIDATION = {
@@ -27,51 +28,52 @@ const VALIDATION = {
   },
 };
 
-const EXAMPLES: Record<number, { description: string; examples: string[] }> = {
-  400: { description: 'The request cannot be served as sent.', examples: ['Click missing bid id'] },
-  401: {
-    description: 'No usable credential. Carries `WWW-Authenticate: Bearer`.',
-    examples: ['Missing bearer token', 'Invalid API key'],
-  },
-  403: {
-    description: 'A valid key of a role that may not call this endpoint.',
-    examples: ['This API key may not call this endpoint'],
-  },
-  404: { description: 'Not found.', examples: ['Not Found'] },
-  409: {
-    description: 'Conflicts with what is stored.',
-    examples: ['A different click with this click_id is already registered'],
-  },
-  413: { description: 'Body over 64 KiB.', examples: ['Request body is too large'] },
-  415: { description: 'Content-Type is not application/json.', examples: ['Unsupported Media Type'] },
-  429: { description: 'Rate limited; see Retry-After.', examples: ['Too many requests'] },
-  503: {
-    description: 'The database is unavailable; retry after Retry-After seconds.',
-    examples: ['Service temporarily unavailable'],
-  },
+/** Error bodies are JSON whatever the route produces when it succeeds (CSV, Prometheus text). */
+function json(schema: object) {
+  return { 'application/json': { schema } };
+}
+
+/** What each error status means, whichever code of the catalogue answers with it. */
+const STATUS_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request cannot be served as sent.',
+  401: 'No usable credential. Carries `WWW-Authenticate: Bearer`.',
+  403: 'A valid key of a role that may not call this endpoint.',
+  404: 'Not found.',
+  409: 'Conflicts with what is stored.',
+  413: 'Body over 64 KiB.',
+  415: 'Content-Type is not application/json.',
+  429: 'Rate limited; see Retry-After.',
+  503: `Nothing was written (the database is unavailable or too slow); retry after Retry-After seconds (${UNAVAILABLE_RETRY_AFTER_S}).`,
 };
 
-/** Documents error statuses with the contract's bodies; pass [status, detail] to override the example. */
-export function ApiErrors(...statuses: (number | [number, ...string[]])[]): MethodDecorator & ClassDecorator {
+/**
+ * Documents the errors a route answers with, by catalogue code: the bodies shown are the ones
+ * sent. Codes sharing a status are listed together in one response, the first as its example.
+ */
+export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes) {
+    const { status, detail } = ERRORS[code];
+    const details = byStatus.get(status) ?? [];
+    if (!details.includes(detail)) details.push(detail);
+    byStatus.set(status, details);
+  }
   return applyDecorators(
-    ...statuses.map((s) => {
-      const [status, ...custom] = Array.isArray(s) ? s : [s];
+    ...[...byStatus].map(([status, details]) => {
       if (status === 422) {
         return ApiResponse({
           status,
           description: "Validation error, in Pydantic's shape (malformed JSON is `json_invalid`).",
-          schema: {
+          content: json({
             ...VALIDATION,
             example: { detail: [{ type: 'missing', loc: ['body', 'click_id'], msg: 'Field required', input: {} }] },
-          },
+          }),
         });
       }
-      const base = EXAMPLES[status] ?? { description: 'Error', examples: ['Error'] };
-      const examples = custom.length ? custom : base.examples;
       return ApiResponse({
         status,
-        description: `${base.description} Bodies: ${examples.map((e) => `\`{"detail":"${e}"}\``).join(' or ')}.`,
-        schema: { ...DETAIL, example: { detail: examples[0] } },
+        description: `${STATUS_DESCRIPTIONS[status] ?? 'Error.'} Bodies: ${details.map((e) => `\`{"detail":"${e}"}\``).join(' or ')}.`,
+        content: json({ ...DETAIL, example: { detail: details[0] } }),
       });
     }),
   );

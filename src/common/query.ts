@@ -1,7 +1,7 @@
 import { ValidateBy } from 'class-validator';
 import { validate } from 'class-validator';
 import { AppError } from './errors';
-import { toIssues } from './validation';
+import { Documented, toIssues } from './validation';
 
 /*
  * Query-string helpers shared by the list endpoints: integer parameters in Pydantic's error shape,
@@ -13,6 +13,7 @@ const INT = /^\s*[+-]?\d+\s*$/;
 /** An integer query parameter (it arrives as text) within [min, max]. */
 export function IntQuery(opts: { min: number; max: number }): PropertyDecorator {
   return (target: object, key: string | symbol) => {
+    Documented({ type: 'integer', minimum: opts.min, maximum: opts.max })(target, key);
     ValidateBy({
       name: 'int_parsing',
       validator: {

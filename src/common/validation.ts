@@ -1,4 +1,5 @@
 import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import {
   getMetadataStorage,
   IsOptional,
@@ -57,15 +58,32 @@ function rule(
   );
 }
 
+/*
+ * Each rule below also documents itself: it merges its limits (type, length, format, enum, range)
+ * into the field's OpenAPI schema, as immich's ValidateUUID does, so a limit is written once and
+ * the docs cannot drift from what is enforced. A DTO's own @ApiProperty keeps only the prose
+ * (description, example, default); put it below the rules, so the schema lists the prose first.
+ */
+
+/** The OpenAPI half of a rule, merged into whatever the field's @ApiProperty says. */
+export function Documented(options: ApiPropertyOptions): PropertyDecorator {
+  return ApiProperty(options) as PropertyDecorator;
+}
+
 /** The field must be present (null is present: it then fails its type check, as in Pydantic). */
-export const Required = () => rule('missing', (v) => v !== undefined, 'Field required');
+export const Required = () =>
+  applyDecorators(
+    rule('missing', (v) => v !== undefined, 'Field required'),
+    Documented({ required: true }),
+  );
 
 /** Optional: absent and null are the same. */
-export const Optional = () => IsOptional();
+export const Optional = () => applyDecorators(IsOptional(), Documented({ required: false }));
 
 export function Str(opts: { max: number; min?: number }): PropertyDecorator {
   const min = opts.min ?? 0;
   return applyDecorators(
+    Documented({ type: 'string', ...(min > 0 ? { minLength: min } : {}), maxLength: opts.max }),
     rule('string_type', (v) => typeof v === 'string', 'Input should be a valid string'),
     rule(
       'string_too_long',
@@ -90,6 +108,7 @@ export function Str(opts: { max: number; min?: number }): PropertyDecorator {
 export function HttpUrl(max: number): PropertyDecorator {
   return applyDecorators(
     Str({ max, min: 1 }),
+    Documented({ format: 'uri' }),
     rule(
       'url_parsing',
       (v) => typeof v !== 'string' || isHttpUrl(v),
@@ -113,14 +132,21 @@ export function OneOf(values: readonly string[]): PropertyDecorator {
     .map((v) => `'${v}'`)
     .join(', ')
     .replace(/, ([^,]*)$/, ' or $1');
-  return rule('enum', (v) => typeof v === 'string' && values.includes(v), `Input should be ${expected}`, {
-    expected,
-  });
+  return applyDecorators(
+    Documented({ type: 'string', enum: [...values] }),
+    rule('enum', (v) => typeof v === 'string' && values.includes(v), `Input should be ${expected}`, { expected }),
+  );
 }
 
 /** A finite number or numeric string, below the money column's bound. */
 export function Money(): PropertyDecorator {
   return applyDecorators(
+    Documented({
+      oneOf: [
+        { type: 'number', minimum: -MAX_MONEY, maximum: MAX_MONEY, exclusiveMinimum: true, exclusiveMaximum: true },
+        { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$' },
+      ],
+    }),
     rule('float_type', (v) => typeof v === 'number' || typeof v === 'string', 'Input should be a valid number'),
     rule(
       'float_parsing',
@@ -149,6 +175,7 @@ export function Money(): PropertyDecorator {
 
 export function DateTime(): PropertyDecorator {
   return applyDecorators(
+    Documented({ type: 'string', format: 'date-time' }),
     rule('datetime_type', (v) => typeof v === 'string' || typeof v === 'number', 'Input should be a valid datetime'),
     rule(
       'datetime_from_date_parsing',
@@ -179,6 +206,7 @@ export function Currency(): PropertyDecorator {
 
 export function StrList(opts: { maxItems: number; maxLength: number }): PropertyDecorator {
   return applyDecorators(
+    Documented({ type: [String], maxItems: opts.maxItems, maxLength: opts.maxLength }),
     rule('list_type', (v) => Array.isArray(v), 'Input should be a valid list'),
     rule(
       'too_long',

@@ -1,9 +1,9 @@
 import { Controller, Get, Param, Query, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { AuditPageDto, ListAuditQueryDto } from '../audit/audit.dto';
 import { AuditService } from '../audit/audit.service';
-import { Roles } from '../auth/auth.decorators';
+import { Authenticated } from '../auth/auth.decorators';
 import {
   ClickWithConversionsDto,
   ConversionDetailDto,
@@ -20,9 +20,8 @@ const CSV_EXAMPLE =
 
 /** What support staff (and admins) may read. */
 @ApiTags('admin')
-@ApiBearerAuth()
 @Controller('admin')
-@Roles('support')
+@Authenticated('support')
 export class AdminReadsController {
   constructor(
     private readonly admin: AdminService,
@@ -38,7 +37,7 @@ export class AdminReadsController {
       'you page never make you miss or repeat a row that existed when you started.',
   })
   @ApiResponse({ status: 200, type: ConversionPageDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   listConversions(@Query() query: ListConversionsQueryDto): Promise<ConversionPageDto> {
     return this.admin.listConversions(query);
   }
@@ -56,7 +55,7 @@ export class AdminReadsController {
     description: 'A header row, then one row per conversion.',
     content: { 'text/csv': { schema: { type: 'string' }, example: CSV_EXAMPLE } },
   })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   exportConversionsCsv(@Query() query: ConversionFiltersDto): StreamableFile {
     return new StreamableFile(this.admin.exportConversionsCsv(query), {
       type: 'text/csv; charset=utf-8',
@@ -70,7 +69,7 @@ export class AdminReadsController {
   })
   @ApiParam({ name: 'id', example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' })
   @ApiResponse({ status: 200, type: ConversionDetailDto })
-  @ApiErrors(401, 403, [404, 'Conversion not found'])
+  @ApiErrors('conversion_not_found')
   getConversion(@Param('id') id: string): Promise<ConversionDetailDto> {
     return this.admin.getConversion(id);
   }
@@ -79,7 +78,7 @@ export class AdminReadsController {
   @ApiOperation({ summary: 'A click (tag, partner, bid id, when) and every conversion on it.' })
   @ApiParam({ name: 'click_id', example: 'clk_xyz' })
   @ApiResponse({ status: 200, type: ClickWithConversionsDto })
-  @ApiErrors(401, 403, [404, 'Click not found'])
+  @ApiErrors('click_not_found')
   getClick(@Param('click_id') clickId: string): Promise<ClickWithConversionsDto> {
     return this.admin.getClick(clickId);
   }
@@ -87,7 +86,6 @@ export class AdminReadsController {
   @Get('partners')
   @ApiOperation({ summary: 'Every partner, with its state.' })
   @ApiResponse({ status: 200, type: PartnerListDto })
-  @ApiErrors(401, 403)
   listPartners(): Promise<PartnerListDto> {
     return this.admin.listPartners();
   }
@@ -96,7 +94,7 @@ export class AdminReadsController {
   @ApiOperation({ summary: "A partner with its tags and its keys' metadata (never secrets)." })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerDetailDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'])
+  @ApiErrors('partner_not_found')
   getPartner(@Param('partner_id') partnerId: string): Promise<PartnerDetailDto> {
     return this.admin.getPartner(partnerId);
   }
@@ -104,7 +102,7 @@ export class AdminReadsController {
   @Get('keys')
   @ApiOperation({ summary: "API keys' metadata (never secrets), optionally one partner's." })
   @ApiResponse({ status: 200, type: KeyListDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   listApiKeys(@Query() query: ListKeysQueryDto): Promise<KeyListDto> {
     return this.admin.listApiKeys(query);
   }
@@ -114,7 +112,7 @@ export class AdminReadsController {
     summary: 'The audit log of admin writes, newest first: who, what, when, before/after (never a secret).',
   })
   @ApiResponse({ status: 200, type: AuditPageDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   listAudit(@Query() query: ListAuditQueryDto): Promise<AuditPageDto> {
     return this.audit.listAudit(query);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
+import { Authenticated, CurrentPrincipal } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { AdminService } from './admin.service';
 import {
@@ -21,9 +21,8 @@ import {
 } from './admin.dto';
 
 @ApiTags('admin')
-@ApiBearerAuth()
 @Controller('admin')
-@Roles('admin')
+@Authenticated('admin')
 export class AdminController {
   constructor(private readonly admin: AdminService) {}
 
@@ -31,7 +30,7 @@ export class AdminController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Create a partner (advertiser).' })
   @ApiResponse({ status: 201, type: PartnerDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   createPartner(@CurrentPrincipal() actor: Principal, @Body() dto: CreatePartnerDto): Promise<PartnerDto> {
     return this.admin.createPartner(actor, dto);
   }
@@ -41,7 +40,7 @@ export class AdminController {
   @ApiOperation({ summary: 'Create a tag for a partner.' })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 201, type: TagDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'], 422)
+  @ApiErrors('partner_not_found', 'validation')
   createTag(
     @CurrentPrincipal() actor: Principal,
     @Param('partner_id') partnerId: string,
@@ -54,7 +53,7 @@ export class AdminController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an API key. The secret is returned only in this response.' })
   @ApiResponse({ status: 201, type: IssuedApiKeyDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'], 422)
+  @ApiErrors('partner_not_found', 'validation')
   createApiKey(@CurrentPrincipal() actor: Principal, @Body() dto: CreateApiKeyDto): Promise<IssuedApiKeyDto> {
     return this.admin.createApiKey(actor, dto);
   }
@@ -66,7 +65,7 @@ export class AdminController {
   })
   @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
   @ApiResponse({ status: 204, description: 'Revoked (also when it already was).' })
-  @ApiErrors(401, 403, [404, 'API key not found'])
+  @ApiErrors('api_key_not_found')
   revokeApiKey(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<void> {
     return this.admin.revokeApiKey(actor, id);
   }
@@ -83,7 +82,7 @@ export class AdminController {
   @ApiParam({ name: 'id', example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' })
   @ApiBody({ type: RotateApiKeyDto, required: false })
   @ApiResponse({ status: 201, type: RotatedApiKeyDto })
-  @ApiErrors(401, 403, [404, 'API key not found'], [409, 'The API key is revoked', 'The API key has expired'], 422)
+  @ApiErrors('api_key_not_found', 'api_key_revoked', 'api_key_expired', 'validation')
   rotateApiKey(
     @CurrentPrincipal() actor: Principal,
     @Param('id') id: string,
@@ -96,7 +95,7 @@ export class AdminController {
   @ApiOperation({ summary: 'Rename a partner.' })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'], 413, 415, 422)
+  @ApiErrors('partner_not_found', 'payload_too_large', 'unsupported_media_type', 'validation')
   renamePartner(
     @CurrentPrincipal() actor: Principal,
     @Param('partner_id') partnerId: string,
@@ -113,7 +112,7 @@ export class AdminController {
   })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'])
+  @ApiErrors('partner_not_found')
   disablePartner(
     @CurrentPrincipal() actor: Principal,
     @Param('partner_id') partnerId: string,
@@ -128,7 +127,7 @@ export class AdminController {
   })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: PartnerStateDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'])
+  @ApiErrors('partner_not_found')
   enablePartner(
     @CurrentPrincipal() actor: Principal,
     @Param('partner_id') partnerId: string,
@@ -140,7 +139,7 @@ export class AdminController {
   @ApiOperation({ summary: 'Rename a tag and/or replace its allowed origins.' })
   @ApiParam({ name: 'tag_id', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
   @ApiResponse({ status: 200, type: TagDto })
-  @ApiErrors(401, 403, [404, 'Tag not found'], 413, 415, 422)
+  @ApiErrors('tag_not_found', 'payload_too_large', 'unsupported_media_type', 'validation')
   updateTag(
     @CurrentPrincipal() actor: Principal,
     @Param('tag_id') tagId: string,
@@ -157,7 +156,7 @@ export class AdminController {
   })
   @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
   @ApiResponse({ status: 200, type: RateLimitDto })
-  @ApiErrors(401, 403, [404, 'Partner not found'], 422)
+  @ApiErrors('partner_not_found', 'validation')
   setPartnerRateLimit(
     @CurrentPrincipal() actor: Principal,
     @Param('partner_id') partnerId: string,

@@ -1,48 +1,47 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { ValidateBy } from 'class-validator';
-import { OneOf, Optional, Required, Str, StrList } from '../../common/validation';
+import { Documented, OneOf, Optional, Required, Str, StrList } from '../../common/validation';
 import { ROLES, type Role } from '../auth/api-key.entity';
 
 export class CreatePartnerDto {
-  @ApiProperty({ description: 'Display name of the advertiser.', example: 'Acme Shoes', maxLength: 255 })
   @Required()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({ description: 'Display name of the advertiser.', example: 'Acme Shoes' })
   name: string;
 }
 
 export class CreateTagDto {
-  @ApiProperty({ description: 'Name of the tag (one per site or app).', example: 'acme.com main site', maxLength: 255 })
   @Required()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({ description: 'Name of the tag (one per site or app).', example: 'acme.com main site' })
   name: string;
 
-  @ApiPropertyOptional({
-    description: 'Origins (scheme://host[:port]) the Tag may post from and the click redirect may send visitors to.',
-    example: ['https://shop.acme.com'],
-    type: [String],
-  })
   @Optional()
   @StrList({ maxItems: 50, maxLength: 255 })
+  @ApiProperty({
+    description: 'Origins (scheme://host[:port]) the Tag may post from and the click redirect may send visitors to.',
+    example: ['https://shop.acme.com'],
+  })
   allowed_origins?: string[];
 }
 
 export class CreateApiKeyDto {
-  @ApiProperty({ description: 'What the key may do.', enum: ROLES, example: 'partner' })
   @Required()
   @OneOf(ROLES)
+  @ApiProperty({ description: 'What the key may do.', example: 'partner' })
   role: Role;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 36, min: 1 })
+  @ApiProperty({
     description: 'Required for, and only for, role partner.',
     example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
   })
-  @Optional()
-  @Str({ max: 36, min: 1 })
   partner_id?: string;
 
-  @ApiPropertyOptional({ description: 'A label for people.', example: 'acme production backend', maxLength: 255 })
   @Optional()
   @Str({ max: 255 })
+  @ApiProperty({ description: 'A label for people.', example: 'acme production backend' })
   name?: string;
 }
 
@@ -74,6 +73,7 @@ export class IssuedApiKeyDto {
 /** A JSON integer within [min, max], Pydantic's error types. */
 function IntBody(opts: { min: number; max: number }): PropertyDecorator {
   return (target: object, key: string | symbol) => {
+    Documented({ type: 'integer', minimum: opts.min, maximum: opts.max })(target, key);
     ValidateBy({
       name: 'int_type',
       validator: {
@@ -108,54 +108,48 @@ export const DEFAULT_GRACE_SECONDS = 86_400;
 export const MAX_GRACE_SECONDS = 30 * 86_400;
 
 export class RenamePartnerDto {
-  @ApiProperty({ description: 'The new display name.', example: 'Acme Shoes Ltd', maxLength: 255 })
   @Required()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({ description: 'The new display name.', example: 'Acme Shoes Ltd' })
   name: string;
 }
 
 export class UpdateTagDto {
-  @ApiPropertyOptional({
-    description: 'The new name; unchanged when absent.',
-    example: 'acme.com checkout',
-    maxLength: 255,
-  })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({
+    description: 'The new name; unchanged when absent.',
+    example: 'acme.com checkout',
+  })
   name?: string;
 
-  @ApiPropertyOptional({
-    description: 'Replaces the allowed origins (scheme://host[:port]); unchanged when absent. `[]` allows none.',
-    example: ['https://shop.acme.com', 'https://m.acme.com'],
-    type: [String],
-  })
   @Optional()
   @StrList({ maxItems: 50, maxLength: 255 })
+  @ApiProperty({
+    description: 'Replaces the allowed origins (scheme://host[:port]); unchanged when absent. `[]` allows none.',
+    example: ['https://shop.acme.com', 'https://m.acme.com'],
+  })
   allowed_origins?: string[];
 }
 
 export class RotateApiKeyDto {
-  @ApiPropertyOptional({
+  @Optional()
+  @IntBody({ min: 0, max: MAX_GRACE_SECONDS })
+  @ApiProperty({
     description: `How long the old secret keeps working, in seconds (0 ends it now). Default ${DEFAULT_GRACE_SECONDS} (24 hours), at most ${MAX_GRACE_SECONDS} (30 days).`,
     example: 3600,
     default: DEFAULT_GRACE_SECONDS,
-    minimum: 0,
-    maximum: MAX_GRACE_SECONDS,
-    type: 'integer',
   })
-  @Optional()
-  @IntBody({ min: 0, max: MAX_GRACE_SECONDS })
   grace_seconds?: number;
 }
 
 export class ListKeysQueryDto {
-  @ApiPropertyOptional({
-    description: "Only this partner's keys.",
-    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
-    maxLength: 36,
-  })
   @Optional()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({
+    description: "Only this partner's keys.",
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+  })
   partner_id?: string;
 }
 
@@ -232,6 +226,7 @@ const MAX_RATE = 10_000_000;
 /** A whole number from 0 to MAX_RATE, or null (Pydantic's int_type / range errors). */
 function RatePerMinute(): PropertyDecorator {
   return (target, key) => {
+    Documented({ type: 'integer', nullable: true, minimum: 0, maximum: MAX_RATE })(target, key);
     ValidateBy({
       name: 'int_type',
       validator: {
@@ -263,17 +258,13 @@ function RatePerMinute(): PropertyDecorator {
 }
 
 export class SetRateLimitDto {
+  @Required()
+  @RatePerMinute()
   @ApiProperty({
     description:
       "Requests per minute per API key of this partner; 0 for unlimited; null to fall back to the service's RATE_LIMIT_PER_MINUTE.",
     example: 1200,
-    type: Number,
-    nullable: true,
-    minimum: 0,
-    maximum: MAX_RATE,
   })
-  @Required()
-  @RatePerMinute()
   rate_limit_per_minute: number | null;
 }
 

@@ -71,7 +71,7 @@ export class AdminService {
         },
       ]);
     }
-    if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw AppError.notFound('Partner');
+    if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw new AppError('partner_not_found');
     const issued = await this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
     await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, await this.auth.getKey(issued.id));
     return issued;

@@ -1,59 +1,53 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { IntQuery } from '../../common/query';
 import { Optional, Str } from '../../common/validation';
 
 export class ListAuditQueryDto {
-  @ApiPropertyOptional({ description: 'Only entries of this action.', example: 'key.rotate', maxLength: 64 })
   @Optional()
   @Str({ max: 64, min: 1 })
+  @ApiProperty({ description: 'Only entries of this action.', example: 'key.rotate' })
   action?: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 32, min: 1 })
+  @ApiProperty({
     description: 'Only entries about this kind of object.',
     enum: ['partner', 'tag', 'api_key'],
     example: 'partner',
   })
-  @Optional()
-  @Str({ max: 32, min: 1 })
   target_type?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only entries about this object (a partner, tag or key id).',
-    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
-    maxLength: 255,
-  })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({
+    description: 'Only entries about this object (a partner, tag or key id).',
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+  })
   target_id?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only entries made with this API key.',
-    example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
-    maxLength: 36,
-  })
   @Optional()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({
+    description: 'Only entries made with this API key.',
+    example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+  })
   actor_key_id?: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @IntQuery({ min: 1, max: 500 })
+  @ApiProperty({
     description: 'Page size, 1 to 500.',
     example: 50,
     default: 50,
-    minimum: 1,
-    maximum: 500,
-    type: 'integer',
   })
-  @Optional()
-  @IntQuery({ min: 1, max: 500 })
   limit?: string;
 
-  @ApiPropertyOptional({
-    description: 'Opaque: the `next_cursor` of the previous page, unchanged.',
-    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl',
-    maxLength: 200,
-  })
   @Optional()
   @Str({ max: 200, min: 1 })
+  @ApiProperty({
+    description: 'Opaque: the `next_cursor` of the previous page, unchanged.',
+    example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl',
+  })
   cursor?: string;
 }
 

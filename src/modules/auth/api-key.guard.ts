@@ -8,6 +8,11 @@ import type { Principal } from './principal';
 
 const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i;
 
+/** The token of an `Authorization: Bearer <token>` header, or null when there is none or it is malformed. */
+export function bearerToken(authorization: string | undefined): string | null {
+  return BEARER.exec(authorization ?? '')?.[1] ?? null;
+}
+
 /**
  * The global guard: every route needs a key unless it is marked @Public(). 401 for no key or a bad
  * one (with WWW-Authenticate: Bearer), 403 for a good key of the wrong role.
@@ -25,14 +30,14 @@ export class ApiKeyGuard implements CanActivate {
     const req = context
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined>; ip?: string; principal?: Principal }>();
-    const m = BEARER.exec(req.headers.authorization ?? '');
-    if (!m) throw new AppError('missing_token', 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
-    const principal = await this.auth.authenticate(m[1], req.ip);
+    const token = bearerToken(req.headers.authorization);
+    if (token === null) throw new AppError('missing_token');
+    const principal = await this.auth.authenticate(token, req.ip);
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     // Deny by default: a route that names no roles is open to admin keys only.
     const allowed = roles ?? ['admin'];
     const ok = allowed.includes(principal.role) || (principal.role === 'admin' && allowed.includes('support'));
-    if (!ok) throw new AppError('forbidden', 'This API key may not call this endpoint');
+    if (!ok) throw new AppError('forbidden');
     req.principal = principal;
     return true;
   }

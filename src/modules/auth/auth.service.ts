@@ -147,8 +147,8 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const now = this.clock.now().getTime();
     if (!rec || rec.revoked_at || (rec.expires_at && rec.expires_at.getTime() <= now) || rec.partner_disabled_at) {
       const wait = address === undefined ? 0 : this.failures.fail(address, now);
-      if (wait > 0) throw new AppError('rate_limited', 'Too many requests', { 'Retry-After': String(wait) });
-      throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });
+      if (wait > 0) throw new AppError('rate_limited', undefined, { 'Retry-After': String(wait) });
+      throw new AppError('invalid_api_key');
     }
     this.pendingUses.set(rec.id, new Date(now));
     return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id };
@@ -187,7 +187,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
   /** Revokes a key. This process forgets it at once; other replicas within KEY_CACHE_TTL_MS. */
   async revokeApiKey(id: string): Promise<void> {
     const key = await this.keys.findById(id);
-    if (!key) throw AppError.notFound('API key');
+    if (!key) throw new AppError('api_key_not_found');
     if (!key.revoked_at) await this.keys.revoke(id, this.clock.now());
     this.cache.delete(key.key_hash);
   }
@@ -199,7 +199,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
 
   async getKey(id: string): Promise<KeyMetadata> {
     const k = await this.keys.findById(id);
-    if (!k) throw AppError.notFound('API key');
+    if (!k) throw new AppError('api_key_not_found');
     return this.toMetadata(k);
   }
 
@@ -213,11 +213,10 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     graceMs: number,
   ): Promise<{ before: KeyMetadata; after: KeyMetadata; issued: RotatedKey }> {
     const old = await this.keys.findById(id);
-    if (!old) throw AppError.notFound('API key');
+    if (!old) throw new AppError('api_key_not_found');
     const now = this.clock.now();
-    if (old.revoked_at) throw new AppError('conflict', 'The API key is revoked');
-    if (old.expires_at && old.expires_at.getTime() <= now.getTime())
-      throw new AppError('conflict', 'The API key has expired');
+    if (old.revoked_at) throw new AppError('api_key_revoked');
+    if (old.expires_at && old.expires_at.getTime() <= now.getTime()) throw new AppError('api_key_expired');
     const expiresAt = new Date(now.getTime() + graceMs);
     const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
     const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });

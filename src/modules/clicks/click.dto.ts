@@ -1,55 +1,52 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { DateTime, HttpUrl, Optional, Required, Str } from '../../common/validation';
 
 export class RegisterClickDto {
-  @ApiPropertyOptional({
-    description: 'Your id for the click; generated as clk_… when absent.',
-    example: 'clk_xyz',
-    maxLength: 255,
-  })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({
+    description: 'Your id for the click; generated as clk_… when absent.',
+    example: 'clk_xyz',
+  })
   click_id?: string;
 
+  @Required()
+  @Str({ max: 36, min: 1 })
   @ApiProperty({
     description: 'The tag (and so the partner) the click belongs to.',
     example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
   })
-  @Required()
-  @Str({ max: 36, min: 1 })
   tag_id: string;
 
-  @ApiPropertyOptional({
-    description: 'The bid that won the impression; may be attached later with PATCH.',
-    example: 'bid_42',
-    maxLength: 255,
-  })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({
+    description: 'The bid that won the impression; may be attached later with PATCH.',
+    example: 'bid_42',
+  })
   bid_id?: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @DateTime()
+  @ApiProperty({
     description: 'When the click happened (ISO-8601; UTC when no offset). Defaults to now.',
     example: '2026-05-26T12:00:00Z',
   })
-  @Optional()
-  @DateTime()
   clicked_at?: string;
 
-  @ApiPropertyOptional({
-    description: 'The landing URL the click led to.',
-    example: 'https://shop.example.com/p/1',
-    maxLength: 2048,
-  })
   @Optional()
   @HttpUrl(2048)
+  @ApiProperty({
+    description: 'The landing URL the click led to.',
+    example: 'https://shop.example.com/p/1',
+  })
   landing_url?: string;
 }
 
 export class AttachBidDto {
-  @ApiProperty({ description: 'The bid id to attribute the click to.', example: 'bid_42', maxLength: 255 })
   @Required()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({ description: 'The bid id to attribute the click to.', example: 'bid_42' })
   bid_id: string;
 }
 
@@ -80,35 +77,35 @@ export class SignedClickView extends ClickView {
 
 /** GET /c: the click redirect's query. */
 export class ClickRedirectQueryDto {
-  @ApiProperty({ description: 'The tag the ad belongs to.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
   @Required()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({ description: 'The tag the ad belongs to.', example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00' })
   tag_id: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  @ApiProperty({
     description:
       'The bid that won the impression (may be attached later with the ingest key). A link carrying one must be signed (`sig`).',
     example: 'bid_42',
   })
-  @Optional()
-  @Str({ max: 255, min: 1 })
   bid_id?: string;
 
+  @Required()
+  @HttpUrl(2048)
   @ApiProperty({
     description: "The advertiser's landing page. Its origin must be one of the tag's allowed_origins.",
     example: 'https://shop.example.com/p/1?utm_source=thrad',
   })
-  @Required()
-  @HttpUrl(2048)
   url: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 128, min: 1 })
+  @ApiProperty({
     description:
       "The ad server's link signature: base64url (no padding) HMAC-SHA256 with LINK_SIGNING_SECRET over " +
       '`"thrad-link-v1\\n" + tag_id + "\\n" + (bid_id or "") + "\\n" + url`. Required with `bid_id`; checked whenever present.',
     example: 'Qm9ndXNMaW5rU2lnbmF0dXJlRm9yRG9jc09ubHlBQUE',
   })
-  @Optional()
-  @Str({ max: 128, min: 1 })
   sig?: string;
 }

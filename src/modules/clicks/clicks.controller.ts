@@ -1,15 +1,14 @@
 import { Body, Controller, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Roles } from '../auth/auth.decorators';
+import { Authenticated } from '../auth/auth.decorators';
 import { AttachBidDto, RegisterClickDto, SignedClickView } from './click.dto';
 import { ClicksService } from './clicks.service';
 import { ApiResponse } from '@nestjs/swagger';
 
 @ApiTags('clicks')
-@ApiBearerAuth()
 @Controller('api/clicks')
-@Roles('ingest')
+@Authenticated('ingest')
 export class ClicksController {
   constructor(private readonly clicks: ClicksService) {}
 
@@ -21,7 +20,7 @@ export class ClicksController {
     type: SignedClickView,
     description: 'The stored click, with the `sig` and `exp` the Tag needs on the landing URL.',
   })
-  @ApiErrors(401, 403, 409, 413, 422)
+  @ApiErrors('click_conflict', 'payload_too_large', 'validation')
   registerClick(@Body() dto: RegisterClickDto): Promise<SignedClickView> {
     return this.clicks.registerClick(dto);
   }
@@ -34,7 +33,7 @@ export class ClicksController {
     type: SignedClickView,
     description: 'The click with its bid id (and its `sig` and `exp`).',
   })
-  @ApiErrors(401, 403, 404, 409, 422)
+  @ApiErrors('click_not_found', 'bid_conflict', 'validation')
   attachBid(@Param('click_id') clickId: string, @Body() dto: AttachBidDto): Promise<SignedClickView> {
     return this.clicks.attachBid(clickId, dto);
   }

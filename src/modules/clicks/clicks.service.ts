@@ -72,11 +72,11 @@ export class ClicksService {
    */
   async registerRedirectClick(tagId: string, bidId: string | null, url: string): Promise<string> {
     const access = await this.partners.tagAccess(tagId);
-    if (!access) throw new AppError('bad_request', 'Unknown tag');
+    if (!access) throw new AppError('unknown_tag');
     const dest = new URL(url);
     const origin = normaliseOrigin(dest.origin);
     if (dest.username || dest.password || !origin || !access.allowedOrigins.includes(origin)) {
-      throw new AppError('bad_request', "Destination origin is not one of the tag's allowed origins");
+      throw new AppError('destination_not_allowed');
     }
     const now = this.clock.now();
     const click: Click = {
@@ -129,7 +129,7 @@ export class ClicksService {
       (dto.bid_id == null || stored.bid_id === click.bid_id) &&
       (dto.clicked_at == null || stored.clicked_at.getTime() === clickedAt.getTime()) &&
       (dto.landing_url == null || stored.landing_url === click.landing_url);
-    if (!same) throw new AppError('conflict', 'A different click with this click_id is already registered');
+    if (!same) throw new AppError('click_conflict');
     return this.toSignedClickView(stored);
   }
 
@@ -140,11 +140,10 @@ export class ClicksService {
 
   async attachBid(clickId: string, dto: AttachBidDto): Promise<SignedClickView> {
     const click = await this.repo.findById(clickId);
-    if (!click || !(await this.partners.tagAccess(click.tag_id)))
-      throw new AppError('click_not_found', 'Click not found');
+    if (!click || !(await this.partners.tagAccess(click.tag_id))) throw new AppError('click_not_found');
     if (click.bid_id === dto.bid_id) return this.toSignedClickView(click);
     if (click.bid_id !== null || !(await this.repo.setBidIfMissing(clickId, dto.bid_id))) {
-      throw new AppError('conflict', 'The click already has a different bid id');
+      throw new AppError('bid_conflict');
     }
     return this.toSignedClickView({ ...click, bid_id: dto.bid_id });
   }
@@ -157,7 +156,7 @@ export class ClicksService {
 
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */
   assertAttributable(facts: ClickFacts, partnerId: string): void {
-    if (!facts.found || facts.partner_id !== partnerId) throw new AppError('click_not_found', 'Click not found');
-    if (!facts.has_bid) throw new AppError('click_missing_bid', 'Click missing bid id');
+    if (!facts.found || facts.partner_id !== partnerId) throw new AppError('click_not_found');
+    if (!facts.has_bid) throw new AppError('click_missing_bid');
   }
 }

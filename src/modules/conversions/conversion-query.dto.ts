@@ -10,82 +10,70 @@ export const SOURCES = ['api', 'tag'] as const;
 
 /** Filters every conversion listing shares (the partner's own listing has no partner_id). */
 export class OwnConversionFiltersDto {
-  @ApiPropertyOptional({
-    description: 'Only conversions attributed to this tag.',
-    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
-    maxLength: 36,
-  })
   @Optional()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({
+    description: 'Only conversions attributed to this tag.',
+    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
+  })
   tag_id?: string;
 
-  @ApiPropertyOptional({ description: 'Only conversions on this click.', example: 'clk_xyz', maxLength: 255 })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({ description: 'Only conversions on this click.', example: 'clk_xyz' })
   click_id?: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 255, min: 1 })
+  @ApiProperty({
     description: 'Only conversions with this order_id (exact match).',
     example: 'order_8812',
-    maxLength: 255,
   })
-  @Optional()
-  @Str({ max: 255, min: 1 })
   order_id?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only conversions of this event type (exact match).',
-    example: 'purchase_completed',
-    maxLength: 255,
-  })
   @Optional()
   @Str({ max: 255, min: 1 })
+  @ApiProperty({
+    description: 'Only conversions of this event type (exact match).',
+    example: 'purchase_completed',
+  })
   event_type?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only conversions that came in this way: `api` (partner backend) or `tag` (browser Tag).',
-    enum: SOURCES,
-    example: 'api',
-  })
   @Optional()
   @OneOf(SOURCES)
+  @ApiProperty({
+    description: 'Only conversions that came in this way: `api` (partner backend) or `tag` (browser Tag).',
+    example: 'api',
+  })
   source?: (typeof SOURCES)[number];
 
-  @ApiPropertyOptional({
+  @Optional()
+  @DateTime()
+  @ApiProperty({
     description:
       'Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive.',
     example: '2026-05-26T00:00:00Z',
-    format: 'date-time',
   })
-  @Optional()
-  @DateTime()
   from?: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @DateTime()
+  @ApiProperty({
     description:
       'Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive.',
     example: '2026-05-27T00:00:00Z',
-    format: 'date-time',
   })
-  @Optional()
-  @DateTime()
   to?: string;
 }
 
 export class ConversionFiltersDto extends OwnConversionFiltersDto {
-  @ApiPropertyOptional({
-    description: 'Only conversions of this partner.',
-    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
-    maxLength: 36,
-  })
   @Optional()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({
+    description: 'Only conversions of this partner.',
+    example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30',
+  })
   partner_id?: string;
-}
-
-/** swagger's `type` for an integer query parameter. */
-function Integer(): 'integer' {
-  return 'integer';
 }
 
 /** The page size of a listing (both listings share it). */
@@ -95,9 +83,6 @@ function PageLimit(): PropertyDecorator {
       description: `Page size, 1 to ${MAX_PAGE_SIZE}.`,
       example: DEFAULT_PAGE_SIZE,
       default: DEFAULT_PAGE_SIZE,
-      minimum: 1,
-      maximum: MAX_PAGE_SIZE,
-      type: Integer(),
     }),
     Optional(),
     IntQuery({ min: 1, max: MAX_PAGE_SIZE }),
@@ -110,7 +95,6 @@ function PageCursor(): PropertyDecorator {
     ApiPropertyOptional({
       description: 'Opaque: the `next_cursor` of the previous page, unchanged. Absent for the first page.',
       example: 'MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThlLTJiMWMtNGY1ZC05ZTdhLTZjOGIxZDJlM2Y0MA',
-      maxLength: 200,
     }),
     Optional(),
     Str({ max: 200, min: 1 }),

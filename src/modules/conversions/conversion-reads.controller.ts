@@ -1,19 +1,17 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
-import type { Principal } from '../auth/principal';
+import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
 import { ConversionPageDto, ListOwnConversionsQueryDto } from './conversion-query.dto';
 import { ConversionReadsService } from './conversion-reads.service';
 
 @ApiTags('conversions')
-@ApiBearerAuth()
 @Controller('api')
 export class ConversionReadsController {
   constructor(private readonly reads: ConversionReadsService) {}
 
   @Get('conversions')
-  @Roles('partner')
+  @Authenticated('partner')
   @ApiOperation({
     summary: 'List your own conversions (partner key), newest first, to reconcile your orders.',
     description:
@@ -22,11 +20,11 @@ export class ConversionReadsController {
       'repeat a row that existed when you started.',
   })
   @ApiResponse({ status: 200, type: ConversionPageDto })
-  @ApiErrors(401, 403, 422)
+  @ApiErrors('validation')
   listOwnConversions(
-    @CurrentPrincipal() principal: Principal,
+    @CurrentPartner() partnerId: string,
     @Query() query: ListOwnConversionsQueryDto,
   ): Promise<ConversionPageDto> {
-    return this.reads.listConversions(query, principal.partnerId!);
+    return this.reads.listConversions(query, partnerId);
   }
 }

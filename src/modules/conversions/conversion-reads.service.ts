@@ -168,14 +168,14 @@ export class ConversionReadsService {
 
   async getConversion(id: string): Promise<ConversionDetailDto> {
     const row = await this.repo.findById(id);
-    if (!row) throw AppError.notFound('Conversion');
+    if (!row) throw new AppError('conversion_not_found');
     const click = await this.clicks.findClick(row.click_id as string);
     return { ...this.item(row), params: { extra: extraOf(row.params) }, click };
   }
 
   async getClickWithConversions(clickId: string): Promise<ClickWithConversionsDto> {
     const click = await this.clicks.findClick(clickId);
-    if (!click) throw new AppError('click_not_found', 'Click not found');
+    if (!click) throw new AppError('click_not_found');
     const rows = await this.repo.page({ click_id: clickId }, null, MAX_CLICK_CONVERSIONS);
     return { ...click, conversions: rows.map((r) => this.item(r)) };
   }

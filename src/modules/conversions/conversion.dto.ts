@@ -8,117 +8,105 @@ const ID = { max: 255, min: 1 };
  * under params.extra exactly as sent.
  */
 export class ConversionBodyDto {
+  @Required()
+  @Str(ID)
   @ApiProperty({
     description: 'The click ID captured by the Tag on the original landing URL.',
     example: 'clk_xyz',
-    maxLength: 255,
   })
-  @Required()
-  @Str(ID)
   click_id: string;
 
+  @Required()
+  @DateTime()
   @ApiProperty({
     description: 'When the conversion happened: ISO-8601 (UTC when no offset is given; stored and returned in UTC).',
     example: '2026-05-26T12:34:56Z',
-    format: 'date-time',
   })
-  @Required()
-  @DateTime()
   conversion_time: string;
 
+  @Required()
+  @Money()
   @ApiProperty({
     description:
       'Monetary value of the conversion: a finite number (numeric strings are accepted), stored exactly to 6 decimals.',
     example: 99.99,
-    oneOf: [{ type: 'number' }, { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$' }],
   })
-  @Required()
-  @Money()
   conversion_value: number | string;
 
+  @Required()
+  @Currency()
   @ApiProperty({
     description: '3-letter ISO 4217 code (USD, EUR, …), case-insensitive; stored upper-case.',
     example: 'USD',
-    minLength: 3,
-    maxLength: 3,
   })
-  @Required()
-  @Currency()
   currency: string;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str(ID)
+  @ApiProperty({
     description:
       'Defaults to "purchase_completed". Use other names for non-purchase conversions (subscription_created, trial_started, lead_created, …).',
     example: 'purchase_completed',
     default: 'purchase_completed',
-    maxLength: 255,
   })
-  @Optional()
-  @Str(ID)
   event_type?: string | null;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str(ID)
+  @ApiProperty({
     description: 'Recommended. Used for deduplication when no Idempotency-Key or event_id is sent.',
     example: 'order_123',
-    maxLength: 255,
   })
-  @Optional()
-  @Str(ID)
   order_id?: string | null;
 
-  @ApiPropertyOptional({
-    description: 'Explicit dedup key. The Idempotency-Key header takes precedence if both are sent.',
-    example: 'evt_9f2c',
-    maxLength: 255,
-  })
   @Optional()
   @Str(ID)
+  @ApiProperty({
+    description: 'Explicit dedup key. The Idempotency-Key header takes precedence if both are sent.',
+    example: 'evt_9f2c',
+  })
   event_id?: string | null;
 
-  @ApiPropertyOptional({
-    description: "Override if you operate multiple tags under one partner key; must be one of the caller's tags.",
-    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
-    maxLength: 36,
-  })
   @Optional()
   @Str({ max: 36, min: 1 })
+  @ApiProperty({
+    description: "Override if you operate multiple tags under one partner key; must be one of the caller's tags.",
+    example: '6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00',
+  })
   tag_id?: string | null;
 
-  @ApiPropertyOptional({
+  @Optional()
+  @Str({ max: 2048 })
+  @ApiProperty({
     description: 'Browser context, when known.',
     example: 'https://shop.example.com/checkout/done',
-    maxLength: 2048,
   })
-  @Optional()
-  @Str({ max: 2048 })
   page_url?: string | null;
 
-  @ApiPropertyOptional({
-    description: 'Browser context, when known.',
-    example: 'https://shop.example.com/cart',
-    maxLength: 2048,
-  })
   @Optional()
   @Str({ max: 2048 })
+  @ApiProperty({
+    description: 'Browser context, when known.',
+    example: 'https://shop.example.com/cart',
+  })
   referrer?: string | null;
 
-  @ApiPropertyOptional({
-    description: 'Browser context, when known.',
-    example: 'Mozilla/5.0 (X11; Linux x86_64)',
-    maxLength: 1024,
-  })
   @Optional()
   @Str({ max: 1024 })
+  @ApiProperty({
+    description: 'Browser context, when known.',
+    example: 'Mozilla/5.0 (X11; Linux x86_64)',
+  })
   user_agent?: string | null;
 
-  @ApiPropertyOptional({ description: 'Your stable user identifier.', example: 'sess_123', maxLength: 255 })
   @Optional()
   @Str({ max: 255 })
+  @ApiProperty({ description: 'Your stable user identifier.', example: 'sess_123' })
   session_id?: string | null;
 
-  @ApiPropertyOptional({ description: 'Your stable user identifier.', example: 'cli_456', maxLength: 255 })
   @Optional()
   @Str({ max: 255 })
+  @ApiProperty({ description: 'Your stable user identifier.', example: 'cli_456' })
   client_id?: string | null;
 
   /** Unknown keys; not a declared field. */

@@ -1,22 +1,20 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
-import type { Principal } from '../auth/principal';
+import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
 import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
 import { CountConversions } from '../observability/conversion-metrics';
 
 @ApiTags('conversions')
-@ApiBearerAuth()
 @Controller('api')
 export class ConversionsController {
   constructor(private readonly conversions: ConversionsService) {}
 
   @Post('conversion')
   @HttpCode(200)
-  @Roles('partner')
+  @Authenticated('partner')
   @ApiOperation({
     summary: 'Send a conversion from your backend (partner key).',
     description:
@@ -49,16 +47,21 @@ export class ConversionsController {
       },
     },
   })
-  @ApiErrors([400, 'Click missing bid id'], 401, 403, [404, 'Click not found'], 413, 415, 422, 429, [
-    503,
-    'Service temporarily unavailable, retry later',
-  ])
+  @ApiErrors(
+    'click_missing_bid',
+    'click_not_found',
+    'payload_too_large',
+    'unsupported_media_type',
+    'validation',
+    'rate_limited',
+    'unavailable',
+  )
   @CountConversions('api')
   createConversion(
-    @CurrentPrincipal() principal: Principal,
+    @CurrentPartner() partnerId: string,
     @IdempotencyKey() idempotencyKey: string | null,
     @Body() body: ConversionBodyDto,
   ): Promise<ConversionResultDto> {
-    return this.conversions.record({ partnerId: principal.partnerId!, source: 'api', idempotencyKey }, body);
+    return this.conversions.record({ partnerId, source: 'api', idempotencyKey }, body);
   }
 }

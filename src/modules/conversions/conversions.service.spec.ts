@@ -57,6 +57,6 @@ describe('ConversionsService.record outcomes', () => {
     const { svc } = service({ claimed_id: null, inserted_id: null });
     const err = await svc.record({ partnerId: 'p1', source: 'api' }, body as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '1' } });
+    expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
   });
 });

@@ -88,6 +88,6 @@ export class ConversionsService {
       return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
     // Nothing was written and no claim could be named: the statement lost a race with a concurrent
     // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
-    throw new AppError('unavailable', 'Service temporarily unavailable, retry later', { 'Retry-After': '1' });
+    throw new AppError('unavailable');
   }
 }

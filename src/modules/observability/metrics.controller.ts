@@ -1,27 +1,16 @@
-import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AppError } from '../../common/errors';
-import { ApiErrors } from '../../common/openapi';
-import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { Public } from '../auth/auth.decorators';
-import { AuthService, safeEqual } from '../auth/auth.service';
+import { MetricsAuthenticated } from '../auth/metrics-token.guard';
 import { MetricsService } from './metrics.service';
 
-const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i;
-
 @ApiTags('operations')
-@ApiBearerAuth()
 @Controller('metrics')
 export class MetricsController {
-  constructor(
-    private readonly metrics: MetricsService,
-    private readonly auth: AuthService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @Public()
+  @MetricsAuthenticated()
   @ApiOperation({
     summary: 'Prometheus metrics (text exposition format).',
     description:
@@ -33,19 +22,7 @@ export class MetricsController {
     description: 'Metrics in the Prometheus text format.',
     content: { 'text/plain': { schema: { type: 'string' } } },
   })
-  @ApiErrors(401, 403)
-  async getMetrics(
-    @Headers('authorization') authorization: string | undefined,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    const m = BEARER.exec(authorization ?? '');
-    if (!m) throw new AppError('missing_token', 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
-    const token = this.config.metricsToken;
-    if (!(token && safeEqual(m[1], token))) {
-      const principal = await this.auth.authenticate(m[1]);
-      if (principal.role !== 'support' && principal.role !== 'admin')
-        throw new AppError('forbidden', 'This API key may not call this endpoint');
-    }
+  async getMetrics(@Res() reply: FastifyReply): Promise<void> {
     const body = await this.metrics.render();
     void reply.status(200).header('content-type', this.metrics.contentType).send(body);
   }

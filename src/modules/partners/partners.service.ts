@@ -105,7 +105,7 @@ export class PartnersService {
   async setRateLimit(partnerId: string, perMinute: number | null): Promise<number | null> {
     const before = await this.repo.findRateLimit(partnerId);
     if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute)))
-      throw AppError.notFound('Partner');
+      throw new AppError('partner_not_found');
     this.rateLimits.delete(partnerId);
     return before;
   }
@@ -123,7 +123,7 @@ export class PartnersService {
   }
 
   async createTag(partnerId: string, name: string, allowedOrigins: string[] = []): Promise<TagView> {
-    if (!(await this.repo.findPartner(partnerId))) throw AppError.notFound('Partner');
+    if (!(await this.repo.findPartner(partnerId))) throw new AppError('partner_not_found');
     const t: Tag = {
       id: randomUUID(),
       partner_id: partnerId,
@@ -144,14 +144,14 @@ export class PartnersService {
   /** The partner and its tags, or a 404. */
   async getPartner(id: string): Promise<{ partner: PartnerStateView; tags: TagView[] }> {
     const p = await this.repo.findPartner(id);
-    if (!p) throw AppError.notFound('Partner');
+    if (!p) throw new AppError('partner_not_found');
     return { partner: toPartnerStateView(p), tags: (await this.repo.tagsOfPartner(id)).map(toTagView) };
   }
 
   /** Renames a partner; returns it before and after. */
   async renamePartner(id: string, name: string): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
     const p = await this.repo.findPartner(id);
-    if (!p) throw AppError.notFound('Partner');
+    if (!p) throw new AppError('partner_not_found');
     if (p.name !== name) await this.repo.renamePartner(id, name);
     return { before: toPartnerStateView(p), after: toPartnerStateView({ ...p, name }) };
   }
@@ -167,7 +167,7 @@ export class PartnersService {
     disabled: boolean,
   ): Promise<{ before: PartnerStateView; after: PartnerStateView }> {
     const p = await this.repo.findPartner(id);
-    if (!p) throw AppError.notFound('Partner');
+    if (!p) throw new AppError('partner_not_found');
     let at = p.disabled_at;
     if (disabled && !at) at = this.clock.now();
     if (!disabled) at = null;
@@ -183,7 +183,7 @@ export class PartnersService {
     changes: { name?: string; allowed_origins?: string[] },
   ): Promise<{ before: TagView; after: TagView }> {
     const t = await this.repo.findTag(id);
-    if (!t) throw AppError.notFound('Tag');
+    if (!t) throw new AppError('tag_not_found');
     const next: Tag = { ...t };
     if (changes.name !== undefined) next.name = changes.name;
     if (changes.allowed_origins !== undefined) next.allowed_origins = this.normaliseOrigins(changes.allowed_origins);

@@ -49,7 +49,7 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
   }
 
   protected async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    throw new AppError('rate_limited', 'Too many requests', {
+    throw new AppError('rate_limited', undefined, {
       'Retry-After': String(Math.max(1, detail.timeToBlockExpire)),
     });
   }

@@ -25,8 +25,8 @@ export class SignedClickGuard implements CanActivate {
     if (body instanceof InvalidBody) return true;
     const c = signedClickOf(body);
     const check = this.clicks.verifyClickSignature(c.click_id, c.sig, c.exp);
-    if (check === 'invalid') throw new AppError('invalid_click_signature', 'Invalid click signature');
-    if (check === 'expired') throw new AppError('invalid_click_signature', 'Click signature expired');
+    if (check === 'invalid') throw new AppError('invalid_click_signature');
+    if (check === 'expired') throw new AppError('click_signature_expired');
     return true;
   }
 }

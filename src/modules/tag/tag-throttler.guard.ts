@@ -21,7 +21,7 @@ abstract class TagThrottlerGuard extends ThrottlerGuard {
     _context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
-    throw new AppError('rate_limited', 'Too many requests', {
+    throw new AppError('rate_limited', undefined, {
       'Retry-After': String(Math.max(1, detail.timeToBlockExpire)),
     });
   }

@@ -13,6 +13,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ERRORS } from '../../common/errors';
 import { ApiErrors } from '../../common/openapi';
 import { Public } from '../auth/auth.decorators';
 import { ClickRedirectQueryDto } from '../clicks/click.dto';
@@ -59,11 +60,7 @@ export class TagController {
       Location: { description: 'The landing URL with the signed click appended.', schema: { type: 'string' } },
     },
   })
-  @ApiErrors(
-    [400, 'Unknown tag', "Destination origin is not one of the tag's allowed origins", 'Invalid link signature'],
-    422,
-    429,
-  )
+  @ApiErrors('unknown_tag', 'destination_not_allowed', 'invalid_link_signature', 'validation', 'rate_limited')
   async redirectClick(@Query() query: ClickRedirectQueryDto): Promise<{ url: string }> {
     return { url: await this.tag.redirectClick(query.tag_id, query.bid_id ?? null, query.url, query.sig) };
   }
@@ -109,7 +106,7 @@ export class TagController {
     description:
       'Allowed: Access-Control-Allow-Origin echoes the origin; methods POST; headers Content-Type; max age 600 s.',
   })
-  @ApiErrors([403, 'Origin not allowed'])
+  @ApiErrors('origin_not_allowed')
   async preflightTagConversion(
     @Headers('origin') origin: string | undefined,
     @Headers('access-control-request-method') method: string | undefined,
@@ -141,23 +138,23 @@ export class TagController {
   @ApiResponse({
     status: 401,
     description:
-      'The signed click does not verify: `{"detail":"Invalid click signature"}` (missing, malformed or forged `click_id`/`sig`/`exp`) ' +
-      'or `{"detail":"Click signature expired"}` (a genuine signature past `exp`). Checked before any database read.',
+      `The signed click does not verify: \`{"detail":"${ERRORS.invalid_click_signature.detail}"}\` (missing, malformed or forged \`click_id\`/\`sig\`/\`exp\`) ` +
+      `or \`{"detail":"${ERRORS.click_signature_expired.detail}"}\` (a genuine signature past \`exp\`). Checked before any database read.`,
     schema: {
       type: 'object',
       required: ['detail'],
       properties: { detail: { type: 'string' } },
-      example: { detail: 'Invalid click signature' },
+      example: { detail: ERRORS.invalid_click_signature.detail },
     },
   })
   @ApiErrors(
-    [400, 'Click missing bid id'],
-    [403, "Origin not allowed for this click's tag"],
-    [404, 'Click not found'],
-    413,
-    422,
-    429,
-    [503, 'Service temporarily unavailable, retry later'],
+    'click_missing_bid',
+    'click_origin_not_allowed',
+    'click_not_found',
+    'payload_too_large',
+    'validation',
+    'rate_limited',
+    'unavailable',
   )
   @CountConversions('tag')
   async createTagConversion(

@@ -7,19 +7,19 @@ import { ConversionBodyDto } from '../conversions/conversion.dto';
  * (checked by SignedClickGuard before anything else; never stored under params.extra).
  */
 export class TagConversionBodyDto extends ConversionBodyDto {
+  @Required()
+  @Str({ max: 128, min: 1 })
   @ApiProperty({
     description: 'The signature from the landing URL (`thrad_sig`).',
     example: 'kAb12Cd3.Qm9ndXNTaWduYXR1cmVGb3JEb2NzT25seUFBQUFBQUFBQUFBQUE',
   })
-  @Required()
-  @Str({ max: 128, min: 1 })
   sig: string;
 
+  @Required()
   @ApiProperty({
     description: 'The expiry from the landing URL (`thrad_exp`), Unix seconds, as a number or a string of digits.',
     example: 1782475200,
     oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^\\d{1,11}$' }],
   })
-  @Required()
   exp: number | string;
 }

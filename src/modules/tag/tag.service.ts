@@ -31,7 +31,7 @@ export class TagService {
    */
   async redirectClick(tagId: string, bidId: string | null, url: string, sig?: string): Promise<string> {
     if ((bidId !== null || sig !== undefined) && !this.links.verify(tagId, bidId, url, sig)) {
-      throw new AppError('bad_request', 'Invalid link signature');
+      throw new AppError('invalid_link_signature');
     }
     return this.clicks.registerRedirectClick(tagId, bidId, url);
   }
@@ -46,12 +46,11 @@ export class TagService {
     origin: string | undefined,
   ): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
     const access = await this.clicks.accessOfClick(body.click_id);
-    if (!access) throw new AppError('click_not_found', 'Click not found');
+    if (!access) throw new AppError('click_not_found');
     let headers: Record<string, string> = {};
     if (origin !== undefined) {
       const o = normaliseOrigin(origin);
-      if (!o || !access.allowedOrigins.includes(o))
-        throw new AppError('forbidden', "Origin not allowed for this click's tag", { Vary: 'Origin' });
+      if (!o || !access.allowedOrigins.includes(o)) throw new AppError('click_origin_not_allowed');
       headers = corsHeaders(origin);
     }
     try {
@@ -77,7 +76,7 @@ export class TagService {
   ): Promise<Record<string, string>> {
     const o = origin === undefined ? undefined : normaliseOrigin(origin);
     if (!o || method?.toUpperCase() !== 'POST' || !(await this.partners.isAllowedOriginOfAnyTag(o))) {
-      throw new AppError('forbidden', 'Origin not allowed', { Vary: 'Origin' });
+      throw new AppError('origin_not_allowed');
     }
     return {
       ...corsHeaders(origin!),

@@ -20,12 +20,12 @@ export class MetricsTokenGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; ip?: string }>();
     const token = bearerToken(req.headers.authorization);
     if (token === null) throw new AppError('missing_token');
     const metricsToken = this.config.metricsToken;
     if (metricsToken && safeEqual(token, metricsToken)) return true;
-    const principal = await this.auth.authenticate(token);
+    const principal = await this.auth.authenticate(token, req.ip);
     if (principal.role !== 'support' && principal.role !== 'admin') throw new AppError('forbidden');
     return true;
   }

@@ -259,7 +259,7 @@ export class AppValidationPipe implements PipeTransform {
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value instanceof InvalidBody) throw AppError.validation(value.issues);
     if (metadata.type === 'param' && typeof value === 'string') return checkPathParam(value, metadata.data ?? 'param');
-    if (metadata.type === 'query') checkQueryText(value);
+    if (metadata.type === 'query') checkQueryText(value, metadata.data);
     if (metadata.type !== 'body' && metadata.type !== 'query') return value;
     if (!metadata.metatype || !isDtoClass(metadata.metatype)) return value;
     const where = metadata.type;
@@ -295,14 +295,14 @@ export class AppValidationPipe implements PipeTransform {
 }
 
 /** Every query parameter (whatever the route or DTO) is text the database can store, or a 422. */
-function checkQueryText(query: unknown): void {
-  if (!query || typeof query !== 'object') return;
+function checkQueryText(query: unknown, name: string | undefined): void {
+  if (typeof query !== 'string' && (!query || typeof query !== 'object')) return;
   const path = findUnstorableText(query);
   if (path) {
     throw AppError.validation([
       {
         type: 'string_unicode',
-        loc: ['query', ...path],
+        loc: ['query', ...(name ? [name] : []), ...path],
         msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored',
         input: null,
       },

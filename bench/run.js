@@ -12,7 +12,12 @@
  * or BENCH_PG_URL), --pg-db NAME (thrad_bench), --env K=V (passed to the service; repeatable),
  * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable), --main FILE (another
  * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
- * --no-save (do not write bench/results/).
+ * --no-save (do not write bench/results/), --no-adversarial (skip the adversarial step).
+ *
+ * After the scenarios, a short adversarial step sends the corpus of bench/adversarial-corpus.js
+ * (long digit runs, deep nesting, many keys, invalid UTF-8, NULs, out-of-range times) to every route
+ * of the service's own OpenAPI document, one request at a time, and prints the worst answer time per
+ * route (a bound on how long one request can hold the event loop) and any 5xx.
  *
  * Each run: a fresh database, the compiled service (`node dist/src/main.js`) as its own process, a
  * partner, tag, partner key, ingest key and N clicks made through the public API; then autocannon,
@@ -51,6 +56,7 @@ function parseArgs(argv) {
     nodeArgs: [],
     main: null,
     save: true,
+    adversarial: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -67,6 +73,7 @@ function parseArgs(argv) {
     if (a === '--sqlite') o.sqlite = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
+    else if (a === '--no-adversarial') o.adversarial = false;
     else if (a === '--runs') o.runs = num();
     else if (a === '--duration') o.duration = num();
     else if (a === '--warmup') o.warmup = Number(next());
@@ -549,11 +556,115 @@ async function runOnce(opts, runNo) {
       };
       printScenario(n, results[n]);
     }
+    if (opts.adversarial) results.adversarial = await adversarialStep(svc.base, fx);
     return results;
   } finally {
     await svc.stop();
     await dropDatabase(opts, db);
   }
+}
+
+// ---------------------------------------------------------------- the adversarial step
+
+/** The corpus against every route of the service's OpenAPI document; the worst time per route. */
+async function adversarialStep(base, fx) {
+  const { STRINGS, VALUES, rawBodies, bodyWith } = require('./adversarial-corpus.js');
+  const doc = await (await fetch(`${base}/docs-json`)).json();
+  const click = await api(base, 'POST', '/api/clicks', fx.ingestKey, { tag_id: fx.tagId, bid_id: 'bid_adv' });
+  const signed = { click_id: click.click_id, sig: click.sig, exp: click.exp };
+  const keyFor = (p) =>
+    p.startsWith('/admin') || p === '/metrics'
+      ? ADMIN_KEY
+      : p.startsWith('/api/conversion')
+        ? fx.partnerKey
+        : p.startsWith('/api/clicks')
+          ? fx.ingestKey
+          : undefined;
+  const enc = (v) => {
+    try {
+      return encodeURIComponent(v);
+    } catch {
+      return encodeURIComponent(v.replace(/[\ud800-\udfff]/g, '')) + '%ED%A0%80';
+    }
+  };
+  const fieldsOf = (schema) => {
+    if (!schema) return [];
+    if (schema.$ref) return fieldsOf(doc.components.schemas[schema.$ref.split('/').pop()]);
+    return [...Object.keys(schema.properties ?? {}), ...(schema.allOf ?? []).flatMap(fieldsOf)];
+  };
+  const rows = [];
+  const started = Date.now();
+  for (const [route, byMethod] of Object.entries(doc.paths)) {
+    for (const [m, op] of Object.entries(byMethod)) {
+      const method = m.toUpperCase();
+      const defaults = { partner_id: fx.partnerId, tag_id: fx.tagId, click_id: signed.click_id };
+      const pathWith = (values = {}) => route.replace(/\{(\w+)\}/g, (_, n) => enc(values[n] ?? defaults[n] ?? 'x'));
+      const params = op.parameters ?? [];
+      const sends = [];
+      for (const p of params) {
+        for (const [what, v] of Object.entries(STRINGS)) {
+          if (p.in === 'path') sends.push([`path ${p.name}=${what}`, pathWith({ [p.name]: v })]);
+          if (p.in === 'query') sends.push([`query ${p.name}=${what}`, `${pathWith()}?${p.name}=${enc(v)}`]);
+        }
+      }
+      const manyKeys = Array.from({ length: 10000 }, (_, i) => `k${i}=1`).join('&');
+      sends.push(['query 10,000 keys', `${pathWith()}?${manyKeys}`]);
+      const content = op.requestBody?.content;
+      if (content && method !== 'DELETE' && method !== 'OPTIONS') {
+        const baseBody = route === '/api/tag/conversion' ? signed : {};
+        const fields = [...new Set(Object.values(content).flatMap((c) => fieldsOf(c.schema)))];
+        for (const field of fields) {
+          for (const [what, v] of Object.entries(STRINGS))
+            sends.push([`body ${field}=${what}`, pathWith(), bodyWith(baseBody, field, JSON.stringify(v))]);
+          for (const [what, text] of Object.entries(VALUES))
+            sends.push([`body ${field}=${what}`, pathWith(), bodyWith(baseBody, field, text)]);
+        }
+        for (const [what, raw] of Object.entries(rawBodies(baseBody))) sends.push([`body ${what}`, pathWith(), raw]);
+      }
+      let worst = { ms: 0, what: '-', status: 0 };
+      let fivexx = 0;
+      for (const [what, url, body] of sends) {
+        const key = keyFor(url.split('?')[0]);
+        const t0 = performance.now();
+        let status = 0;
+        try {
+          const r = await fetch(base + url, {
+            method,
+            headers: {
+              ...(key ? { authorization: `Bearer ${key}` } : {}),
+              ...(body !== undefined ? { 'content-type': 'application/json', origin: 'https://shop.example.com' } : {}),
+            },
+            body,
+          });
+          await r.arrayBuffer();
+          status = r.status;
+        } catch {
+          status = 0;
+        }
+        const ms = performance.now() - t0;
+        if (status >= 500 || status === 0) fivexx++;
+        if (ms > worst.ms) worst = { ms, what, status };
+      }
+      rows.push({
+        route: `${method} ${route}`,
+        requests: sends.length,
+        worst_ms: Math.round(worst.ms * 10) / 10,
+        worst_input: worst.what,
+        worst_status: worst.status,
+        fivexx,
+      });
+    }
+  }
+  rows.sort((a, b) => b.worst_ms - a.worst_ms);
+  console.log(
+    `    [adversarial] ${rows.reduce((a, r) => a + r.requests, 0)} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; worst answer time per route (a bound on event-loop blocking):`,
+  );
+  for (const r of rows) {
+    console.log(
+      `      ${String(r.worst_ms).padStart(7)} ms  ${String(r.worst_status).padStart(3)}  5xx ${r.fivexx}  ${r.route.padEnd(44)} ${r.worst_input}`,
+    );
+  }
+  return rows;
 }
 
 function printScenario(n, r) {
@@ -601,6 +712,14 @@ async function main() {
         rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
       db_check: ok ? 'ok' : 'FAILED',
     };
+  }
+  for (const r of runs) {
+    for (const a of r.adversarial ?? []) {
+      if (a.fivexx) {
+        allOk = false;
+        console.error(`adversarial: ${a.route} answered ${a.fivexx} 5xx (or dropped the connection)`);
+      }
+    }
   }
   console.log(
     `\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`,

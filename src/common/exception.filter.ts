@@ -28,7 +28,14 @@ export class AppExceptionFilter implements ExceptionFilter {
     // Left on the request for the metrics hook, which labels failed conversions by kind.
     const request = ctx.getRequest<Record<symbol, string>>();
     if (request) request[ERROR_KIND] = errorKind(exception);
-    if (status === 503 && !(exception instanceof AppError)) {
+    if (isDataException(exception)) {
+      // A value the validation let through and PostgreSQL refused: the client's fault, and a gap to close.
+      const req = ctx.getRequest<{ method?: string; url?: string }>();
+      // Only the code and the route: the database's message may quote the value, which is the client's data.
+      this.logger.warn(
+        `Database refused a value (SQLSTATE ${sqlStateOf(exception)}) on ${req?.method} ${req?.url?.split('?')[0]}, answered 422`,
+      );
+    } else if (status === 503 && !(exception instanceof AppError)) {
       // The database is down or too slow: nothing was acknowledged, the client retries.
       const now = Date.now();
       if (now - this.unavailableWarnedAt >= 5000) {
@@ -52,6 +59,32 @@ export class AppExceptionFilter implements ExceptionFilter {
   }
 }
 
+function sqlStateOf(e: unknown): string | undefined {
+  const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = err?.code ?? err?.driverError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** PostgreSQL's class 22 (data exception): a value it cannot take (bad text, date out of range, overflow). */
+export function isDataException(e: unknown): boolean {
+  if (!e || typeof e !== 'object' || e instanceof AppError || e instanceof HttpException) return false;
+  const code = sqlStateOf(e);
+  return code !== undefined && /^22[0-9A-Z]{3}$/.test(code);
+}
+
+/** The 422 for a data exception: never a 500, and nothing of the database's message leaks. */
+export function dataExceptionError(): AppError {
+  return AppError.validation([
+    {
+      type: 'value_error',
+      loc: ['body'],
+      msg: 'Value error, a value of the request cannot be stored',
+      input: null,
+      ctx: { error: 'a value of the request cannot be stored' },
+    },
+  ]);
+}
+
 /** Where the filter leaves the kind of a request's failure (see errorKind). */
 export const ERROR_KIND = Symbol('errorKind');
 
@@ -59,6 +92,7 @@ export const ERROR_KIND = Symbol('errorKind');
 export function errorKind(e: unknown): string {
   if (e instanceof AppError) return e.kind;
   if (e instanceof HttpException) return `http_${e.getStatus()}`;
+  if (isDataException(e)) return 'validation';
   if (isDatabaseUnavailable(e)) return 'unavailable';
   return 'internal';
 }
@@ -71,6 +105,7 @@ export function toResponse(exception: unknown): {
   if (!(exception instanceof AppError) && !(exception instanceof HttpException) && isDatabaseUnavailable(exception)) {
     exception = databaseUnavailable();
   }
+  if (isDataException(exception)) exception = dataExceptionError();
   if (exception instanceof AppError) {
     return { status: STATUS_BY_CODE[exception.code], body: { detail: exception.detail }, headers: exception.headers };
   }

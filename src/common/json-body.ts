@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { errorCodes } from 'fastify';
 import sjson from 'secure-json-parse';
 import { ValidationIssue } from './errors';
-import { findUnstorableText } from './parsers';
+import { findUnstorableText, invalidUtf8Offset, jsonNestingBeyond, MAX_JSON_DEPTH } from './parsers';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -15,8 +15,31 @@ export class InvalidBody {
   constructor(readonly issues: ValidationIssue[]) {}
 }
 
+function jsonInvalid(position: number, error: string): InvalidBody {
+  return new InvalidBody([
+    { type: 'json_invalid', loc: ['body', position], msg: 'JSON decode error', input: {}, ctx: { error } },
+  ]);
+}
+
+/** Refuses malformed UTF-8 instead of replacing it: text is stored exactly as sent, or refused. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The body's text, or the 422 for bytes that are not UTF-8 (a truncated sequence, a stray 0xff). */
+export function decodeJsonText(body: Buffer): string | InvalidBody {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    return jsonInvalid(Math.max(0, invalidUtf8Offset(body)), 'invalid UTF-8 in the body');
+  }
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
+  // One cheap pass first: nothing deeper than the limit is parsed, let alone walked.
+  const deep = jsonNestingBeyond(text);
+  if (deep >= 0) return jsonInvalid(deep, `nesting is deeper than ${MAX_JSON_DEPTH} levels`);
   let value: unknown;
   try {
     value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
@@ -33,7 +56,9 @@ export function parseJsonBody(text: string): unknown {
       },
     ]);
   }
-  const path = findUnstorableText(value);
+  // NUL and lone surrogates arrive as \u escapes (raw control characters are not JSON; decoded UTF-8
+  // holds no surrogates), so a body with neither needs no walk.
+  const path = text.includes('\\u') || SURROGATE.test(text) ? findUnstorableText(value) : undefined;
   if (path) {
     return new InvalidBody([
       {
@@ -58,17 +83,18 @@ export function registerJsonBodyParser(
   app: NestFastifyApplication,
   contentTypes: string[] = ['application/json'],
 ): void {
-  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) =>
-    parseJsonBody(body.toString('utf8')),
-  );
+  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => {
+    const text = decodeJsonText(body);
+    return text instanceof InvalidBody ? text : parseJsonBody(text);
+  });
   app.useBodyParser(
     ['text/plain'],
     { bodyLimit: BODY_LIMIT },
     async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
-      const text = body.toString('utf8');
       if (!TEXT_PLAIN_JSON_ROUTES.has(req.routeOptions?.url ?? ''))
         throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
-      return parseJsonBody(text);
+      const text = decodeJsonText(body);
+      return text instanceof InvalidBody ? text : parseJsonBody(text);
     },
   );
 }

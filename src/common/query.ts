@@ -1,6 +1,7 @@
 import { ValidateBy } from 'class-validator';
 import { validate } from 'class-validator';
 import { AppError } from './errors';
+import { MAX_INSTANT_MS, MAX_NUMBER_LENGTH, MIN_INSTANT_MS } from './parsers';
 import { Documented, toIssues } from './validation';
 
 /*
@@ -8,7 +9,12 @@ import { Documented, toIssues } from './validation';
  * and the opaque keyset cursor.
  */
 
-const INT = /^\s*[+-]?\d+\s*$/;
+const INT_RE = /^[+-]?\d+$/;
+
+/** An integer as text: bounded before the (non-backtracking) pattern runs, whitespace around allowed. */
+function isIntText(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_NUMBER_LENGTH && INT_RE.test(v.trim());
+}
 
 /** An integer query parameter (it arrives as text) within [min, max]. */
 export function IntQuery(opts: { min: number; max: number }): PropertyDecorator {
@@ -17,7 +23,7 @@ export function IntQuery(opts: { min: number; max: number }): PropertyDecorator 
     ValidateBy({
       name: 'int_parsing',
       validator: {
-        validate: (v) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && INT.test(v)),
+        validate: (v) => (typeof v === 'number' && Number.isInteger(v)) || isIntText(v),
         defaultMessage: () => 'Input should be a valid integer, unable to parse string as an integer',
       },
     })(target, key as string);
@@ -25,7 +31,7 @@ export function IntQuery(opts: { min: number; max: number }): PropertyDecorator 
       {
         name: 'greater_than_equal',
         validator: {
-          validate: (v) => !(typeof v === 'string' && INT.test(v)) || Number(v) >= opts.min,
+          validate: (v) => !isIntText(v) || Number(v) >= opts.min,
           defaultMessage: () => `Input should be greater than or equal to ${opts.min}`,
         },
       },
@@ -35,7 +41,7 @@ export function IntQuery(opts: { min: number; max: number }): PropertyDecorator 
       {
         name: 'less_than_equal',
         validator: {
-          validate: (v) => !(typeof v === 'string' && INT.test(v)) || Number(v) <= opts.max,
+          validate: (v) => !isIntText(v) || Number(v) <= opts.max,
           defaultMessage: () => `Input should be less than or equal to ${opts.max}`,
         },
       },
@@ -71,12 +77,14 @@ export function decodeCursor(raw: string | undefined | null): Cursor | null {
         ctx: { error: 'invalid cursor (pass next_cursor from the previous page unchanged)' },
       },
     ]);
-  if (!/^[A-Za-z0-9_-]{1,200}$/.test(raw)) throw bad();
+  if (typeof raw !== 'string' || raw.length > 200 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw bad();
   const text = Buffer.from(raw, 'base64url').toString('utf8');
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([\x21-\x7e]{1,64})$/.exec(text);
   if (!m) throw bad();
   const at = new Date(m[1]);
-  if (Number.isNaN(at.getTime()) || at.toISOString() !== m[1]) throw bad();
+  const ms = at.getTime();
+  // A forged cursor may name year 0000, which PostgreSQL cannot compare with: the storable range only.
+  if (!(ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS) || at.toISOString() !== m[1]) throw bad();
   return { at, id: m[2] };
 }
 

@@ -10,7 +10,14 @@ import {
 } from 'class-validator';
 import { AppError, ValidationIssue } from './errors';
 import { InvalidBody } from './json-body';
-import { findUnstorableText, MAX_MONEY, parseCurrency, parseDateTime, parseNumberLike } from './parsers';
+import {
+  codePointLength,
+  findUnstorableText,
+  MAX_MONEY,
+  parseCurrency,
+  parseDateTime,
+  parseNumberLike,
+} from './parsers';
 
 /*
  * Validation speaks Pydantic: each class-validator constraint is named after the Pydantic error
@@ -80,6 +87,18 @@ export const Required = () =>
 /** Optional: absent and null are the same. */
 export const Optional = () => applyDecorators(IsOptional(), Documented({ required: false }));
 
+/**
+ * Whether a string's length in code points (as Pydantic counts: 255 emoji are 255 characters) is
+ * within [min, max]. UTF-16 length bounds it on both sides (cp <= units <= 2 cp), so the count is
+ * only made when those bounds cannot decide.
+ */
+export function lengthWithin(s: string, min: number, max: number): boolean {
+  if (s.length > 2 * max || s.length < min) return false;
+  if (s.length <= max && s.length >= 2 * min) return true;
+  const n = codePointLength(s);
+  return n >= min && n <= max;
+}
+
 export function Str(opts: { max: number; min?: number }): PropertyDecorator {
   const min = opts.min ?? 0;
   return applyDecorators(
@@ -87,7 +106,7 @@ export function Str(opts: { max: number; min?: number }): PropertyDecorator {
     rule('string_type', (v) => typeof v === 'string', 'Input should be a valid string'),
     rule(
       'string_too_long',
-      (v) => typeof v !== 'string' || v.length <= opts.max,
+      (v) => typeof v !== 'string' || lengthWithin(v, 0, opts.max),
       `String should have at most ${opts.max} character${opts.max === 1 ? '' : 's'}`,
       { max_length: opts.max },
     ),
@@ -95,7 +114,7 @@ export function Str(opts: { max: number; min?: number }): PropertyDecorator {
       ? [
           rule(
             'string_too_short',
-            (v) => typeof v !== 'string' || v.length >= min,
+            (v) => typeof v !== 'string' || lengthWithin(v, min, Infinity),
             `String should have at least ${min} character${min === 1 ? '' : 's'}`,
             { min_length: min },
           ),
@@ -216,7 +235,7 @@ export function StrList(opts: { maxItems: number; maxLength: number }): Property
     ),
     rule(
       'string_type',
-      (v) => !Array.isArray(v) || v.every((x) => typeof x === 'string' && x.length <= opts.maxLength),
+      (v) => !Array.isArray(v) || v.every((x) => typeof x === 'string' && lengthWithin(x, 0, opts.maxLength)),
       `Input should be a list of strings of at most ${opts.maxLength} characters`,
     ),
   );
@@ -268,6 +287,7 @@ export class AppValidationPipe implements PipeTransform {
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value instanceof InvalidBody) throw AppError.validation(value.issues);
     if (metadata.type === 'param' && typeof value === 'string') return checkPathParam(value, metadata.data ?? 'param');
+    if (metadata.type === 'query') checkQueryText(value, metadata.data);
     if (metadata.type !== 'body' && metadata.type !== 'query') return value;
     if (!metadata.metatype || !isDtoClass(metadata.metatype)) return value;
     const where = metadata.type;
@@ -302,9 +322,25 @@ export class AppValidationPipe implements PipeTransform {
   }
 }
 
+/** Every query parameter (whatever the route or DTO) is text the database can store, or a 422. */
+function checkQueryText(query: unknown, name: string | undefined): void {
+  if (typeof query !== 'string' && (!query || typeof query !== 'object')) return;
+  const path = findUnstorableText(query);
+  if (path) {
+    throw AppError.validation([
+      {
+        type: 'string_unicode',
+        loc: ['query', ...(name ? [name] : []), ...path],
+        msg: 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored',
+        input: null,
+      },
+    ]);
+  }
+}
+
 /** Path parameters are ids: at most 255 characters of text the database can store. */
 function checkPathParam(value: string, name: string): string {
-  if (value.length > 255) {
+  if (!lengthWithin(value, 0, 255)) {
     throw AppError.validation([
       {
         type: 'string_too_long',

@@ -308,6 +308,30 @@ describe('POST /api/conversions/batch (e2e)', () => {
       }
     });
 
+    it('a key whose items land in two concurrent statements of the group commit: the lower index is ok', async () => {
+      // On PostgreSQL two statements of 64 run at once, each claiming its keys in key order: here the
+      // later statement reaches the shared key first. The answer must not depend on that race.
+      for (let round = 0; round < 5; round++) {
+        const click = await makeClick(api, f);
+        const items = Array.from({ length: 128 }, (_, i) => {
+          const key = i % 64 === 0 ? 'k-m' : i < 64 ? `k-a-${i}` : `k-z-${i}`;
+          return conversionBody(click, { idempotency_key: key, conversion_value: i });
+        });
+        const r = await batch(items);
+        expect(r.status).toBe(200);
+        expect(r.body.counts).toEqual({ ok: 127, duplicate: 1, rejected: 0 });
+        expect(r.body.results[0]).toEqual({ index: 0, status: 'ok', conversion_id: expect.any(String) });
+        expect(r.body.results[64]).toEqual({
+          index: 64,
+          status: 'duplicate',
+          conversion_id: r.body.results[0].conversion_id,
+          matched_on: 'idempotency_key',
+        });
+        const [row] = (await conversionRows(t, click)).filter((x) => x.dedup_key === 'k-m');
+        expect(Number(row.conversion_value)).toBe(0);
+      }
+    });
+
     it("one item's row-level database failure is that item's answer alone", async () => {
       const click = await makeClick(api, f);
       const service = t.app.get(ConversionsService);

@@ -63,10 +63,17 @@ export class ConversionBatchController {
       },
     },
   })
-  @ApiErrors(401, 403, [413, 'Request body is too large'], 415, 422, 429, [
-    503,
-    'Service temporarily unavailable, retry later',
-  ])
+  @ApiResponse({
+    status: 413,
+    description: 'Body over 1 MiB (this route only; 64 KiB elsewhere). Body: `{"detail":"Request body is too large"}`.',
+    schema: {
+      type: 'object',
+      required: ['detail'],
+      properties: { detail: { type: 'string' } },
+      example: { detail: 'Request body is too large' },
+    },
+  })
+  @ApiErrors(401, 403, 415, 422, 429, [503, 'Service temporarily unavailable, retry later'])
   createConversionBatch(
     @CurrentPrincipal() principal: Principal,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

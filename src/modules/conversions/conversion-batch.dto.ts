@@ -10,6 +10,8 @@ export class ConversionBatchItemDto extends ConversionBodyDto {
     description:
       "This item's Idempotency-Key (1 to 255 printable ASCII characters): plays the header's part for this item " +
       '(the header itself is refused on the batch route). Not stored under params.extra.',
+    type: String,
+    nullable: true,
     example: 'order_123',
     minLength: 1,
     maxLength: 255,

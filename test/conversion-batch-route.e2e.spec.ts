@@ -515,6 +515,66 @@ describe('POST /api/conversions/batch (e2e)', () => {
     );
   }, 30_000);
 
+  it('property: an item is refused exactly as the single route refuses the same body (loc prefixed)', async () => {
+    const nasty = fc.oneof(
+      fc.constantFrom('', 'NaN', '1e309', '\u0000', '\ud800', 'x'.repeat(300), '2026-02-30T00:00:00Z', 'usd', 'XXX'),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.jsonValue({ maxDepth: 1 }),
+    );
+    const field = <T>(good: fc.Arbitrary<T>) =>
+      fc.option(fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: nasty }), { nil: undefined, freq: 8 });
+    const body = fc.record(
+      {
+        click_id: field(fc.constant('CLICK')),
+        conversion_time: field(fc.constant('2026-05-26T12:34:56Z')),
+        conversion_value: field(fc.oneof(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constant('12.5'))),
+        currency: field(fc.constantFrom('USD', 'eur')),
+        event_type: field(fc.constantFrom('purchase_completed', 'lead_created')),
+        order_id: field(fc.uuid()),
+        tag_id: field(fc.constantFrom('TAG', 'OTHER_TAG')),
+        page_url: field(fc.constant('https://shop.example.com/done')),
+        extra_key: field(fc.jsonValue({ maxDepth: 1 })),
+      },
+      { requiredKeys: [] },
+    );
+    const item = fc.oneof(
+      { weight: 9, arbitrary: body },
+      { weight: 1, arbitrary: fc.oneof(fc.string(), fc.integer()) },
+    );
+    const before = await countConversions(t);
+    await fc.assert(
+      fc.asyncProperty(item, async (raw) => {
+        // An unknown click: a body the single route accepts is its 404, so neither request writes.
+        const value =
+          typeof raw === 'object'
+            ? Object.fromEntries(
+                Object.entries(raw)
+                  .filter(([, v]) => v !== undefined)
+                  .map(([k, v]) => [
+                    k,
+                    v === 'CLICK' ? 'clk_unknown' : v === 'TAG' ? f.tagId : v === 'OTHER_TAG' ? other.tagId : v,
+                  ]),
+              )
+            : raw;
+        const single = await api.post('/api/conversion', value, f.partnerKey);
+        const r = await batch([value]);
+        expect(r.status).toBe(200);
+        const detail = Array.isArray(single.body.detail)
+          ? single.body.detail.map((i: { loc: unknown[] }) => ({
+              ...i,
+              loc: ['body', 'conversions', 0, ...i.loc.slice(1)],
+            }))
+          : single.body.detail;
+        expect(r.body.results).toEqual([{ index: 0, status: 'rejected', error: { status: single.status, detail } }]);
+      }),
+      { numRuns: 60 },
+    );
+    expect(await countConversions(t)).toBe(before);
+  }, 30_000);
+
   describe('the same batch sent from two service processes at once', () => {
     let a: ServiceProcess;
     let b: ServiceProcess;

@@ -2,13 +2,14 @@
 /*
  * Throughput benchmark of POST /api/conversion.
  *
- *   npm run bench                          # PostgreSQL (fresh database thrad_bench), 3 scenarios, 10 s each
+ *   npm run bench                          # PostgreSQL (fresh database thrad_bench), 4 scenarios, 10 s each
  *   npm run bench -- --sqlite              # the embedded default (SQLite in a temp file)
  *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
  *   npm run bench -- --no-build --duration 5 --scenarios 1,3
  *
  * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
- * --clicks N (10000), --port P (3500), --scenarios 1,2,3, --pg-url URL (postgres://postgres@127.0.0.1:5432,
+ * --clicks N (10000), --port P (3500), --scenarios 1,2,3,4, --batch-size N (100), --batch-connections N (8)
+ * (scenario 4: POST /api/conversions/batch; its figure is conversions per second), --pg-url URL (postgres://postgres@127.0.0.1:5432,
  * or BENCH_PG_URL), --pg-db NAME (thrad_bench), --env K=V (passed to the service; repeatable),
  * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable), --main FILE (another
  * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
@@ -49,7 +50,9 @@ function parseArgs(argv) {
     connections: 50,
     clicks: 10_000,
     port: 3500,
-    scenarios: [1, 2, 3],
+    scenarios: [1, 2, 3, 4],
+    batchSize: 100,
+    batchConnections: 8,
     pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
     pgDb: 'thrad_bench',
     env: {},
@@ -81,6 +84,8 @@ function parseArgs(argv) {
     else if (a === '--clicks') o.clicks = num();
     else if (a === '--port') o.port = num();
     else if (a === '--scenarios') o.scenarios = next().split(',').map(Number);
+    else if (a === '--batch-size') o.batchSize = num();
+    else if (a === '--batch-connections') o.batchConnections = num();
     else if (a === '--pg-url') o.pgUrl = next();
     else if (a === '--pg-db') o.pgDb = next();
     else if (a === '--node-arg') o.nodeArgs.push(next());
@@ -89,7 +94,7 @@ function parseArgs(argv) {
       const [k, ...v] = next().split('=');
       o.env[k] = v.join('=');
     } else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 23).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 24).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -376,6 +381,7 @@ const SCENARIOS = {
   1: 'every request a new conversion (unique order_id)',
   2: 'half of the requests retries of earlier ones',
   3: `all connections on one Idempotency-Key`,
+  4: 'POST /api/conversions/batch, every item new',
 };
 
 /** Counts every answer per dedup key, so the database can be checked against them afterwards. */
@@ -395,15 +401,19 @@ class Tally {
     this.inflight.set(key, (this.inflight.get(key) ?? 0) + 1);
   }
   answered(key, status, body) {
-    const n = this.inflight.get(key) - 1;
-    if (n) this.inflight.set(key, n);
-    else this.inflight.delete(key);
     let parsed;
     try {
       parsed = JSON.parse(body);
     } catch {
       parsed = undefined;
     }
+    this.answeredParsed(key, status, parsed, body);
+  }
+  /** One answer already parsed (a batch item's result counts as a 200 with that body). */
+  answeredParsed(key, status, parsed, body) {
+    const n = this.inflight.get(key) - 1;
+    if (n) this.inflight.set(key, n);
+    else this.inflight.delete(key);
     if (status === 200 && parsed?.status === 'ok') {
       this.okCount++;
       if (this.ok.has(key)) this.ok.set(key, `MORE THAN ONE OK: ${this.ok.get(key)}, ${parsed.conversion_id}`);
@@ -417,6 +427,55 @@ class Tally {
       if (this.otherSamples.length < 5) this.otherSamples.push({ status, body: String(body).slice(0, 300) });
     }
   }
+}
+
+/**
+ * Scenario 4: batches of `opts.batchSize` new conversions (unique order_id; every other item also
+ * carries it as its idempotency_key). Every item's result is tallied under its key like a single
+ * answer; a whole-request failure counts against every item of the batch.
+ */
+function batchRequest(opts, prefix, fx, tally) {
+  let seq = 0;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${fx.partnerKey}` };
+  return {
+    method: 'POST',
+    path: '/api/conversions/batch',
+    setupRequest(req, context) {
+      const keys = [];
+      const conversions = [];
+      for (let j = 0; j < opts.batchSize; j++) {
+        const i = seq++;
+        const key = `${prefix}${i}`;
+        keys.push(key);
+        tally.sentKey(key);
+        conversions.push({
+          click_id: fx.clicks[i % fx.clicks.length],
+          conversion_time: '2026-05-26T12:34:56Z',
+          conversion_value: 99.99,
+          currency: 'USD',
+          order_id: key,
+          event_type: 'purchase_completed',
+          ...(i % 2 ? { idempotency_key: key } : {}),
+        });
+      }
+      context.keys = keys;
+      return { ...req, headers, body: JSON.stringify({ conversions }) };
+    },
+    onResponse(status, body, context) {
+      let parsed;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        parsed = undefined;
+      }
+      const results = status === 200 && Array.isArray(parsed?.results) ? parsed.results : null;
+      context.keys.forEach((key, j) => {
+        const r = results?.[j];
+        if (r && r.index === j && r.status !== 'rejected') tally.answeredParsed(key, 200, r, body);
+        else tally.answeredParsed(key, r ? (r.error?.status ?? 0) : status, r, r ? JSON.stringify(r) : body);
+      });
+    },
+  };
 }
 
 function scenarioRequest(n, prefix, fx, tally) {
@@ -466,11 +525,10 @@ function scenarioRequest(n, prefix, fx, tally) {
   };
 }
 
-function runAutocannon(opts, base, request, duration) {
+function runAutocannon(opts, base, request, duration, connections = opts.connections) {
   return new Promise((resolve, reject) => {
-    autocannon(
-      { url: base, connections: opts.connections, pipelining: 1, duration, timeout: 10, requests: [request] },
-      (err, res) => (err ? reject(err) : resolve(res)),
+    autocannon({ url: base, connections, pipelining: 1, duration, timeout: 10, requests: [request] }, (err, res) =>
+      err ? reject(err) : resolve(res),
     );
   });
 }
@@ -527,7 +585,16 @@ async function runOnce(opts, runNo) {
       const cpu = new CpuProbe(svc.child.pid, db);
       await cpu.start();
       rss.start();
-      const res = await runAutocannon(opts, svc.base, scenarioRequest(n, prefix, fx, tally), opts.duration);
+      const res =
+        n === 4
+          ? await runAutocannon(
+              opts,
+              svc.base,
+              batchRequest(opts, prefix, fx, tally),
+              opts.duration,
+              opts.batchConnections,
+            )
+          : await runAutocannon(opts, svc.base, scenarioRequest(n, prefix, fx, tally), opts.duration);
       const peak = rss.stop();
       const used = await cpu.stop();
       const answered = Math.max(1, res.requests.total);
@@ -537,6 +604,9 @@ async function runOnce(opts, runNo) {
         scenario: SCENARIOS[n],
         requests: res.requests.total,
         req_per_s: Math.round(res.requests.total / (res.duration || opts.duration)),
+        // Conversions answered per second (for the batch scenario, items; otherwise = req/s).
+        conversions_per_s: Math.round((tally.okCount + tally.duplicates) / (res.duration || opts.duration)),
+        connections: n === 4 ? opts.batchConnections : opts.connections,
         latency_ms: { p50: res.latency.p50, p90: res.latency.p90, p99: res.latency.p99, max: res.latency.max },
         non_2xx: res.non2xx,
         errors: res.errors,
@@ -670,7 +740,7 @@ async function adversarialStep(base, fx) {
 function printScenario(n, r) {
   const c = r.db_check;
   console.log(
-    `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
+    `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  ${n === 4 ? `${r.conversions_per_s} conversions/s  ` : ''}p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
       `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
       `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`} + ${r.cpu_us_per_request.load_generator} us load gen, idle ${r.machine_idle_pct}%  ` +
       `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
@@ -702,6 +772,7 @@ async function main() {
     summary[n] = {
       scenario: SCENARIOS[n],
       req_per_s: median(rs.map((r) => r.req_per_s)),
+      conversions_per_s: median(rs.map((r) => r.conversions_per_s)),
       p50_ms: median(rs.map((r) => r.latency_ms.p50)),
       p99_ms: median(rs.map((r) => r.latency_ms.p99)),
       non_2xx: rs.reduce((a, r) => a + r.non_2xx, 0),
@@ -725,12 +796,12 @@ async function main() {
     `\n${opts.runs > 1 ? `median of ${opts.runs} runs` : 'result'} (${driver}; non-2xx and errors summed over runs, peak RSS the max):`,
   );
   console.log(
-    '  scenario                                          req/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check',
+    '  scenario                                          req/s  conv/s   p50   p99  non-2xx  errors  peak RSS  cpu us/req svc+pg  db check',
   );
   for (const n of opts.scenarios) {
     const s = summary[n];
     console.log(
-      `  ${n} ${s.scenario.padEnd(46)} ${String(s.req_per_s).padStart(6)} ${String(s.p50_ms).padStart(5)} ${String(s.p99_ms).padStart(5)} ` +
+      `  ${n} ${s.scenario.padEnd(46)} ${String(s.req_per_s).padStart(6)} ${String(s.conversions_per_s).padStart(7)} ${String(s.p50_ms).padStart(5)} ${String(s.p99_ms).padStart(5)} ` +
         `${String(s.non_2xx).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.peak_rss_mb).padStart(7)} MB  ` +
         `${String(s.cpu_us_per_request_service).padStart(7)}+${s.cpu_us_per_request_pg ?? '-'}  ${s.db_check}`,
     );
@@ -756,6 +827,8 @@ async function main() {
         duration_s: opts.duration,
         warmup_s: opts.warmup,
         connections: opts.connections,
+        batch_size: opts.batchSize,
+        batch_connections: opts.batchConnections,
         clicks: opts.clicks,
         service_node_options: opts.env.NODE_OPTIONS ?? productionNodeOptions(),
         env: opts.env,

@@ -6,6 +6,18 @@ import { findUnstorableText, invalidUtf8Offset, jsonNestingBeyond, MAX_JSON_DEPT
 
 export const BODY_LIMIT = 64 * 1024;
 
+/** The batch route's body limit: up to 1,000 conversions. */
+export const BATCH_BODY_LIMIT = 1024 * 1024;
+
+/** Routes allowed a larger body than BODY_LIMIT (Fastify's per-route bodyLimit, set as each route is added). */
+export const ROUTE_BODY_LIMITS = new Map<string, number>([['/api/conversions/batch', BATCH_BODY_LIMIT]]);
+
+/**
+ * Routes whose body is a list of independent items: text PostgreSQL cannot store is refused per
+ * item by the route (so one bad item does not refuse the others), not here for the whole body.
+ */
+export const ITEM_CHECKED_ROUTES = new Set<string>(['/api/conversions/batch']);
+
 /**
  * A body that could not be accepted. The parser does not fail the request itself: the guard must
  * answer 401/403 first (the contract's order is auth, then body), so the validation pipe throws
@@ -35,7 +47,7 @@ export function decodeJsonText(body: Buffer): string | InvalidBody {
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(text: string, checkText = true): unknown {
   if (text.trim() === '') return undefined;
   // One cheap pass first: nothing deeper than the limit is parsed, let alone walked.
   const deep = jsonNestingBeyond(text);
@@ -57,8 +69,8 @@ export function parseJsonBody(text: string): unknown {
     ]);
   }
   // NUL and lone surrogates arrive as \u escapes (raw control characters are not JSON; decoded UTF-8
-  // holds no surrogates), so a body with neither needs no walk.
-  const path = text.includes('\\u') || SURROGATE.test(text) ? findUnstorableText(value) : undefined;
+  // holds no surrogates), so a body with neither needs no walk. Item-checked routes check per item.
+  const path = checkText && (text.includes('\\u') || SURROGATE.test(text)) ? findUnstorableText(value) : undefined;
   if (path) {
     return new InvalidBody([
       {
@@ -83,10 +95,23 @@ export function registerJsonBodyParser(
   app: NestFastifyApplication,
   contentTypes: string[] = ['application/json'],
 ): void {
-  app.useBodyParser(contentTypes, { bodyLimit: BODY_LIMIT }, async (_req: unknown, body: Buffer) => {
-    const text = decodeJsonText(body);
-    return text instanceof InvalidBody ? text : parseJsonBody(text);
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route: { url: string; bodyLimit?: number }) => {
+      const limit = ROUTE_BODY_LIMITS.get(route.url);
+      if (limit) route.bodyLimit = limit;
+    });
+  app.useBodyParser(
+    contentTypes,
+    { bodyLimit: BODY_LIMIT },
+    async (req: { routeOptions?: { url?: string } }, body: Buffer) => {
+      const text = decodeJsonText(body);
+      return text instanceof InvalidBody
+        ? text
+        : parseJsonBody(text, !ITEM_CHECKED_ROUTES.has(req.routeOptions?.url ?? ''));
+    },
+  );
   app.useBodyParser(
     ['text/plain'],
     { bodyLimit: BODY_LIMIT },

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { ClicksModule } from '../clicks/clicks.module';
 import { DedupModule } from '../dedup/dedup.module';
 import { PartnersModule } from '../partners/partners.module';
+import { ConversionBatchController } from './conversion-batch.controller';
+import { ConversionBatchService } from './conversion-batch.service';
 import { ConversionReadsController } from './conversion-reads.controller';
 import { ConversionReadsRepository } from './conversion-reads.repository';
 import { ConversionReadsService } from './conversion-reads.service';
@@ -11,8 +13,14 @@ import { ConversionsService } from './conversions.service';
 
 @Module({
   imports: [ClicksModule, DedupModule, PartnersModule],
-  controllers: [ConversionsController, ConversionReadsController],
-  providers: [ConversionsRepository, ConversionsService, ConversionReadsRepository, ConversionReadsService],
+  controllers: [ConversionsController, ConversionBatchController, ConversionReadsController],
+  providers: [
+    ConversionsRepository,
+    ConversionsService,
+    ConversionBatchService,
+    ConversionReadsRepository,
+    ConversionReadsService,
+  ],
   exports: [ConversionsService, ConversionReadsService],
 })
 export class ConversionsModule {}

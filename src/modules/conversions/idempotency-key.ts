@@ -3,12 +3,17 @@ import { AppError } from '../../common/errors';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
-/** Idempotency-Key: 1..255 printable ASCII characters; absent is fine. Errors in Pydantic's shape. */
-export function parseIdempotencyKey(value: string | string[] | undefined): string | null {
+/**
+ * Idempotency-Key: 1..255 printable ASCII characters; absent is fine. Errors in Pydantic's shape, at
+ * `loc` (the header's, or a batch item's `idempotency_key`).
+ */
+export function parseIdempotencyKey(
+  value: string | string[] | undefined,
+  loc: (string | number)[] = ['header', 'idempotency-key'],
+): string | null {
   {
     if (value === undefined) return null;
     const v = Array.isArray(value) ? value.join(', ') : value;
-    const loc = ['header', 'idempotency-key'];
     if (v.length < 1) {
       throw AppError.validation([
         {

@@ -1,0 +1,168 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { databaseUnavailable } from '../../common/db-errors';
+import { AppError, ValidationIssue } from '../../common/errors';
+import { errorKind, toResponse } from '../../common/exception.filter';
+import { DedupService } from '../dedup/dedup.service';
+import { MetricsService } from '../observability/metrics.service';
+import { BATCH_MAX_ITEMS, ConversionBatchResponseDto, ConversionBatchResultDto } from './conversion-batch.dto';
+import { validateConversionItem, ValidConversionItem } from './conversion-item.validation';
+import { ConversionsService, DEFAULT_EVENT_TYPE } from './conversions.service';
+
+/** The metrics label of conversions that came in a batch. */
+export const BATCH_SOURCE = 'batch';
+
+type ItemOutcome = { result: ConversionBatchResultDto; kind: string; reachedDatabase: boolean };
+
+/**
+ * POST /api/conversions/batch: every item checked on its own, then recorded through
+ * ConversionsService.record, the single route's one path, all at once so that they share the group
+ * commit of the moment. No item's failure touches another's answer.
+ */
+@Injectable()
+export class ConversionBatchService {
+  private readonly logger = new Logger(ConversionBatchService.name);
+
+  constructor(
+    private readonly conversions: ConversionsService,
+    private readonly dedup: DedupService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async recordBatch(
+    partnerId: string,
+    body: unknown,
+    idempotencyHeader: string | string[] | undefined,
+  ): Promise<ConversionBatchResponseDto> {
+    if (idempotencyHeader !== undefined) {
+      throw AppError.validation([
+        {
+          type: 'extra_forbidden',
+          loc: ['header', 'idempotency-key'],
+          msg: 'Extra inputs are not permitted: on the batch route, send each item its own idempotency_key',
+          input: Array.isArray(idempotencyHeader) ? idempotencyHeader.join(', ') : idempotencyHeader,
+        },
+      ]);
+    }
+    const items = checkEnvelope(body);
+    const checked = await Promise.all(items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i])));
+
+    // Items that share a dedup key are recorded one after the other, in index order, so the first is
+    // the `ok` and the later ones its duplicates whichever statement of the group commit each lands
+    // in; all other items go at once.
+    const tails = new Map<string, Promise<ItemOutcome>>();
+    const outcomes = await Promise.all(
+      checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
+        if (!c.ok) return rejected(index, 'validation', 422, c.issues, false);
+        const run = () => this.recordItem(partnerId, index, c);
+        const key = this.claimKey(c);
+        if (key === null) return run();
+        const previous = tails.get(key);
+        const mine = previous ? previous.then(run) : run();
+        tails.set(key, mine);
+        return mine;
+      }),
+    );
+
+    const reached = outcomes.filter((o) => o.reachedDatabase);
+    if (reached.length > 0 && reached.every((o) => o.result.error?.status === 503)) {
+      // The database is away: every item that reached it failed and nothing was written. The whole
+      // request is the single route's retryable 503.
+      for (const o of outcomes) this.metrics.conversion(o.kind, BATCH_SOURCE);
+      throw databaseUnavailable();
+    }
+    const counts = { ok: 0, duplicate: 0, rejected: 0 };
+    for (const o of outcomes) {
+      counts[o.result.status]++;
+      this.metrics.conversion(o.kind, BATCH_SOURCE, o.result.matched_on);
+    }
+    return { results: outcomes.map((o) => o.result), counts };
+  }
+
+  /** What the dedup claim of an item would be unique on; null when it has no dedup key. */
+  private claimKey(c: ValidConversionItem): string | null {
+    const key = this.dedup.resolveKey({
+      idempotencyKey: c.idempotencyKey,
+      eventId: c.body.event_id ?? null,
+      orderId: c.body.order_id ?? null,
+    });
+    return key ? JSON.stringify([key.value, c.body.click_id, c.body.event_type ?? DEFAULT_EVENT_TYPE]) : null;
+  }
+
+  private async recordItem(partnerId: string, index: number, c: ValidConversionItem): Promise<ItemOutcome> {
+    try {
+      const r = await this.conversions.record({ partnerId, source: 'api', idempotencyKey: c.idempotencyKey }, c.body);
+      return { result: { index, ...r }, kind: r.status, reachedDatabase: true };
+    } catch (e) {
+      const { status, body } = toResponse(e);
+      let detail = body.detail as string | ValidationIssue[];
+      if (Array.isArray(detail)) detail = detail.map((issue) => atItem(issue, index));
+      if (status >= 500 && status !== 503) {
+        this.logger.error(`Batch item ${index} failed: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      return rejected(index, errorKind(e), status, detail, true);
+    }
+  }
+}
+
+function rejected(
+  index: number,
+  kind: string,
+  status: number,
+  detail: string | ValidationIssue[],
+  reachedDatabase: boolean,
+): ItemOutcome {
+  return { result: { index, status: 'rejected', error: { status, detail } }, kind, reachedDatabase };
+}
+
+/** A single-route issue (`["body", field]`) as the batch item's (`["body","conversions",i,field]`). */
+function atItem(issue: ValidationIssue, index: number): ValidationIssue {
+  const [where, ...rest] = issue.loc;
+  return where === 'body' ? { ...issue, loc: ['body', 'conversions', index, ...rest] } : issue;
+}
+
+/** The whole request's shape: an object whose `conversions` is a list of 1 to 1,000 items. */
+function checkEnvelope(body: unknown): unknown[] {
+  if (body === undefined || body === null) {
+    throw AppError.validation([{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
+  }
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw AppError.validation([
+      {
+        type: 'model_attributes_type',
+        loc: ['body'],
+        msg: 'Input should be a valid dictionary or object to extract fields from',
+        input: body,
+      },
+    ]);
+  }
+  const loc = ['body', 'conversions'];
+  const list = (body as { conversions?: unknown }).conversions;
+  if (list === undefined) throw AppError.validation([{ type: 'missing', loc, msg: 'Field required', input: body }]);
+  if (!Array.isArray(list)) {
+    throw AppError.validation([{ type: 'list_type', loc, msg: 'Input should be a valid list', input: list }]);
+  }
+  if (list.length < 1) {
+    throw AppError.validation([
+      {
+        type: 'too_short',
+        loc,
+        msg: 'List should have at least 1 item after validation, not 0',
+        input: list,
+        ctx: { field_type: 'List', min_length: 1, actual_length: 0 },
+      },
+    ]);
+  }
+  if (list.length > BATCH_MAX_ITEMS) {
+    throw AppError.validation([
+      {
+        type: 'too_long',
+        loc,
+        msg: `List should have at most ${BATCH_MAX_ITEMS} items after validation, not ${list.length}`,
+        // The list itself is not echoed back: it may be a megabyte.
+        input: `[${list.length} items]`,
+        ctx: { field_type: 'List', max_length: BATCH_MAX_ITEMS, actual_length: list.length },
+      },
+    ]);
+  }
+  return list;
+}

@@ -107,7 +107,6 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
       rec = await this.keys.findByHash(hash);
       this.cache.set(hash, rec);
     }
-    // The lookup is by hash, so comparing hashes again here is belt and braces; it is constant time.
     const now = this.clock.now().getTime();
     if (!rec || rec.revoked_at || (rec.expires_at && rec.expires_at.getTime() <= now) || rec.partner_disabled_at) {
       throw new AppError('invalid_api_key', 'Invalid API key', { 'WWW-Authenticate': 'Bearer' });

@@ -227,11 +227,15 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     if (await this.keys.hasActiveAdmin()) return;
     const issued = await this.createApiKey({ role: 'admin', name: 'bootstrap (generated)' });
     this.logger.warn(
-      `No admin key existed, so one was generated. It is shown only this once:\n\n    ${issued.key}\n\n` +
-        `Use it as "Authorization: Bearer ${issued.key}" on /admin routes, e.g. to create a partner:\n` +
+      'No admin key existed, so one was generated: it is printed once, on stderr, on a line of its own.',
+    );
+    // Plain text, not a log line: the key stays easy to copy, never inside an escaped JSON string.
+    process.stderr.write(
+      `\nThe generated admin key (shown only this once):\n\n${issued.key}\n\n` +
+        `Use it as "Authorization: Bearer <key>" on /admin routes, e.g. to create a partner:\n` +
         `    curl -X POST http://localhost:${this.config.port}/admin/partners -H "Authorization: Bearer ${issued.key}" ` +
         `-H "Content-Type: application/json" -d '{"name":"Acme"}'\n` +
-        `Set BOOTSTRAP_ADMIN_KEY to choose the secret yourself.`,
+        `Set BOOTSTRAP_ADMIN_KEY to choose the secret yourself.\n\n`,
     );
   }
 }

@@ -8,6 +8,7 @@ import { APP_CONFIG, AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { buildDataSourceOptions } from './database/data-source-options';
 import { openAndMigrate } from './database/migrate-with-lock';
+import { TransactionModule } from './database/transaction-scope';
 import { AdminModule } from './modules/admin/admin.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
@@ -30,6 +31,7 @@ import { TagModule } from './modules/tag/tag.module';
       // advisory lock, so replicas starting together do not race (see migrate-with-lock.ts).
       dataSourceFactory: (options) => openAndMigrate(options!),
     }),
+    TransactionModule,
     AuthModule,
     ClicksModule,
     ConversionsModule,

@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
 import { Clock } from '../../common/clock';
 import { TtlCache } from '../../common/ttl-cache';
+import { afterCommit } from '../../database/transaction-scope';
 import { ApiKey, Role } from './api-key.entity';
 import { ApiKeysRepository, KeyRecord } from './api-keys.repository';
 import type { Principal } from './principal';
@@ -148,7 +149,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const key = await this.keys.findById(id);
     if (!key) throw AppError.notFound('API key');
     if (!key.revoked_at) await this.keys.revoke(id, this.clock.now());
-    this.cache.delete(key.key_hash);
+    afterCommit(() => this.cache.delete(key.key_hash));
   }
 
   /** Every key's metadata, or one partner's; last_used_at includes uses not yet written. */
@@ -181,7 +182,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
     const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });
     await this.keys.setExpiry(id, newExpiry);
-    this.cache.delete(old.key_hash);
+    afterCommit(() => this.cache.delete(old.key_hash));
     return {
       before: this.toMetadata(old),
       after: this.toMetadata({ ...old, expires_at: newExpiry }),

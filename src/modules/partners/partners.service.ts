@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { TtlCache } from '../../common/ttl-cache';
+import { afterCommit } from '../../database/transaction-scope';
 import { Partner } from './partner.entity';
 import { PartnersRepository } from './partners.repository';
 import { Tag } from './tag.entity';
@@ -106,7 +107,7 @@ export class PartnersService {
     const before = await this.repo.findRateLimit(partnerId);
     if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute)))
       throw AppError.notFound('Partner');
-    this.rateLimits.delete(partnerId);
+    afterCommit(() => this.rateLimits.delete(partnerId));
     return before;
   }
 
@@ -132,8 +133,10 @@ export class PartnersService {
       created_at: this.clock.now(),
     };
     await this.repo.insertTag(t);
-    this.partnerTags.delete(partnerId);
-    this.anyTagOrigins.clear();
+    afterCommit(() => {
+      this.partnerTags.delete(partnerId);
+      this.anyTagOrigins.clear();
+    });
     return toTagView(t);
   }
 
@@ -185,8 +188,10 @@ export class PartnersService {
     if (changes.allowed_origins !== undefined) next.allowed_origins = this.normaliseOrigins(changes.allowed_origins);
     await this.repo.updateTag(id, { name: next.name, allowed_origins: next.allowed_origins });
     // Origins changed: this process forgets them at once; other replicas within KEY_CACHE_TTL_MS.
-    this.tagAccessCache.delete(id);
-    this.anyTagOrigins.clear();
+    afterCommit(() => {
+      this.tagAccessCache.delete(id);
+      this.anyTagOrigins.clear();
+    });
     return { before: toTagView(t), after: toTagView(next) };
   }
 

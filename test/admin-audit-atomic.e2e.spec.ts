@@ -1,24 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { AuditEntry } from '../src/modules/audit/audit-entry.entity';
 import { AuditRepository } from '../src/modules/audit/audit.repository';
-import { ApiClient, conversionBody, makeClick, makePartner } from './api-client';
+import { conversionBody, makeClick, makePartner } from './api-client';
 import { makeKey } from './admin-helpers';
 import { db } from './db';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, useTestApp } from './test-app';
 
 /*
  * An admin write and its audit entry are one transaction: when the audit insert fails (here for
  * real, in the database: a NOT NULL column left null), the write is rolled back too.
  */
 describe('admin writes and their audit entries are atomic (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-  });
-  afterAll(() => t.close());
+  const { t, api } = useTestApp({ partners: 0 });
   afterEach(() => jest.restoreAllMocks());
 
   /** The next audit insert reaches the database with a row it refuses. */

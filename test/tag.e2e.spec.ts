@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
-import { createTestApp, TestApp } from './test-app';
+import { TestApp, useTestApp } from './test-app';
 import { ClicksService } from '../src/modules/clicks/clicks.service';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
 
@@ -38,16 +38,7 @@ async function rowsOf(
 }
 
 describe('browser path (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api, undefined, [ORIGIN, 'http://localhost:8080']);
-  });
-  afterAll(() => t.close());
+  const { t, api, partner: f } = useTestApp({ origins: [ORIGIN, 'http://localhost:8080'] });
   afterEach(() => {
     t.clock.offsetMs = 0;
     jest.restoreAllMocks();
@@ -378,16 +369,13 @@ describe('browser path (e2e)', () => {
 });
 
 describe('Tag endpoint rate limits (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp({ TAG_RATE_LIMIT_PER_CLICK: '3', TAG_RATE_LIMIT_PER_ADDRESS: '8', TAG_RATE_WINDOW: '60s' });
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
+  const {
+    t,
+    api,
+    partner: f,
+  } = useTestApp({
+    env: { TAG_RATE_LIMIT_PER_CLICK: '3', TAG_RATE_LIMIT_PER_ADDRESS: '8', TAG_RATE_WINDOW: '60s' },
   });
-  afterAll(() => t.close());
 
   it('limits one click, then one client address, with 429 and Retry-After', async () => {
     const c = await signedClick(api, f);

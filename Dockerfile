@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build (with compilers: better-sqlite3 compiles from source when its prebuilt binary
 # cannot be fetched), then a slim runtime with production dependencies only, as a non-root user.
-# Node 22: Nest 12 (cookie, content-disposition, file-type) and nestjs-pino declare node >= 22;
-# the service also runs on Node 20, which is what the test machine has.
+# Node 24, the current LTS line (package.json engines: ^22.13 || ^24.11; Node 20 is past its end of
+# life). CI runs the whole suite on Node 24 as well as on the test machine's Node 20.
 
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -17,7 +17,7 @@ COPY migrations ./migrations
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:22-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # The heap bound: the live heap under load is ~40-60 MB, but V8 lets garbage grow the old
 # generation to ~140 MB (RSS ~250 MB) before it collects; bounded, RSS stays ~160 MB at the same
 # throughput (npm run bench runs the service with this same NODE_OPTIONS). Override to raise it.

@@ -7,6 +7,8 @@ import { AppValidationPipe } from './common/validation';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { buildDataSourceOptions } from './database/data-source-options';
+import { openAndMigrate } from './database/migrate-with-lock';
+import { TransactionModule } from './database/transaction-scope';
 import { AdminModule } from './modules/admin/admin.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
@@ -24,8 +26,12 @@ import { TagModule } from './modules/tag/tag.module';
     CommonModule,
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ ...buildDataSourceOptions(config), migrationsRun: true }),
+      useFactory: (config: AppConfig) => buildDataSourceOptions(config),
+      // Migrations run at boot, before any provider touches a table; on PostgreSQL under an
+      // advisory lock, so replicas starting together do not race (see migrate-with-lock.ts).
+      dataSourceFactory: (options) => openAndMigrate(options!),
     }),
+    TransactionModule,
     AuthModule,
     ClicksModule,
     ConversionsModule,

@@ -6,8 +6,11 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { APP_CONFIG, AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './http-app';
+import { prettyLogsByDefault } from './modules/observability/pino-options';
 
 async function bootstrap(): Promise<void> {
+  // `npm start` in a terminal: human-readable logs. Production and pipes keep JSON lines.
+  if (prettyLogsByDefault(process.env, process.stdout.isTTY === true)) process.env.LOG_FORMAT = 'pretty';
   let trustProxy: AppConfig['trustProxy'];
   try {
     trustProxy = loadConfig().trustProxy;

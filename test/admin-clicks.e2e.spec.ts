@@ -1,17 +1,7 @@
-import { ApiClient, Fixture, makePartner } from './api-client';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, useTestApp } from './test-app';
 
 describe('minimum admin, clicks, health and docs (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
-  });
-  afterAll(() => t.close());
+  const { api, partner: f } = useTestApp();
 
   describe('admin', () => {
     it('creates a partner, a tag and keys with the documented shapes', async () => {

@@ -1,23 +1,18 @@
-import { ApiClient, Fixture, makeClick, makePartner } from './api-client';
+import { makeClick } from './api-client';
 import { makeConversion, makeKey, uniqueWindow } from './admin-helpers';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, useTestApp } from './test-app';
 
 describe('Admin conversion reads (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let a: Fixture;
-  let b: Fixture;
+  const {
+    api,
+    partners: [a, b],
+  } = useTestApp({ partners: 2 });
   let support: string;
   const get = (url: string, key: string) => api.request('GET', url, { key });
 
   beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    a = await makePartner(api);
-    b = await makePartner(api);
     support = (await makeKey(api, 'support')).key;
   });
-  afterAll(() => t.close());
 
   describe('roles', () => {
     it('support and admin keys read; partner and ingest keys get 403; no key 401', async () => {

@@ -3,9 +3,9 @@ import { DataSource } from 'typeorm';
 import { request as httpRequest } from 'node:http';
 import { Conversion } from '../src/modules/conversions/conversion.entity';
 import { ConversionReadsRepository } from '../src/modules/conversions/conversion-reads.repository';
-import { ApiClient, Fixture, makeClick, makePartner } from './api-client';
+import { makeClick, makePartner } from './api-client';
 import { makeConversion, makeKey, parseCsv, uniqueWindow } from './admin-helpers';
-import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
+import { ADMIN_KEY, onPostgres, useTestApp } from './test-app';
 
 const HEADER = [
   'id',
@@ -32,18 +32,12 @@ const HEADER = [
 ];
 
 describe('GET /admin/conversions/export.csv (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
+  const { t, api, partner: f } = useTestApp();
   let support: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
     support = (await makeKey(api, 'support')).key;
   });
-  afterAll(() => t.close());
 
   it('quotes awkward values so they read back exactly: commas, quotes, newlines, unicode', async () => {
     const w = uniqueWindow();

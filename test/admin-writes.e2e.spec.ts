@@ -4,27 +4,21 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ApiKey } from '../src/modules/auth/api-key.entity';
 import { AuthService } from '../src/modules/auth/auth.service';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
+import { ApiClient, conversionBody, makeClick, makePartner } from './api-client';
 import { makeKey } from './admin-helpers';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, createTestApp, useTestApp } from './test-app';
 
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
 describe('Admin writes (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
+  const { t, api, partner: f } = useTestApp();
   let support: string;
   const req = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, key: string, body?: unknown) =>
     api.request(method, url, { key, body });
 
   beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
     support = (await makeKey(api, 'support')).key;
   });
-  afterAll(() => t.close());
   afterEach(() => {
     t.clock.offsetMs = 0;
   });

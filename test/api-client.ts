@@ -10,7 +10,12 @@ export interface Res {
 
 /** Speaks HTTP to the app through Fastify's inject, exactly as a client would. */
 export class ApiClient {
-  constructor(private readonly app: NestFastifyApplication) {}
+  /** The app, or a getter for one booted later (useTestApp's client exists before its app). */
+  constructor(private readonly target: NestFastifyApplication | (() => NestFastifyApplication)) {}
+
+  private get app(): NestFastifyApplication {
+    return typeof this.target === 'function' ? this.target() : this.target;
+  }
 
   async request(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT',

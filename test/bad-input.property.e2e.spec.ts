@@ -1,22 +1,16 @@
 import fc from 'fast-check';
-import { ApiClient, Fixture, makeClick, makePartner } from './api-client';
+import { makeClick } from './api-client';
 import { countConversions } from './db';
-import { createTestApp, TestApp } from './test-app';
+import { useTestApp } from './test-app';
 
 /** Bad input never yields a 5xx and never writes a row; good input writes exactly one. */
 describe('random bodies (property-based)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
+  const { t, api, partner: f } = useTestApp();
   let click: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
     click = await makeClick(api, f);
   });
-  afterAll(() => t.close());
 
   const anyJson = fc.jsonValue({ maxDepth: 2 });
   const nasty = fc.oneof(

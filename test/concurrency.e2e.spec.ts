@@ -1,23 +1,14 @@
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
+import { conversionBody, makeClick } from './api-client';
 import { conversionRows } from './db';
 import { ServiceProcess } from './service-process';
-import { createTestApp, onPostgres, TestApp } from './test-app';
+import { onPostgres, useTestApp } from './test-app';
 
 /**
  * Any number of identical requests, in parallel, against any number of service processes sharing
  * one database, produce exactly one row and one ok; the rest get duplicate; never a 5xx.
  */
 describe('concurrent identical conversions', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
-  });
-  afterAll(() => t.close());
+  const { t, api, partner: f } = useTestApp();
 
   function tally(statuses: { status: number; body: { status?: string; conversion_id?: string } }[]) {
     const ok = statuses.filter((r) => r.status === 200 && r.body.status === 'ok');

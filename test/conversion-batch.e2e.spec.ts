@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner, Res } from './api-client';
-import { createTestApp, TestApp } from './test-app';
+import { conversionBody, makeClick, Res } from './api-client';
+import { useTestApp } from './test-app';
 
 /*
  * Conversions that arrive together share one database statement or transaction (group commit).
@@ -9,20 +9,16 @@ import { createTestApp, TestApp } from './test-app';
  * partner's click and a click without a bid.
  */
 describe('POST /api/conversion: concurrent requests answered one by one (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-  let other: Fixture;
+  const {
+    t,
+    api,
+    partners: [f, other],
+  } = useTestApp({ partners: 2 });
   let ds: DataSource;
 
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
+  beforeAll(() => {
     ds = t.app.get(DataSource);
-    f = await makePartner(api);
-    other = await makePartner(api);
   });
-  afterAll(() => t.close());
 
   const rows = async (click: string): Promise<{ id: string; dedup_key: string | null; order_id: string | null }[]> =>
     ds.query(

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner, Res } from './api-client';
-import { createTestApp, TestApp } from './test-app';
+import { conversionBody, makeClick, Res } from './api-client';
+import { useTestApp } from './test-app';
 
 /*
  * The claim of a dedup key under concurrency, on whichever driver the suite runs: parallel requests
@@ -8,18 +8,12 @@ import { createTestApp, TestApp } from './test-app';
  * row each time; every duplicate names the conversion that won.
  */
 describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
+  const { t, api, partner: f } = useTestApp({ env: { DEDUP_WINDOW: '1h' } });
   let ds: DataSource;
 
-  beforeAll(async () => {
-    t = await createTestApp({ DEDUP_WINDOW: '1h' });
-    api = new ApiClient(t.app);
+  beforeAll(() => {
     ds = t.app.get(DataSource);
-    f = await makePartner(api);
   });
-  afterAll(() => t.close());
 
   /** Rows of one dedup key on one click (the PostgreSQL test database outlives a run). */
   const rowsFor = async (key: string, click: string): Promise<number> => {

@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
+import { conversionBody, makeClick, makePartner } from './api-client';
 import { conversionRows, countConversions } from './db';
-import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
+import { ADMIN_KEY, onPostgres, useTestApp } from './test-app';
 
 describe('POST /api/conversion (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-  let other: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp({ DEDUP_WINDOW: '7d' });
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
-    other = await makePartner(api);
-  });
-  afterAll(() => t.close());
+  const {
+    t,
+    api,
+    partners: [f, other],
+  } = useTestApp({ env: { DEDUP_WINDOW: '7d' }, partners: 2 });
   afterEach(() => {
     t.clock.fixed = undefined;
   });
@@ -527,13 +520,7 @@ describe('POST /api/conversion (e2e)', () => {
 });
 
 describe('DEDUP_WINDOW is configurable', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  beforeAll(async () => {
-    t = await createTestApp({ DEDUP_WINDOW: '1h' });
-    api = new ApiClient(t.app);
-  });
-  afterAll(() => t.close());
+  const { t, api } = useTestApp({ env: { DEDUP_WINDOW: '1h' }, partners: 0 });
 
   it('a 1h window no longer matches after an hour', async () => {
     const f = await makePartner(api);

@@ -1,21 +1,12 @@
 import { MIGRATIONS } from '../src/database/migrations';
 import { DataSource } from 'typeorm';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { conversionBody, makeClick } from './api-client';
+import { ADMIN_KEY, useTestApp } from './test-app';
 
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
 describe('observability (e2e): request id, /metrics, /health/live, /health/ready', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp({ METRICS_TOKEN });
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
-  });
-  afterAll(() => t.close());
+  const { t, api, partner: f } = useTestApp({ env: { METRICS_TOKEN } });
 
   it('echoes a sent X-Request-Id on every answer, including errors, and makes one up otherwise', async () => {
     const sent = await api.request('GET', '/health/live', { headers: { 'x-request-id': 'req-abc-123' } });

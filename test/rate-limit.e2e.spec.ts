@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
-import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
+import { ADMIN_KEY, createTestApp, TestApp, useTestApp } from './test-app';
 
 const REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 
@@ -20,14 +20,7 @@ function redisReachable(url: string): Promise<boolean> {
 }
 
 describe('rate limits per API key (e2e, in memory)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '5' });
-    api = new ApiClient(t.app);
-  });
-  afterAll(() => t.close());
+  const { api } = useTestApp({ env: { RATE_LIMIT_PER_MINUTE: '5' }, partners: 0 });
 
   it('counts every request of a key, answers 429 with Retry-After past the limit, and leaves other keys alone', async () => {
     const f = await makePartner(api);

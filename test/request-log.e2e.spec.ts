@@ -1,5 +1,5 @@
 import { ServiceProcess } from './service-process';
-import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
+import { ADMIN_KEY, onPostgres, useTestApp } from './test-app';
 
 /*
  * The compiled service's own log on stdout (written asynchronously): one JSON line per request,
@@ -7,17 +7,15 @@ import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
  * never the key that authorised the request.
  */
 describe('request log of the compiled service (e2e)', () => {
-  let t: TestApp;
+  const { t } = useTestApp({ partners: 0 }); // migrates the database the process shares
   let svc: ServiceProcess;
 
   beforeAll(async () => {
-    t = await createTestApp(); // migrates the database the process shares
     const env = onPostgres ? { DATABASE_URL: t.config.databaseUrl } : { SQLITE_PATH: t.config.sqlitePath };
     svc = await ServiceProcess.start({ ...env, LOG_LEVEL: 'info' });
   }, 60_000);
   afterAll(async () => {
     await svc?.stop();
-    await t.close();
   });
 
   const logLines = (): Record<string, unknown>[] =>

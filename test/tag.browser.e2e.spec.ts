@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { ApiClient, conversionBody, Fixture, makePartner } from './api-client';
-import { createTestApp, TestApp } from './test-app';
+import { conversionBody, Fixture, makePartner } from './api-client';
+import { useTestApp } from './test-app';
 import { LinkSigner } from '../src/modules/tag/link-signer';
 
 /** The page-side view of the Tag (this file compiles without the DOM library). */
@@ -59,14 +59,21 @@ async function tagLoaded(p: Page): Promise<void> {
 
 (hasChromium ? describe : describe.skip)('the Tag in headless Chromium (e2e)', () => {
   jest.setTimeout(90_000);
-  let t: TestApp;
-  let api: ApiClient;
   let f: Fixture;
   let appUrl = '';
   let shop: { server: Server; origin: string };
   let evil: { server: Server; origin: string };
   let context: BrowserContext;
   let userDataDir: string;
+
+  // Declared before useTestApp's, so it runs first: the browser and the sites go before the app.
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await new Promise((r) => shop?.server.close(r));
+    await new Promise((r) => evil?.server.close(r));
+  });
+  const { t, api } = useTestApp({ partners: 0 });
 
   async function rows(clickId: string): Promise<Record<string, unknown>[]> {
     const ds = t.app.get(DataSource);
@@ -78,12 +85,10 @@ async function tagLoaded(p: Page): Promise<void> {
   }
 
   beforeAll(async () => {
-    t = await createTestApp();
     await t.app.listen(0, '127.0.0.1');
     appUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     shop = await site(() => appUrl);
     evil = await site(() => appUrl);
-    api = new ApiClient(t.app);
     f = await makePartner(api, undefined, [shop.origin]);
     const { chromium } = await import('playwright-core');
     userDataDir = mkdtempSync(join(tmpdir(), 'thrad-chromium-'));
@@ -101,14 +106,6 @@ async function tagLoaded(p: Page): Promise<void> {
         '--disable-sync',
       ],
     });
-  });
-
-  afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    await new Promise((r) => shop?.server.close(r));
-    await new Promise((r) => evil?.server.close(r));
-    await t?.close();
   });
 
   it('redirect → landing page → tag.js → thrad("conversion") → one row, which the server API then sees as duplicate; another origin cannot post', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
-import { createTestApp, TestApp } from './test-app';
+import { TestApp, useTestApp } from './test-app';
 import { ClicksService } from '../src/modules/clicks/clicks.service';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
 import { LinkSigner } from '../src/modules/tag/link-signer';
@@ -39,16 +39,7 @@ async function rowsOf(
 }
 
 describe('browser path (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    t = await createTestApp();
-    api = new ApiClient(t.app);
-    f = await makePartner(api, undefined, [ORIGIN, 'http://localhost:8080']);
-  });
-  afterAll(() => t.close());
+  const { t, api, partner: f } = useTestApp({ origins: [ORIGIN, 'http://localhost:8080'] });
   afterEach(() => {
     t.clock.offsetMs = 0;
     jest.restoreAllMocks();
@@ -384,22 +375,19 @@ describe('browser path (e2e)', () => {
 });
 
 describe('Tag endpoint rate limits (e2e)', () => {
-  let t: TestApp;
-  let api: ApiClient;
-  let f: Fixture;
-
-  beforeAll(async () => {
-    // The requests come through a trusted proxy (inject's 127.0.0.1), which names the client in X-Forwarded-For.
-    t = await createTestApp({
+  // The requests come through a trusted proxy (inject's 127.0.0.1), which names the client in X-Forwarded-For.
+  const {
+    t,
+    api,
+    partner: f,
+  } = useTestApp({
+    env: {
       TAG_RATE_LIMIT_PER_CLICK: '3',
       TAG_RATE_LIMIT_PER_ADDRESS: '8',
       TAG_RATE_WINDOW: '60s',
       TRUST_PROXY: '127.0.0.1',
-    });
-    api = new ApiClient(t.app);
-    f = await makePartner(api);
+    },
   });
-  afterAll(() => t.close());
 
   it('limits one click, then one client address, with 429 and Retry-After', async () => {
     const c = await signedClick(api, f);

@@ -8,6 +8,7 @@ import { AppModule } from '../src/app.module';
 import { Clock } from '../src/common/clock';
 import { APP_CONFIG, AppConfig, loadConfig } from '../src/config/app-config';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../src/http-app';
+import { ApiClient, Fixture, makePartner } from './api-client';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnop';
 
@@ -62,4 +63,36 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, clock, config, close: () => app.close() };
+}
+
+export interface UsedTestApp {
+  /** The booted app (filled in by beforeAll). */
+  t: TestApp;
+  /** A client of that app. */
+  api: ApiClient;
+  /** The first of `partners` (made through the admin API, each with a tag and keys). */
+  partner: Fixture;
+  partners: Fixture[];
+}
+
+/**
+ * The setup every e2e spec shares, in one line at the top of its describe block: boots the app
+ * (with `env`) in beforeAll, makes `partners` partners (one by default; `origins` for their tag),
+ * and closes the app in afterAll. The objects it returns are filled in by beforeAll, so a spec
+ * can destructure them at once: `const { t, api, partner: f } = useTestApp();`.
+ */
+export function useTestApp(
+  opts: { env?: Record<string, string>; partners?: number; origins?: string[] } = {},
+): UsedTestApp {
+  const t = {} as TestApp;
+  const api = new ApiClient(() => t.app);
+  const partners = Array.from({ length: opts.partners ?? 1 }, () => ({}) as Fixture);
+  beforeAll(async () => {
+    Object.assign(t, await createTestApp(opts.env));
+    for (const p of partners) Object.assign(p, await makePartner(api, undefined, opts.origins));
+  });
+  afterAll(async () => {
+    await t.close?.();
+  });
+  return { t, api, partner: partners[0], partners };
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AppError } from '../../common/errors';
 import { validateOptionalBody } from '../../common/query';
+import { TransactionScope } from '../../database/transaction-scope';
 import { AuditService } from '../audit/audit.service';
 import { AuthService, IssuedKey, KeyMetadata, RotatedKey } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
@@ -29,7 +30,10 @@ import {
   UpdateTagDto,
 } from './admin.dto';
 
-/** Composes what the other modules export; owns no tables. Every write is audited. */
+/**
+ * Composes what the other modules export; owns no tables. Every write is audited, in the write's
+ * own transaction: when the audit entry cannot be written, the write is rolled back.
+ */
 @Injectable()
 export class AdminService {
   constructor(
@@ -37,21 +41,26 @@ export class AdminService {
     private readonly auth: AuthService,
     private readonly conversions: ConversionReadsService,
     private readonly audit: AuditService,
+    private readonly tx: TransactionScope,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   // ---- writes (admin keys) ----
 
-  async createPartner(actor: Principal, dto: CreatePartnerDto): Promise<PartnerView> {
-    const p = await this.partners.createPartner(dto.name);
-    await this.audit.record(actor, 'partner.create', 'partner', p.id, null, p);
-    return p;
+  createPartner(actor: Principal, dto: CreatePartnerDto): Promise<PartnerView> {
+    return this.tx.run(async () => {
+      const p = await this.partners.createPartner(dto.name);
+      await this.audit.record(actor, 'partner.create', 'partner', p.id, null, p);
+      return p;
+    });
   }
 
-  async createTag(actor: Principal, partnerId: string, dto: CreateTagDto): Promise<TagView> {
-    const t = await this.partners.createTag(partnerId, dto.name, dto.allowed_origins ?? []);
-    await this.audit.record(actor, 'tag.create', 'tag', t.id, null, t);
-    return t;
+  createTag(actor: Principal, partnerId: string, dto: CreateTagDto): Promise<TagView> {
+    return this.tx.run(async () => {
+      const t = await this.partners.createTag(partnerId, dto.name, dto.allowed_origins ?? []);
+      await this.audit.record(actor, 'tag.create', 'tag', t.id, null, t);
+      return t;
+    });
   }
 
   async createApiKey(actor: Principal, dto: CreateApiKeyDto): Promise<IssuedKey> {
@@ -71,10 +80,13 @@ export class AdminService {
         },
       ]);
     }
-    if (partnerId !== null && !(await this.partners.partnerExists(partnerId))) throw new AppError('partner_not_found');
-    const issued = await this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
-    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, await this.auth.getKey(issued.id));
-    return issued;
+    return this.tx.run(async () => {
+      if (partnerId !== null && !(await this.partners.partnerExists(partnerId)))
+        throw new AppError('partner_not_found');
+      const issued = await this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
+      await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, await this.auth.getKey(issued.id));
+      return issued;
+    });
   }
 
   async setPartnerRateLimit(
@@ -82,17 +94,19 @@ export class AdminService {
     partnerId: string,
     perMinute: number | null,
   ): Promise<{ partner_id: string; rate_limit_per_minute: number | null; effective_per_minute: number }> {
-    const before = await this.partners.setRateLimit(partnerId, perMinute);
-    if (before !== perMinute) {
-      await this.audit.record(
-        actor,
-        'partner.rate_limit',
-        'partner',
-        partnerId,
-        { rate_limit_per_minute: before },
-        { rate_limit_per_minute: perMinute },
-      );
-    }
+    await this.tx.run(async () => {
+      const before = await this.partners.setRateLimit(partnerId, perMinute);
+      if (before !== perMinute) {
+        await this.audit.record(
+          actor,
+          'partner.rate_limit',
+          'partner',
+          partnerId,
+          { rate_limit_per_minute: before },
+          { rate_limit_per_minute: perMinute },
+        );
+      }
+    });
     return {
       partner_id: partnerId,
       rate_limit_per_minute: perMinute,
@@ -100,57 +114,74 @@ export class AdminService {
     };
   }
 
-  async revokeApiKey(actor: Principal, id: string): Promise<void> {
-    const before = await this.auth.getKey(id);
-    await this.auth.revokeApiKey(id);
-    if (!before.revoked_at)
-      await this.audit.record(actor, 'key.revoke', 'api_key', id, before, await this.auth.getKey(id));
+  revokeApiKey(actor: Principal, id: string): Promise<void> {
+    return this.tx.run(async () => {
+      const before = await this.auth.getKey(id);
+      await this.auth.revokeApiKey(id);
+      if (!before.revoked_at)
+        await this.audit.record(actor, 'key.revoke', 'api_key', id, before, await this.auth.getKey(id));
+    });
   }
 
-  async renamePartner(actor: Principal, id: string, dto: RenamePartnerDto): Promise<PartnerStateView> {
-    const { before, after } = await this.partners.renamePartner(id, dto.name);
-    await this.audit.record(actor, 'partner.rename', 'partner', id, before, after);
-    return after;
+  renamePartner(actor: Principal, id: string, dto: RenamePartnerDto): Promise<PartnerStateView> {
+    return this.tx.run(async () => {
+      const { before, after } = await this.partners.renamePartner(id, dto.name);
+      await this.audit.record(actor, 'partner.rename', 'partner', id, before, after);
+      return after;
+    });
   }
 
   /** Disables a partner: its keys stop working at once on this replica, within KEY_CACHE_TTL_MS on others. */
   async disablePartner(actor: Principal, id: string): Promise<PartnerStateView> {
-    const { before, after } = await this.partners.setPartnerDisabled(id, true);
+    const after = await this.tx.run(async () => {
+      const change = await this.partners.setPartnerDisabled(id, true);
+      if (!change.before.disabled_at)
+        await this.audit.record(actor, 'partner.disable', 'partner', id, change.before, change.after);
+      return change.after;
+    });
+    // After the commit: a key looked up meanwhile would otherwise be cached as still working.
     this.auth.forgetPartner(id);
-    if (!before.disabled_at) await this.audit.record(actor, 'partner.disable', 'partner', id, before, after);
     return after;
   }
 
   async enablePartner(actor: Principal, id: string): Promise<PartnerStateView> {
-    const { before, after } = await this.partners.setPartnerDisabled(id, false);
+    const after = await this.tx.run(async () => {
+      const change = await this.partners.setPartnerDisabled(id, false);
+      if (change.before.disabled_at)
+        await this.audit.record(actor, 'partner.enable', 'partner', id, change.before, change.after);
+      return change.after;
+    });
     this.auth.forgetPartner(id);
-    if (before.disabled_at) await this.audit.record(actor, 'partner.enable', 'partner', id, before, after);
     return after;
   }
 
-  async updateTag(actor: Principal, id: string, dto: UpdateTagDto): Promise<TagView> {
-    const { before, after } = await this.partners.updateTag(id, {
-      name: dto.name ?? undefined,
-      allowed_origins: dto.allowed_origins ?? undefined,
+  updateTag(actor: Principal, id: string, dto: UpdateTagDto): Promise<TagView> {
+    return this.tx.run(async () => {
+      const { before, after } = await this.partners.updateTag(id, {
+        name: dto.name ?? undefined,
+        allowed_origins: dto.allowed_origins ?? undefined,
+      });
+      await this.audit.record(actor, 'tag.update', 'tag', id, before, after);
+      return after;
     });
-    await this.audit.record(actor, 'tag.update', 'tag', id, before, after);
-    return after;
   }
 
   async rotateApiKey(actor: Principal, id: string, body: unknown): Promise<RotatedKey> {
     const dto = await validateOptionalBody(RotateApiKeyDto, body);
     const grace = dto.grace_seconds ?? DEFAULT_GRACE_SECONDS;
-    const { before, after, issued } = await this.auth.rotateApiKey(id, grace * 1000);
-    await this.audit.record(actor, 'key.rotate', 'api_key', id, before, {
-      ...after,
-      replaced_by: issued.id,
-      grace_seconds: grace,
+    return this.tx.run(async () => {
+      const { before, after, issued } = await this.auth.rotateApiKey(id, grace * 1000);
+      await this.audit.record(actor, 'key.rotate', 'api_key', id, before, {
+        ...after,
+        replaced_by: issued.id,
+        grace_seconds: grace,
+      });
+      await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, {
+        ...(await this.auth.getKey(issued.id)),
+        replaces: id,
+      });
+      return issued;
     });
-    await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, {
-      ...(await this.auth.getKey(issued.id)),
-      replaces: id,
-    });
-    return issued;
   }
 
   // ---- reads (support and admin keys) ----

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import type { Cursor } from '../../common/query';
 import { sqliteTime } from '../../database/column-types';
+import { TransactionScope } from '../../database/transaction-scope';
 import { AuditEntry } from './audit-entry.entity';
 
 export interface AuditFilter {
@@ -17,8 +18,8 @@ export class AuditRepository {
   private readonly repo: Repository<AuditEntry>;
   private readonly isPostgres: boolean;
 
-  constructor(@InjectDataSource() ds: DataSource) {
-    this.repo = ds.getRepository(AuditEntry);
+  constructor(@InjectDataSource() ds: DataSource, tx: TransactionScope) {
+    this.repo = tx.repository(AuditEntry);
     this.isPostgres = ds.options.type === 'postgres';
   }
 

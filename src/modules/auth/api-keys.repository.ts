@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Not, Repository } from 'typeorm';
 import { fromDbTime, sqliteTime } from '../../database/column-types';
+import { TransactionScope } from '../../database/transaction-scope';
 import { ApiKey, Role } from './api-key.entity';
 
 export interface KeyRecord {
@@ -17,8 +18,11 @@ export interface KeyRecord {
 export class ApiKeysRepository {
   private readonly repo: Repository<ApiKey>;
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
-    this.repo = ds.getRepository(ApiKey);
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    tx: TransactionScope,
+  ) {
+    this.repo = tx.repository(ApiKey);
   }
 
   /** The key with this hash and its partner's state, in one query. */

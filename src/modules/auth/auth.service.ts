@@ -5,6 +5,7 @@ import { AppError } from '../../common/errors';
 import { Clock } from '../../common/clock';
 import { TtlCache } from '../../common/ttl-cache';
 import { AuthFailureThrottle } from './auth-failure-throttle';
+import { afterCommit } from '../../database/transaction-scope';
 import { ApiKey, Role } from './api-key.entity';
 import { ApiKeysRepository, KeyRecord } from './api-keys.repository';
 import type { Principal } from './principal';
@@ -189,7 +190,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const key = await this.keys.findById(id);
     if (!key) throw new AppError('api_key_not_found');
     if (!key.revoked_at) await this.keys.revoke(id, this.clock.now());
-    this.cache.delete(key.key_hash);
+    afterCommit(() => this.cache.delete(key.key_hash));
   }
 
   /** Every key's metadata, or one partner's; last_used_at includes uses not yet written. */
@@ -221,7 +222,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
     const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });
     await this.keys.setExpiry(id, newExpiry);
-    this.cache.delete(old.key_hash);
+    afterCommit(() => this.cache.delete(old.key_hash));
     return {
       before: this.toMetadata(old),
       after: this.toMetadata({ ...old, expires_at: newExpiry }),
@@ -270,11 +271,15 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     if (await this.keys.hasActiveAdmin()) return;
     const issued = await this.createApiKey({ role: 'admin', name: 'bootstrap (generated)' });
     this.logger.warn(
-      `No admin key existed, so one was generated. It is shown only this once:\n\n    ${issued.key}\n\n` +
-        `Use it as "Authorization: Bearer ${issued.key}" on /admin routes, e.g. to create a partner:\n` +
+      'No admin key existed, so one was generated: it is printed once, on stderr, on a line of its own.',
+    );
+    // Plain text, not a log line: the key stays easy to copy, never inside an escaped JSON string.
+    process.stderr.write(
+      `\nThe generated admin key (shown only this once):\n\n${issued.key}\n\n` +
+        `Use it as "Authorization: Bearer <key>" on /admin routes, e.g. to create a partner:\n` +
         `    curl -X POST http://localhost:${this.config.port}/admin/partners -H "Authorization: Bearer ${issued.key}" ` +
         `-H "Content-Type: application/json" -d '{"name":"Acme"}'\n` +
-        `Set BOOTSTRAP_ADMIN_KEY to choose the secret yourself.`,
+        `Set BOOTSTRAP_ADMIN_KEY to choose the secret yourself.\n\n`,
     );
   }
 }

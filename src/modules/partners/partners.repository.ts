@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
+import { TransactionScope } from '../../database/transaction-scope';
 import { Partner } from './partner.entity';
 import { Tag } from './tag.entity';
 
@@ -9,9 +9,9 @@ export class PartnersRepository {
   private readonly partners: Repository<Partner>;
   private readonly tags: Repository<Tag>;
 
-  constructor(@InjectDataSource() ds: DataSource) {
-    this.partners = ds.getRepository(Partner);
-    this.tags = ds.getRepository(Tag);
+  constructor(tx: TransactionScope) {
+    this.partners = tx.repository(Partner);
+    this.tags = tx.repository(Tag);
   }
 
   insertPartner(p: Partner): Promise<unknown> {

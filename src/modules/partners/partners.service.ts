@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { TtlCache } from '../../common/ttl-cache';
+import { afterCommit } from '../../database/transaction-scope';
 import { Partner } from './partner.entity';
 import { PartnersRepository } from './partners.repository';
 import { Tag } from './tag.entity';
@@ -106,7 +107,7 @@ export class PartnersService {
     const before = await this.repo.findRateLimit(partnerId);
     if (before === undefined || !(await this.repo.setRateLimit(partnerId, perMinute)))
       throw new AppError('partner_not_found');
-    this.rateLimits.delete(partnerId);
+    afterCommit(() => this.rateLimits.delete(partnerId));
     return before;
   }
 
@@ -132,8 +133,10 @@ export class PartnersService {
       created_at: this.clock.now(),
     };
     await this.repo.insertTag(t);
-    this.partnerTags.delete(partnerId);
-    this.anyTagOrigins.clear();
+    afterCommit(() => {
+      this.partnerTags.delete(partnerId);
+      this.anyTagOrigins.clear();
+    });
     return toTagView(t);
   }
 
@@ -172,8 +175,11 @@ export class PartnersService {
     if (disabled && !at) at = this.clock.now();
     if (!disabled) at = null;
     if ((at?.getTime() ?? null) !== (p.disabled_at?.getTime() ?? null)) await this.repo.setPartnerDisabledAt(id, at);
-    this.tagAccessCache.deleteWhere((a) => a?.partnerId === id);
-    this.anyTagOrigins.clear();
+    // After the commit, so a reader between the write and the commit cannot re-cache the old state.
+    afterCommit(() => {
+      this.tagAccessCache.deleteWhere((a) => a?.partnerId === id);
+      this.anyTagOrigins.clear();
+    });
     return { before: toPartnerStateView(p), after: toPartnerStateView({ ...p, disabled_at: at }) };
   }
 
@@ -189,8 +195,10 @@ export class PartnersService {
     if (changes.allowed_origins !== undefined) next.allowed_origins = this.normaliseOrigins(changes.allowed_origins);
     await this.repo.updateTag(id, { name: next.name, allowed_origins: next.allowed_origins });
     // Origins changed: this process forgets them at once; other replicas within KEY_CACHE_TTL_MS.
-    this.tagAccessCache.delete(id);
-    this.anyTagOrigins.clear();
+    afterCommit(() => {
+      this.tagAccessCache.delete(id);
+      this.anyTagOrigins.clear();
+    });
     return { before: toTagView(t), after: toTagView(next) };
   }
 

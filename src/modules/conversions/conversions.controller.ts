@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { CurrentPrincipal, Roles } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
-import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
+import { ConversionBody, ConversionCommand } from './conversion.command';
+import { ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
 import { CountConversions } from '../observability/conversion-metrics';
@@ -57,8 +58,8 @@ export class ConversionsController {
   createConversion(
     @CurrentPrincipal() principal: Principal,
     @IdempotencyKey() idempotencyKey: string | null,
-    @Body() body: ConversionBodyDto,
+    @ConversionBody() command: ConversionCommand,
   ): Promise<ConversionResultDto> {
-    return this.conversions.record({ partnerId: principal.partnerId!, source: 'api', idempotencyKey }, body);
+    return this.conversions.record({ partnerId: principal.partnerId!, source: 'api', idempotencyKey }, command);
   }
 }

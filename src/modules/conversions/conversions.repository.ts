@@ -321,7 +321,8 @@ export class ConversionsRepository {
 
   private recordSqliteOne(s: ReturnType<ConversionsRepository['sqliteStatements']>, it: BatchItem): RecordOutcome {
     const params = sqliteParams(this.dialect, INPUTS, it);
-    const click = s.click.get(params) as Record<string, unknown>;
+    // No row when there is no such click: then nothing is found and nothing is attributable.
+    const click = (s.click.get(params) as Record<string, unknown> | undefined) ?? {};
     const facts = clickFactsOf(click);
     if (!click.attributable) return { click: facts, claimed_id: null, inserted_id: null };
     let claimedId: string | null = null;
@@ -349,7 +350,7 @@ export class ConversionsRepository {
         click: db.prepare(
           `SELECT ${clickFactsSql((n) => `c.${n}`)}, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
              ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable
-           FROM (SELECT @click_id AS click_id) i LEFT JOIN clicks c ON c.click_id = i.click_id`,
+           FROM clicks c WHERE c.click_id = @click_id`,
         ),
         held: db.prepare(sqliteHeld(e)),
         claim: db.prepare(sqliteClaim(e)),

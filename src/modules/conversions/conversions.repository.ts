@@ -3,7 +3,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseUnavailable } from '../../common/db-errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { Dialect, Param, PgParams, SqliteHandle, sqliteParams, SqliteStatement } from '../../database/dialect';
+import {
+  Dialect,
+  NamedStatement,
+  Param,
+  PgParams,
+  prepareNamed,
+  SqliteHandle,
+  sqliteParams,
+} from '../../database/dialect';
 import { WriteBatcher } from '../../database/write-batcher';
 import {
   ATTRIBUTION_CLICK_COLUMNS,
@@ -185,10 +193,10 @@ export class ConversionsRepository {
   private readonly pg: { params: PgParams<BatchItem>; batch: string; full: string };
   private sqlite?: {
     transaction: SqliteHandle['transaction'];
-    click: SqliteStatement;
-    held: SqliteStatement;
-    claim: SqliteStatement;
-    insert: SqliteStatement;
+    click: NamedStatement;
+    held: NamedStatement;
+    claim: NamedStatement;
+    insert: NamedStatement;
   };
 
   constructor(
@@ -347,14 +355,15 @@ export class ConversionsRepository {
       const ins = insertConversion((n) => `@${n}`, click);
       this.sqlite = {
         transaction: db.transaction.bind(db),
-        click: db.prepare(
+        click: prepareNamed(
+          db,
           `SELECT ${clickFactsSql((n) => `c.${n}`)}, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
              ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable
            FROM clicks c WHERE c.click_id = @click_id`,
         ),
-        held: db.prepare(sqliteHeld(e)),
-        claim: db.prepare(sqliteClaim(e)),
-        insert: db.prepare(`INSERT INTO conversions (${ins.columns}) VALUES (${ins.exprs})`),
+        held: prepareNamed(db, sqliteHeld(e)),
+        claim: prepareNamed(db, sqliteClaim(e)),
+        insert: prepareNamed(db, `INSERT INTO conversions (${ins.columns}) VALUES (${ins.exprs})`),
       };
     }
     return this.sqlite;

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { Dialect, Param, PgParams, sqliteParams } from './dialect';
+import { Dialect, Param, PgParams, prepareNamed, sqliteParams } from './dialect';
 
 const ds = (type: string, driver: object = {}) => ({ options: { type }, driver }) as unknown as DataSource;
 
@@ -61,5 +61,14 @@ describe('Dialect', () => {
     expect(new Dialect(ds('better-sqlite3', { master: pool })).pgPoolIfAny()).toBeUndefined();
     expect(() => new Dialect(ds('postgres')).pgPool()).toThrow('no PostgreSQL pool');
     expect(() => new Dialect(ds('better-sqlite3')).sqlite()).toThrow('no SQLite handle');
+  });
+
+  it('binds @name statements positionally, a name used twice bound twice, a missing one refused', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const db = new (require('better-sqlite3'))(':memory:');
+    const s = prepareNamed(db, 'SELECT @b AS b, @a AS a, @b || @a AS ba');
+    expect(s.get({ a: 'x', b: 'y', unused: 1 })).toEqual({ b: 'y', a: 'x', ba: 'yx' });
+    expect(() => s.get({ a: 'x' })).toThrow('Missing named parameter "b"');
+    db.close();
   });
 });

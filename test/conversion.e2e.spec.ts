@@ -401,6 +401,15 @@ describe('POST /api/conversion (e2e)', () => {
       expect(row.page_url).toBe('https://shop.example.com/done');
     });
 
+    it('keeps sig and exp of a server body under params.extra too (only the Tag drops its own signed click)', async () => {
+      const click = await makeClick(api, f);
+      const r = await post(conversionBody(click, { sig: 'partner-own-sig', exp: 42 }));
+      expect(r.body.status).toBe('ok');
+      const [row] = await conversionRows(t, click);
+      const params = typeof row.params === 'string' ? JSON.parse(row.params) : row.params;
+      expect(params).toEqual({ extra: { sig: 'partner-own-sig', exp: 42 } });
+    });
+
     it('defaults event_type to purchase_completed; null optional fields are absent', async () => {
       const click = await makeClick(api, f);
       const r = await post(

@@ -7,6 +7,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { normaliseOrigin, PartnersService } from '../partners/partners.service';
 import { Click } from './click.entity';
 import { AttachBidDto, ClickView, RegisterClickDto, SignedClickView } from './click.dto';
+import { attributionFailure, ClickFacts } from './click-attribution';
 import { ClickSigner, SignatureCheck } from './click-signer';
 import { ClicksRepository } from './clicks.repository';
 
@@ -22,12 +23,7 @@ export function toClickView(c: Click): ClickView {
   };
 }
 
-/** What the conversion path learnt about a click, seen through the caller's partner. */
-export interface ClickFacts {
-  found: boolean;
-  partner_id: string | null;
-  has_bid: boolean;
-}
+export type { ClickFacts } from './click-attribution';
 
 /** Where a signed click may be used from: its partner and its tag's allowed origins. */
 export interface ClickAccess {
@@ -156,7 +152,8 @@ export class ClicksService {
 
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */
   assertAttributable(facts: ClickFacts, partnerId: string): void {
-    if (!facts.found || facts.partner_id !== partnerId) throw new AppError('click_not_found');
-    if (!facts.has_bid) throw new AppError('click_missing_bid');
+    const failure = attributionFailure(facts, partnerId);
+    if (failure === 'click_not_found') throw new AppError('click_not_found');
+    if (failure === 'click_missing_bid') throw new AppError('click_missing_bid');
   }
 }

@@ -6,7 +6,7 @@ import { DedupService } from '../dedup/dedup.service';
 import { MetricsService } from '../observability/metrics.service';
 import { BATCH_MAX_ITEMS, ConversionBatchResponseDto, ConversionBatchResultDto } from './conversion-batch.dto';
 import { validateConversionItem, ValidConversionItem } from './conversion-item.validation';
-import { ConversionsService, DEFAULT_EVENT_TYPE } from './conversions.service';
+import { ConversionsService } from './conversions.service';
 
 /** The metrics label of conversions that came in a batch. */
 export const BATCH_SOURCE = 'batch';
@@ -82,15 +82,18 @@ export class ConversionBatchService {
   private claimKey(c: ValidConversionItem): string | null {
     const key = this.dedup.resolveKey({
       idempotencyKey: c.idempotencyKey,
-      eventId: c.body.event_id ?? null,
-      orderId: c.body.order_id ?? null,
+      eventId: c.command.event_id,
+      orderId: c.command.order_id,
     });
-    return key ? JSON.stringify([key.value, c.body.click_id, c.body.event_type ?? DEFAULT_EVENT_TYPE]) : null;
+    return key ? JSON.stringify([key.value, c.command.click_id, c.command.event_type]) : null;
   }
 
   private async recordItem(partnerId: string, index: number, c: ValidConversionItem): Promise<ItemOutcome> {
     try {
-      const r = await this.conversions.record({ partnerId, source: 'api', idempotencyKey: c.idempotencyKey }, c.body);
+      const r = await this.conversions.record(
+        { partnerId, source: 'api', idempotencyKey: c.idempotencyKey },
+        c.command,
+      );
       return { result: { index, ...r }, kind: r.status, reachedDatabase: true };
     } catch (e) {
       const { status, body } = toResponse(e);

@@ -2,13 +2,14 @@ import { validate } from 'class-validator';
 import { ValidationIssue } from '../../common/errors';
 import { findUnstorableText } from '../../common/parsers';
 import { compileFastCheck, toIssues } from '../../common/validation';
+import { ConversionCommand, toConversionCommand } from './conversion.command';
 import { ConversionBodyDto } from './conversion.dto';
 import { parseIdempotencyKey } from './idempotency-key';
 
-/** A batch item that passed the single route's body checks, split into its body and its own key. */
+/** A batch item that passed the single route's body checks: its command (built once) and its own key. */
 export interface ValidConversionItem {
   ok: true;
-  body: ConversionBodyDto;
+  command: ConversionCommand;
   idempotencyKey: string | null;
 }
 
@@ -25,8 +26,7 @@ const fastCheck = compileFastCheck(ConversionBodyDto);
  * `["body","conversions",i]`) instead of `["body"]`. The item's `idempotency_key` follows the
  * Idempotency-Key header's rule and is taken off the body, so it is never stored in params.extra.
  *
- * The one seam between the batch route and the single route's validation: when the pipe builds a
- * typed command, this is the function to point at the command builder.
+ * A valid item becomes the same ConversionCommand the single route's pipe builds.
  */
 export async function validateConversionItem(
   raw: unknown,
@@ -86,5 +86,5 @@ export async function validateConversionItem(
     issues.push(...toIssues(errors, where, path));
   }
   if (issues.length) return { ok: false, issues };
-  return { ok: true, body: body as ConversionBodyDto, idempotencyKey };
+  return { ok: true, command: toConversionCommand(body as ConversionBodyDto), idempotencyKey };
 }

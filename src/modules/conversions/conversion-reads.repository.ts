@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
-import { fromDbTime, sqliteTime } from '../../database/column-types';
 import type { Cursor } from '../../common/query';
+import { fromDbTime } from '../../database/column-types';
+import { Dialect } from '../../database/dialect';
 import { CONVERSION_COLUMNS } from './conversion.entity';
 
 /** Filters as the repository understands them: exact matches and a half-open time range. */
@@ -22,6 +23,75 @@ export type ConversionRow = Record<string, unknown>;
 /** Listings leave `params` out (it may be large); the detail view reads it too. */
 const LIST_COLUMNS = CONVERSION_COLUMNS.filter((c) => c !== 'params');
 
+/** One column of the CSV export: its header, how PostgreSQL writes it as text, and how a row read on SQLite maps to it. */
+export interface CsvColumn {
+  header: string;
+  /** What the cell holds (a `number` cell is a canonical decimal, never text to neutralise). */
+  kind: 'text' | 'number' | 'time' | 'json';
+  /** PostgreSQL: the cell as text, computed by the query (no Date, numeric or JSON parsing in Node). */
+  pg: string;
+  /** The cell from a row of CONVERSION_COLUMNS as TypeORM reads it (SQLite). */
+  cell(r: ConversionRow): string | null;
+}
+
+const text = (column: string): CsvColumn => ({
+  header: column,
+  kind: 'text',
+  pg: `c.${column}`,
+  cell: (r) => (r[column] === null || r[column] === undefined ? null : String(r[column])),
+});
+const time = (column: string): CsvColumn => ({
+  header: column,
+  kind: 'time',
+  pg: `to_char(c.${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  cell: (r) => fromDbTime(r[column])!.toISOString(),
+});
+
+/**
+ * The CSV export, described once: its header (in the contract's order), its query and its row
+ * mapping all come from this list.
+ */
+export const CSV_EXPORT: readonly CsvColumn[] = [
+  text('id'),
+  time('conversion_time'),
+  text('partner_id'),
+  text('tag_id'),
+  text('click_id'),
+  text('bid_id'),
+  text('source'),
+  text('event_type'),
+  {
+    header: 'conversion_value',
+    kind: 'number',
+    pg: 'trim_scale(c.conversion_value)::text',
+    cell: (r) => String(r.conversion_value),
+  },
+  text('currency'),
+  text('order_id'),
+  text('event_id'),
+  text('dedup_key'),
+  text('dedup_layer'),
+  text('page_url'),
+  text('referrer'),
+  text('user_agent'),
+  text('session_id'),
+  text('client_id'),
+  time('created_at'),
+  {
+    header: 'params_extra',
+    kind: 'json',
+    pg: `COALESCE((c.params->'extra')::text, '{}')`,
+    cell: (r) => {
+      const params = (typeof r.params === 'string' ? JSON.parse(r.params) : r.params) as { extra?: unknown } | null;
+      return JSON.stringify(params?.extra ?? {});
+    },
+  },
+];
+
+/** Where the keyset of the next export batch is read from a CSV row. */
+const CSV_ID = CSV_EXPORT.findIndex((c) => c.header === 'id');
+const CSV_TIME = CSV_EXPORT.findIndex((c) => c.header === 'conversion_time');
+
 /**
  * The read side of conversions: newest first by (conversion_time, id), keyset pagination only.
  * Every list query is `WHERE <filters> AND (conversion_time, id) < (cursor) ORDER BY
@@ -31,22 +101,22 @@ const LIST_COLUMNS = CONVERSION_COLUMNS.filter((c) => c !== 'params');
  */
 @Injectable()
 export class ConversionReadsRepository {
-  private readonly isPostgres: boolean;
+  private readonly dialect: Dialect;
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {
-    this.isPostgres = ds.options.type === 'postgres';
+    this.dialect = new Dialect(ds);
   }
 
   /** At most `limit` rows after the cursor, newest first; `withParams` adds the params column. */
   page(filter: ConversionFilter, after: Cursor | null, limit: number, withParams = false): Promise<ConversionRow[]> {
-    const qb = this.base(filter, withParams);
-    if (after) {
-      qb.andWhere(`(c.conversion_time, c.id) < (${this.timeParam('after_t')}, :after_id)`, {
-        after_t: this.time(after.at),
-        after_id: after.id,
-      });
-    }
-    return qb.orderBy('c.conversion_time', 'DESC').addOrderBy('c.id', 'DESC').limit(limit).getRawMany<ConversionRow>();
+    const cols = withParams ? CONVERSION_COLUMNS : LIST_COLUMNS;
+    return this.listing(
+      filter,
+      after,
+      cols.map((col) => `c.${col} AS ${col}`),
+    )
+      .limit(limit)
+      .getRawMany<ConversionRow>();
   }
 
   /**
@@ -56,7 +126,7 @@ export class ConversionReadsRepository {
    */
   async *csvBatches(filter: ConversionFilter, batchSize: number): AsyncGenerator<(string | null)[][]> {
     const fetch = (after: Cursor | null) => {
-      const p = this.isPostgres
+      const p = this.dialect.isPostgres
         ? this.csvBatchPostgres(filter, after, batchSize)
         : this.csvBatchSqlite(filter, after, batchSize);
       p.catch(() => undefined); // a prefetch nobody awaits (the client left) must not crash the process
@@ -68,7 +138,7 @@ export class ConversionReadsRepository {
       const full = batch.length === batchSize;
       if (full) {
         const last = batch[batch.length - 1];
-        next = fetch({ at: new Date(last[1]!), id: last[0]! });
+        next = fetch({ at: new Date(last[CSV_TIME]!), id: last[CSV_ID]! });
       }
       if (batch.length) yield batch;
       if (!full) return;
@@ -76,41 +146,28 @@ export class ConversionReadsRepository {
   }
 
   /*
-   * PostgreSQL: straight to the driver's pool, rows as arrays of text (no Date, numeric or JSON
-   * parsing in Node); PostgreSQL formats the times and returns params.extra as stored.
+   * PostgreSQL: the listing's query with the CSV cells as its select list, straight to the driver's
+   * pool, rows as arrays of text: PostgreSQL formats the times and returns params.extra as stored.
    */
   private async csvBatchPostgres(
     filter: ConversionFilter,
     after: Cursor | null,
     limit: number,
   ): Promise<(string | null)[][]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const p = (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    };
-    for (const key of ['partner_id', 'tag_id', 'click_id', 'order_id', 'event_type', 'source'] as const) {
-      if (filter[key] !== undefined) where.push(`${key} = ${p(filter[key])}`);
-    }
-    if (filter.from) where.push(`conversion_time >= ${p(filter.from.toISOString())}::timestamptz`);
-    if (filter.to) where.push(`conversion_time < ${p(filter.to.toISOString())}::timestamptz`);
-    if (after) where.push(`(conversion_time, id) < (${p(after.at.toISOString())}::timestamptz, ${p(after.id)})`);
-    const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-    const sql =
-      `SELECT id, ${iso('conversion_time')}, partner_id, tag_id, click_id, bid_id, source, event_type, trim_scale(conversion_value)::text, ` +
-      `currency, order_id, event_id, dedup_key, dedup_layer, page_url, referrer, user_agent, session_id, client_id, ${iso('created_at')}, ` +
-      `COALESCE((params->'extra')::text, '{}') FROM conversions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ` +
-      `ORDER BY conversion_time DESC, id DESC LIMIT ${Number(limit)}`;
-    const pool = (this.ds.driver as unknown as { master: { query(q: object): Promise<{ rows: (string | null)[][] }> } })
-      .master;
-    const res = await pool.query({
-      text: sql,
+    const [text, values] = this.listing(
+      filter,
+      after,
+      CSV_EXPORT.map((c, i) => `${c.pg} AS cell_${i}`),
+    )
+      .limit(limit)
+      .getQueryAndParameters();
+    const res = await this.dialect.pgPool().query({
+      text,
       values,
       rowMode: 'array',
       types: { getTypeParser: () => (v: string) => v },
     });
-    return res.rows;
+    return res.rows as (string | null)[][];
   }
 
   private async csvBatchSqlite(
@@ -119,64 +176,42 @@ export class ConversionReadsRepository {
     limit: number,
   ): Promise<(string | null)[][]> {
     const rows = await this.page(filter, after, limit, true);
-    const iso = (v: unknown) => fromDbTime(v)!.toISOString();
-    const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
-    return rows.map((r) => {
-      const params = (typeof r.params === 'string' ? JSON.parse(r.params) : r.params) as { extra?: unknown } | null;
-      return [
-        r.id as string,
-        iso(r.conversion_time),
-        r.partner_id as string,
-        r.tag_id as string,
-        r.click_id as string,
-        r.bid_id as string,
-        r.source as string,
-        r.event_type as string,
-        String(r.conversion_value),
-        r.currency as string,
-        text(r.order_id),
-        text(r.event_id),
-        text(r.dedup_key),
-        text(r.dedup_layer),
-        text(r.page_url),
-        text(r.referrer),
-        text(r.user_agent),
-        text(r.session_id),
-        text(r.client_id),
-        iso(r.created_at),
-        JSON.stringify(params?.extra ?? {}),
-      ];
-    });
+    return rows.map((r) => CSV_EXPORT.map((c) => c.cell(r)));
   }
 
   async findById(id: string): Promise<ConversionRow | null> {
-    const row = await this.base({}, true).where('c.id = :id', { id }).getRawOne<ConversionRow>();
+    const row = await this.base(
+      {},
+      CONVERSION_COLUMNS.map((col) => `c.${col} AS ${col}`),
+    )
+      .andWhere('c.id = :id', { id })
+      .getRawOne<ConversionRow>();
     return row ?? null;
   }
 
-  private base(filter: ConversionFilter, withParams: boolean): SelectQueryBuilder<ConversionRow> {
-    const cols = withParams ? CONVERSION_COLUMNS : LIST_COLUMNS;
+  /** The filtered rows after the cursor, newest first, as `select`. */
+  private listing(filter: ConversionFilter, after: Cursor | null, select: string[]): SelectQueryBuilder<ConversionRow> {
+    const qb = this.base(filter, select);
+    if (after) {
+      const k = this.dialect.keysetBefore('c.conversion_time', 'c.id', after);
+      qb.andWhere(k.where, k.params);
+    }
+    return qb.orderBy('c.conversion_time', 'DESC').addOrderBy('c.id', 'DESC');
+  }
+
+  private base(filter: ConversionFilter, select: string[]): SelectQueryBuilder<ConversionRow> {
     const qb = this.ds
       .createQueryBuilder()
-      .select(cols.map((col) => `c.${col} AS ${col}`))
+      .select(select)
       .from('conversions', 'c') as SelectQueryBuilder<ConversionRow>;
     qb.where('1 = 1');
     for (const key of ['partner_id', 'tag_id', 'click_id', 'order_id', 'event_type', 'source'] as const) {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });
     }
-    if (filter.from)
-      qb.andWhere(`c.conversion_time >= ${this.timeParam('from_t')}`, { from_t: this.time(filter.from) });
-    if (filter.to) qb.andWhere(`c.conversion_time < ${this.timeParam('to_t')}`, { to_t: this.time(filter.to) });
+    const d = this.dialect;
+    if (filter.from) qb.andWhere(`c.conversion_time >= ${d.timeParam('from_t')}`, { from_t: d.time(filter.from) });
+    if (filter.to) qb.andWhere(`c.conversion_time < ${d.timeParam('to_t')}`, { to_t: d.time(filter.to) });
     return qb;
-  }
-
-  /** A timestamp parameter: timestamptz on PostgreSQL; on SQLite the UTC text TypeORM stores. */
-  private timeParam(name: string): string {
-    return this.isPostgres ? `CAST(:${name} AS timestamptz)` : `:${name}`;
-  }
-
-  private time(d: Date): string {
-    return this.isPostgres ? d.toISOString() : sqliteTime(d);
   }
 }

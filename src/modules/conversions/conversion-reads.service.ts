@@ -14,7 +14,7 @@ import {
   ConversionPageDto,
   DEFAULT_PAGE_SIZE,
 } from './conversion-query.dto';
-import { ConversionFilter, ConversionReadsRepository, ConversionRow } from './conversion-reads.repository';
+import { ConversionFilter, ConversionReadsRepository, ConversionRow, CSV_EXPORT } from './conversion-reads.repository';
 
 /**
  * Rows fetched per round trip while exporting. Measured on 1M rows: 500 keeps the service's RSS
@@ -25,29 +25,8 @@ const EXPORT_BATCH = 500;
 /** Conversions on a click are few; this bounds the answer of the click view all the same. */
 const MAX_CLICK_CONVERSIONS = 1000;
 
-export const CSV_COLUMNS = [
-  'id',
-  'conversion_time',
-  'partner_id',
-  'tag_id',
-  'click_id',
-  'bid_id',
-  'source',
-  'event_type',
-  'conversion_value',
-  'currency',
-  'order_id',
-  'event_id',
-  'dedup_key',
-  'dedup_layer',
-  'page_url',
-  'referrer',
-  'user_agent',
-  'session_id',
-  'client_id',
-  'created_at',
-  'params_extra',
-] as const;
+/** The CSV header, in the contract's order (from CSV_EXPORT, which also makes the query and the rows). */
+export const CSV_COLUMNS = CSV_EXPORT.map((c) => c.header);
 
 /**
  * CSV injection (OWASP): a spreadsheet runs a cell that starts with = + - @ tab or CR as a formula,

@@ -1,33 +1,77 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MONEY, TIMESTAMP } from '../../database/column-types';
+import type { Param } from '../../database/dialect';
+import type { DedupLayer } from '../dedup/dedup-claim.sql';
 
 export type ConversionSource = 'api' | 'tag';
-export type DedupLayer = 'idempotency_key' | 'event_id' | 'order_id';
+export type { DedupLayer };
 
-/** The columns of `conversions`, in the order the write statements list them (the one list of them). */
-export const CONVERSION_COLUMNS = [
-  'id',
-  'partner_id',
-  'tag_id',
-  'click_id',
-  'bid_id',
-  'source',
-  'event_type',
-  'conversion_time',
-  'conversion_value',
-  'currency',
-  'order_id',
-  'event_id',
-  'dedup_key',
-  'dedup_layer',
-  'page_url',
-  'referrer',
-  'user_agent',
-  'session_id',
-  'client_id',
-  'params',
-  'created_at',
-] as const;
+/** Everything one conversion row needs, already validated and normalised. */
+export interface NewConversion {
+  id: string;
+  partner_id: string;
+  /** The caller's tag override; the click's tag when null. */
+  tag_id: string | null;
+  click_id: string;
+  source: ConversionSource;
+  event_type: string;
+  conversion_time: Date;
+  conversion_value: string;
+  currency: string;
+  order_id: string | null;
+  event_id: string | null;
+  dedup_key: string | null;
+  dedup_layer: DedupLayer | null;
+  page_url: string | null;
+  referrer: string | null;
+  user_agent: string | null;
+  session_id: string | null;
+  client_id: string | null;
+  params: object;
+  created_at: Date;
+}
+
+/** One column a conversion writes: where its value comes from, and its PostgreSQL type. */
+export interface ConversionColumn {
+  column: keyof Conversion & string;
+  pgType: Param<NewConversion>['pgType'];
+  /** The value from the new conversion (a statement parameter named after the column); absent when it is the click's. */
+  value?: (n: NewConversion) => unknown;
+  /** The click's column written instead (when `value` is absent) or when the conversion's value is null. */
+  fromClick?: 'tag_id' | 'bid_id';
+}
+
+/**
+ * What a conversion writes, described once: every write statement (PostgreSQL's unnest arrays and
+ * INSERT … SELECT lists, SQLite's named parameters) is generated from this list, and
+ * test/conversion-round-trip.e2e.spec.ts writes a distinct value to each column and reads it back.
+ */
+export const CONVERSION_WRITE: readonly ConversionColumn[] = [
+  { column: 'id', pgType: 'varchar', value: (n) => n.id },
+  { column: 'partner_id', pgType: 'varchar', value: (n) => n.partner_id },
+  { column: 'tag_id', pgType: 'varchar', value: (n) => n.tag_id, fromClick: 'tag_id' },
+  { column: 'click_id', pgType: 'varchar', value: (n) => n.click_id },
+  { column: 'bid_id', pgType: 'varchar', fromClick: 'bid_id' },
+  { column: 'source', pgType: 'varchar', value: (n) => n.source },
+  { column: 'event_type', pgType: 'varchar', value: (n) => n.event_type },
+  { column: 'conversion_time', pgType: 'timestamptz', value: (n) => n.conversion_time },
+  { column: 'conversion_value', pgType: 'numeric', value: (n) => n.conversion_value },
+  { column: 'currency', pgType: 'varchar', value: (n) => n.currency },
+  { column: 'order_id', pgType: 'varchar', value: (n) => n.order_id },
+  { column: 'event_id', pgType: 'varchar', value: (n) => n.event_id },
+  { column: 'dedup_key', pgType: 'varchar', value: (n) => n.dedup_key },
+  { column: 'dedup_layer', pgType: 'varchar', value: (n) => n.dedup_layer },
+  { column: 'page_url', pgType: 'varchar', value: (n) => n.page_url },
+  { column: 'referrer', pgType: 'varchar', value: (n) => n.referrer },
+  { column: 'user_agent', pgType: 'varchar', value: (n) => n.user_agent },
+  { column: 'session_id', pgType: 'varchar', value: (n) => n.session_id },
+  { column: 'client_id', pgType: 'varchar', value: (n) => n.client_id },
+  { column: 'params', pgType: 'json', value: (n) => n.params },
+  { column: 'created_at', pgType: 'timestamptz', value: (n) => n.created_at },
+];
+
+/** The columns of `conversions`, in the order of CONVERSION_WRITE. */
+export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVERSION_WRITE.map((c) => c.column);
 
 @Entity('conversions')
 @Index('IDX_conversions_click', ['click_id'])

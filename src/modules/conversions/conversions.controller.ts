@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
-import { ConversionBodyDto, ConversionResultDto } from './conversion.dto';
+import { ConversionBody, ConversionCommand } from './conversion.command';
+import { ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
 import { CountConversions } from '../observability/conversion-metrics';
@@ -60,8 +61,8 @@ export class ConversionsController {
   createConversion(
     @CurrentPartner() partnerId: string,
     @IdempotencyKey() idempotencyKey: string | null,
-    @Body() body: ConversionBodyDto,
+    @ConversionBody() command: ConversionCommand,
   ): Promise<ConversionResultDto> {
-    return this.conversions.record({ partnerId, source: 'api', idempotencyKey }, body);
+    return this.conversions.record({ partnerId, source: 'api', idempotencyKey }, command);
   }
 }

@@ -3,12 +3,12 @@ import { AppError } from '../../common/errors';
 import { ConversionsRepository, NewConversion } from './conversions.repository';
 
 /** A PostgreSQL DataSource whose pg Pool is a fake: every statement it is asked to run is recorded. */
-function fakePostgres(answer: (name: string, values: unknown[]) => Record<string, unknown>[]) {
-  const calls: { name: string; values: unknown[] }[] = [];
+function fakePostgres(answer: (name: string, values: unknown[], text: string) => Record<string, unknown>[]) {
+  const calls: { name: string; values: unknown[]; text: string }[] = [];
   const pool = {
-    query: async ({ name, values }: { name: string; text: string; values: unknown[] }) => {
-      calls.push({ name, values });
-      return { rows: answer(name, values) };
+    query: async ({ name, text, values }: { name: string; text: string; values: unknown[] }) => {
+      calls.push({ name, values, text });
+      return { rows: answer(name, values, text) };
     },
   };
   const ds = { options: { type: 'postgres' }, driver: { master: pool } } as unknown as DataSource;
@@ -38,9 +38,18 @@ const conversion = (i: number): NewConversion => ({
   created_at: new Date('2026-05-26T12:35:00Z'),
 });
 
+/** One input column of the batch statement (an array), found by its name in the statement's `AS i(...)` list. */
+const input = (text: string, values: unknown[], column: string): unknown[] => {
+  const names = /AS i\(([^)]*)\)/
+    .exec(text)![1]
+    .split(',')
+    .map((n) => n.trim());
+  return values[names.indexOf(column)] as unknown[];
+};
+
 /** What the batch statement answers when it wrote every conversion it was given (one array per column). */
-const written = (values: unknown[]) =>
-  (values[4] as string[]).map((id, i) => ({
+const written = (values: unknown[], text: string) =>
+  (input(text, values, 'id') as string[]).map((id, i) => ({
     ord: String(i + 1),
     found: true,
     partner_id: 'p1',
@@ -51,26 +60,31 @@ const written = (values: unknown[]) =>
 
 describe('ConversionsRepository on PostgreSQL: batches', () => {
   it('writes concurrent conversions in one batch statement and answers each from its row', async () => {
-    const { repo, calls } = fakePostgres((name, values) => {
+    const { repo, calls } = fakePostgres((name, values, text) => {
       if (name !== 'conversions_record_batch') throw new Error(`unexpected ${name}`);
-      return written(values);
+      return written(values, text);
     });
     const out = await Promise.all([1, 2, 3].map((i) => repo.recordAtomically(conversion(i), 0)));
     expect(calls.map((c) => c.name)).toEqual(['conversions_record_batch']);
-    expect(calls[0].values[0]).toEqual(['clk-1', 'clk-2', 'clk-3']); // one array per column
+    expect(input(calls[0].text, calls[0].values, 'click_id')).toEqual(['clk-1', 'clk-2', 'clk-3']); // one array per column
     expect(out.map((o) => o.inserted_id)).toEqual(['id-1', 'id-2', 'id-3']);
   });
 
   it('retries each conversion on its own when the batch fails on one row or a deadlock (it wrote nothing)', async () => {
     for (const code of ['40P01', '22003', '23505']) {
-      const { repo, calls } = fakePostgres((name, values) => {
-        if ((values[4] as string[]).length > 1) throw Object.assign(new Error('batch failed'), { code });
-        return written(values);
+      const { repo, calls } = fakePostgres((name, values, text) => {
+        if (input(text, values, 'id').length > 1) throw Object.assign(new Error('batch failed'), { code });
+        return written(values, text);
       });
       const out = await Promise.all([1, 2, 3].map((i) => repo.recordAtomically(conversion(i), 0)));
       // The batch of three, then each conversion in a batch of its own.
-      expect(calls.map((c) => (c.values[4] as string[]).length)).toEqual([3, 1, 1, 1]);
-      expect(calls.map((c) => c.values[4])).toEqual([['id-1', 'id-2', 'id-3'], ['id-1'], ['id-2'], ['id-3']]);
+      expect(calls.map((c) => input(c.text, c.values, 'id').length)).toEqual([3, 1, 1, 1]);
+      expect(calls.map((c) => input(c.text, c.values, 'id'))).toEqual([
+        ['id-1', 'id-2', 'id-3'],
+        ['id-1'],
+        ['id-2'],
+        ['id-3'],
+      ]);
       expect(out.map((o) => o.inserted_id)).toEqual(['id-1', 'id-2', 'id-3']);
     }
   });
@@ -88,9 +102,9 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
     let release!: () => void;
     const stuck = new Promise<void>((r) => (release = r));
     const pool = {
-      query: async ({ values }: { values: unknown[] }) => {
+      query: async ({ values, text }: { values: unknown[]; text: string }) => {
         await stuck;
-        return { rows: written(values) };
+        return { rows: written(values, text) };
       },
     };
     const ds = { options: { type: 'postgres' }, driver: { master: pool } } as unknown as DataSource;

@@ -3,6 +3,7 @@ import { AppError } from '../../common/errors';
 import { loadConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
 import { DedupService } from '../dedup/dedup.service';
+import { toConversionCommand } from './conversion.command';
 import { ConversionsService } from './conversions.service';
 
 describe('ConversionsService.record outcomes', () => {
@@ -30,7 +31,7 @@ describe('ConversionsService.record outcomes', () => {
 
   it('answers ok with the written id, after normalising the row', async () => {
     const { svc, repo } = service({ claimed_id: 'X', inserted_id: 'X' });
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, body as never)).resolves.toEqual({
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
       status: 'ok',
       conversion_id: 'X',
     });
@@ -46,7 +47,9 @@ describe('ConversionsService.record outcomes', () => {
 
   it('answers duplicate with the matched id and layer', async () => {
     const { svc } = service({ claimed_id: 'EARLIER', inserted_id: null });
-    await expect(svc.record({ partnerId: 'p1', source: 'api', idempotencyKey: 'k' }, body as never)).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', idempotencyKey: 'k' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'EARLIER',
       matched_on: 'idempotency_key',
@@ -55,7 +58,9 @@ describe('ConversionsService.record outcomes', () => {
 
   it('answers a retryable 503, never a 500, when nothing was written and no claim could be named', async () => {
     const { svc } = service({ claimed_id: null, inserted_id: null });
-    const err = await svc.record({ partnerId: 'p1', source: 'api' }, body as never).catch((e: unknown) => e);
+    const err = await svc
+      .record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
   });

@@ -2,15 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
-import { parseCurrency, parseDateTime, parseNumberLike, toDecimalString } from '../../common/parsers';
 import { ClicksService } from '../clicks/clicks.service';
 import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
 import type { ConversionSource } from './conversion.entity';
-import { CONVERSION_FIELDS, ConversionBodyDto, ConversionResultDto } from './conversion.dto';
+import { ConversionCommand } from './conversion.command';
+import { ConversionResultDto } from './conversion.dto';
 import { ConversionsRepository, NewConversion } from './conversions.repository';
 
-export const DEFAULT_EVENT_TYPE = 'purchase_completed';
+export { DEFAULT_EVENT_TYPE } from './conversion.command';
 
 /** Where a conversion came from and on whose behalf. */
 export interface RecordContext {
@@ -18,9 +18,6 @@ export interface RecordContext {
   source: ConversionSource;
   idempotencyKey?: string | null;
 }
-
-/** Body keys that belong to the transport of another path (the Tag's signature), never stored. */
-const TRANSPORT_FIELDS = new Set(['sig', 'exp']);
 
 /** The one path every conversion takes, whichever door it came in by. */
 @Injectable()
@@ -33,52 +30,44 @@ export class ConversionsService {
     private readonly clock: Clock,
   ) {}
 
-  async record(
-    ctx: RecordContext,
-    body: ConversionBodyDto,
-    transportFields = TRANSPORT_FIELDS,
-  ): Promise<ConversionResultDto> {
-    const tagId = body.tag_id ?? null;
-    if (tagId !== null && !(await this.partners.isPartnerTag(ctx.partnerId, tagId))) {
+  async record(ctx: RecordContext, cmd: ConversionCommand): Promise<ConversionResultDto> {
+    if (cmd.tag_id !== null && !(await this.partners.isPartnerTag(ctx.partnerId, cmd.tag_id))) {
       throw AppError.validation([
         {
           type: 'value_error',
           loc: ['body', 'tag_id'],
           msg: 'Value error, not one of your tags',
-          input: tagId,
+          input: cmd.tag_id,
           ctx: { error: 'not one of your tags' },
         },
       ]);
     }
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(body)) {
-      if (!CONVERSION_FIELDS.has(k) && !transportFields.has(k)) extra[k] = v;
-    }
-    const eventType = body.event_type ?? DEFAULT_EVENT_TYPE;
-    const orderId = body.order_id ?? null;
-    const eventId = body.event_id ?? null;
-    const key = this.dedup.resolveKey({ idempotencyKey: ctx.idempotencyKey, eventId, orderId });
+    const key = this.dedup.resolveKey({
+      idempotencyKey: ctx.idempotencyKey,
+      eventId: cmd.event_id,
+      orderId: cmd.order_id,
+    });
     const now = this.clock.now();
     const row: NewConversion = {
       id: randomUUID(),
       partner_id: ctx.partnerId,
-      tag_id: tagId,
-      click_id: body.click_id,
+      tag_id: cmd.tag_id,
+      click_id: cmd.click_id,
       source: ctx.source,
-      event_type: eventType,
-      conversion_time: (parseDateTime(body.conversion_time) as { date: Date }).date,
-      conversion_value: toDecimalString(parseNumberLike(body.conversion_value)!),
-      currency: parseCurrency(body.currency)!,
-      order_id: orderId,
-      event_id: eventId,
+      event_type: cmd.event_type,
+      conversion_time: cmd.conversion_time,
+      conversion_value: cmd.conversion_value,
+      currency: cmd.currency,
+      order_id: cmd.order_id,
+      event_id: cmd.event_id,
       dedup_key: key?.value ?? null,
       dedup_layer: key?.layer ?? null,
-      page_url: body.page_url ?? null,
-      referrer: body.referrer ?? null,
-      user_agent: body.user_agent ?? null,
-      session_id: body.session_id ?? null,
-      client_id: body.client_id ?? null,
-      params: { extra },
+      page_url: cmd.page_url,
+      referrer: cmd.referrer,
+      user_agent: cmd.user_agent,
+      session_id: cmd.session_id,
+      client_id: cmd.client_id,
+      params: { extra: cmd.extra },
       created_at: now,
     };
     const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now));

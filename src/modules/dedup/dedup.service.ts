@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import type { DedupLayer } from '../conversions/conversion.entity';
+import type { DedupLayer } from './dedup-claim.sql';
+
+export type { DedupLayer };
 
 export interface DedupKey {
   /** The key's value, whichever layer it came from (header `order_123` = order_id `order_123`). */

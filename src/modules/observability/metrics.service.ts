@@ -2,13 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-
-interface PgPoolLike {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-  options?: { max?: number };
-}
+import { Dialect } from '../../database/dialect';
 
 /**
  * The service's Prometheus metrics, in a registry of its own (not prom-client's global one, so
@@ -49,10 +43,8 @@ export class MetricsService {
 
   constructor(@InjectDataSource() ds: DataSource) {
     collectDefaultMetrics({ register: this.registry });
-    const pool = (): PgPoolLike | undefined =>
-      ds.options.type === 'postgres'
-        ? ((ds.driver as unknown as { master?: PgPoolLike }).master ?? undefined)
-        : undefined;
+    const dialect = new Dialect(ds);
+    const pool = () => dialect.pgPoolIfAny();
     new Gauge({
       name: 'db_pool_connections',
       help: 'PostgreSQL pool: connections by state (total, idle, in_use), the configured maximum, and requests waiting for one.',

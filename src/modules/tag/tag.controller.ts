@@ -1,5 +1,4 @@
 import {
-  Body,
   Controller,
   Get,
   Header,
@@ -17,11 +16,12 @@ import { ERRORS } from '../../common/errors';
 import { ApiErrors } from '../../common/openapi';
 import { Public } from '../auth/auth.decorators';
 import { ClickRedirectQueryDto } from '../clicks/click.dto';
+import { ConversionBody, ConversionCommand } from '../conversions/conversion.command';
 import { ConversionResultDto } from '../conversions/conversion.dto';
 import { CountConversions } from '../observability/conversion-metrics';
 import { SignedClickGuard } from './signed-click.guard';
 import { TAG_SCRIPT } from './tag-script';
-import { TagConversionBodyDto } from './tag.dto';
+import { TAG_TRANSPORT_FIELDS, TagConversionBodyDto } from './tag.dto';
 import { ClickRedirectThrottlerGuard, TagAddressThrottlerGuard, TagClickThrottlerGuard } from './tag-throttler.guard';
 import { TagService } from './tag.service';
 
@@ -159,10 +159,11 @@ export class TagController {
   @CountConversions('tag')
   async createTagConversion(
     @Headers('origin') origin: string | undefined,
-    @Body() body: TagConversionBodyDto,
+    @ConversionBody({ dto: TagConversionBodyDto, transportFields: TAG_TRANSPORT_FIELDS, documented: false })
+    command: ConversionCommand,
     @Res({ passthrough: true }) reply: ReplyLike,
   ): Promise<ConversionResultDto> {
-    const { result, headers } = await this.tag.recordTagConversion(body, origin);
+    const { result, headers } = await this.tag.recordTagConversion(command, origin);
     setHeaders(reply, headers);
     return result;
   }

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Required, Str } from '../../common/validation';
-import { ConversionBodyDto } from '../conversions/conversion.dto';
+import { declaredFields, Required, Str } from '../../common/validation';
+import { CONVERSION_FIELDS, ConversionBodyDto } from '../conversions/conversion.dto';
 
 /**
  * The body of POST /api/tag/conversion: the seed's fields plus the signed click's `sig` and `exp`
@@ -23,3 +23,8 @@ export class TagConversionBodyDto extends ConversionBodyDto {
   })
   exp: number | string;
 }
+
+/** The Tag's transport (the signed click's `sig` and `exp`): checked by the guard, never stored under params.extra. */
+export const TAG_TRANSPORT_FIELDS: ReadonlySet<string> = new Set(
+  [...declaredFields(TagConversionBodyDto)].filter((f) => !CONVERSION_FIELDS.has(f)),
+);

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../../common/errors';
 import { ClicksService } from '../clicks/clicks.service';
+import type { ConversionCommand } from '../conversions/conversion.command';
 import { ConversionResultDto } from '../conversions/conversion.dto';
 import { ConversionsService } from '../conversions/conversions.service';
 import { normaliseOrigin, PartnersService } from '../partners/partners.service';
 import { LinkSigner } from './link-signer';
-import { TagConversionBodyDto } from './tag.dto';
 
 /** The CORS headers a Tag response carries for an origin the click's tag allows. */
 export function corsHeaders(origin: string): Record<string, string> {
@@ -42,10 +42,10 @@ export class TagService {
    * path every conversion takes, on behalf of the click's partner, marked source "tag".
    */
   async recordTagConversion(
-    body: TagConversionBodyDto,
+    command: ConversionCommand,
     origin: string | undefined,
   ): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
-    const access = await this.clicks.accessOfClick(body.click_id);
+    const access = await this.clicks.accessOfClick(command.click_id);
     if (!access) throw new AppError('click_not_found');
     let headers: Record<string, string> = {};
     if (origin !== undefined) {
@@ -56,7 +56,7 @@ export class TagService {
     try {
       const result = await this.conversions.record(
         { partnerId: access.partnerId, source: 'tag', idempotencyKey: null },
-        body,
+        command,
       );
       return { result, headers };
     } catch (e) {

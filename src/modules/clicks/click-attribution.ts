@@ -1,0 +1,75 @@
+/*
+ * When a click is attributable to a conversion: the rule, written once. The conversion write
+ * decides in SQL (inside its one statement), the service answers the caller's error from the same
+ * rule in JavaScript; both are generated from the checks below, in order, and
+ * click-attribution.spec.ts holds the SQL's verdict to the JavaScript one on both drivers.
+ */
+
+/** What the conversion path learnt about a click, seen through the caller's partner. */
+export interface ClickFacts {
+  found: boolean;
+  partner_id: string | null;
+  has_bid: boolean;
+}
+
+/** Why a click cannot be attributed: the error code the caller is answered with. */
+export type AttributionFailure = 'click_not_found' | 'click_missing_bid';
+
+interface AttributionCheck {
+  /** Answered when this check fails (and every one before it held). */
+  failure: AttributionFailure;
+  /** The check in SQL, on the click's columns (NULL when there is no such click) and the caller's partner. */
+  sql(c: ClickColumn, partnerId: string): string;
+  /** The same check on what the statement answered about the click. */
+  holds(facts: ClickFacts, partnerId: string): boolean;
+}
+
+const CHECKS: readonly AttributionCheck[] = [
+  { failure: 'click_not_found', sql: (c) => `${c('click_id')} IS NOT NULL`, holds: (f) => f.found },
+  // Another partner's click is answered as a missing one: never reveal that it exists.
+  {
+    failure: 'click_not_found',
+    sql: (c, p) => `${c('partner_id')} = ${p}`,
+    holds: (f, p) => f.partner_id === p,
+  },
+  { failure: 'click_missing_bid', sql: (c) => `${c('bid_id')} IS NOT NULL`, holds: (f) => f.has_bid },
+];
+
+/** The click columns the rule and the conversion row read. */
+export const ATTRIBUTION_CLICK_COLUMNS = ['click_id', 'partner_id', 'tag_id', 'bid_id'] as const;
+
+/** Names a click column in the statement at hand (`(n) => \`c.${n}\``). */
+export type ClickColumn = (name: (typeof ATTRIBUTION_CLICK_COLUMNS)[number]) => string;
+
+/** The click's columns, read by its id (an SQL expression); no row when there is no such click. */
+export function clickLookupSql(clickId: string): string {
+  return `SELECT ${ATTRIBUTION_CLICK_COLUMNS.join(', ')} FROM clicks WHERE clicks.click_id = ${clickId}`;
+}
+
+/**
+ * SQL: true when the click whose columns `c` names (NULL columns when there is no such click, as
+ * from a LEFT JOIN) is attributable to the partner `partnerId` (an SQL expression); never NULL.
+ */
+export function attributableSql(c: ClickColumn, partnerId: string): string {
+  return `COALESCE(${CHECKS.map((k) => `(${k.sql(c, partnerId)})`).join(' AND ')}, false)`;
+}
+
+/** SQL select-list items: the facts of the click whose columns `c` names, as ClickFacts names them. */
+export function clickFactsSql(c: ClickColumn): string {
+  return `${c('click_id')} IS NOT NULL AS found, ${c('partner_id')} AS partner_id, ${c('bid_id')} IS NOT NULL AS has_bid`;
+}
+
+/** ClickFacts from a row selected with `clickFactsSql` (booleans may come back as 0/1 on SQLite). */
+export function clickFactsOf(r: Record<string, unknown>): ClickFacts {
+  return { found: !!r.found, partner_id: (r.partner_id as string | null) ?? null, has_bid: !!r.has_bid };
+}
+
+/** JavaScript: why the click cannot be attributed to `partnerId`, or null when it can. */
+export function attributionFailure(facts: ClickFacts, partnerId: string): AttributionFailure | null {
+  for (const k of CHECKS) if (!k.holds(facts, partnerId)) return k.failure;
+  return null;
+}
+
+export function isAttributable(facts: ClickFacts, partnerId: string): boolean {
+  return attributionFailure(facts, partnerId) === null;
+}

@@ -296,7 +296,14 @@ describe('POST /api/conversions/batch (e2e)', () => {
         expect(r.body.results[i]).toEqual(
           i < 200
             ? { index: i, status: 'ok', conversion_id: expect.any(String) }
-            : { index: i, status: 'duplicate', conversion_id: first.conversion_id, matched_on: 'event_id' },
+            : {
+                index: i,
+                status: 'duplicate',
+                conversion_id: first.conversion_id,
+                matched_on: 'event_id',
+                // Its value (its index) differs from the first item's: a reused key with another payload.
+                payload_mismatch: ['conversion_value'],
+              },
         );
       }
       const rows = await rowsById(r.body.results.slice(0, 200).map((x: { conversion_id: string }) => x.conversion_id));
@@ -326,6 +333,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
           status: 'duplicate',
           conversion_id: r.body.results[0].conversion_id,
           matched_on: 'idempotency_key',
+          payload_mismatch: ['conversion_value'],
         });
         const [row] = (await conversionRows(t, click)).filter((x) => x.dedup_key === 'k-m');
         expect(Number(row.conversion_value)).toBe(0);

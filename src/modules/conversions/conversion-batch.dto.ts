@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ConversionBodyDto } from './conversion.dto';
+import { ConversionBodyDto, PAYLOAD_MISMATCH_DOC, PayloadField, SUPERSEDED_DOC } from './conversion.dto';
 
 /** At most this many conversions in one batch. */
 export const BATCH_MAX_ITEMS = 1000;
@@ -85,6 +85,12 @@ export class ConversionBatchResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional(SUPERSEDED_DOC)
+  superseded?: 'tag';
+
+  @ApiPropertyOptional(PAYLOAD_MISMATCH_DOC)
+  payload_mismatch?: PayloadField[];
 
   @ApiPropertyOptional({ description: 'Rejected items only.', type: () => ConversionBatchErrorDto })
   error?: ConversionBatchErrorDto;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseUnavailable } from '../../common/db-errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { fromDbTime } from '../../database/column-types';
 import {
   Dialect,
   NamedStatement,
@@ -34,10 +35,27 @@ import {
   pgHeldId,
   sqliteClaim,
   sqliteHeld,
+  withinWindowSql,
 } from '../dedup/dedup-claim.sql';
-import { CONVERSION_COLUMNS, CONVERSION_WRITE, ConversionColumn, NewConversion } from './conversion.entity';
+import {
+  CONVERSION_COLUMNS,
+  CONVERSION_WRITE,
+  ConversionColumn,
+  ConversionSource,
+  NewConversion,
+} from './conversion.entity';
 
 export type { NewConversion };
+
+/** The conversion a duplicate matched, as it was before this request (its money fields and source). */
+export interface MatchedConversion {
+  /** Canonical decimal (no trailing zeros), as NewConversion holds it. */
+  conversion_value: string;
+  currency: string;
+  conversion_time: Date;
+  tag_id: string;
+  source: ConversionSource;
+}
 
 export interface RecordOutcome {
   click: ClickFacts;
@@ -45,6 +63,12 @@ export interface RecordOutcome {
   claimed_id: string | null;
   /** Our id when the row was written. */
   inserted_id: string | null;
+  /** For a duplicate: the conversion it matched, read in the same statement; null when not known. */
+  matched?: MatchedConversion | null;
+  /** The tag this conversion writes (its override, else the click's). */
+  tag_id?: string | null;
+  /** This server conversion replaced the values of the Tag conversion that held the claim. */
+  superseded?: boolean;
 }
 
 /** One conversion to record, with the start of its dedup window (epoch ms). */
@@ -94,6 +118,62 @@ function insertConversion(input: (name: string) => string, click: ClickColumn): 
 }
 
 /*
+ * Tag vs server precedence: a server conversion (source 'api') that matches a claim held by a Tag
+ * conversion (source 'tag') replaces that row's values (the columns marked `superseded` in
+ * CONVERSION_WRITE, source and params), keeping the replaced ones in
+ * params.superseded = {source, at, values: {column: old value, …, extra: old params.extra}}.
+ * It is part of the same statement (PostgreSQL) or transaction (SQLite) as the claim; the UPDATE
+ * re-checks `source = 'tag'` under the row lock, so of two concurrent server conversions one
+ * supersedes and the other is a plain duplicate.
+ */
+const SUPERSEDED = CONVERSION_WRITE.filter((c) => c.superseded);
+
+/** A column's old value as kept in params.superseded.values (money as its canonical decimal text, times in ISO UTC). */
+function pgOldValue(c: ConversionColumn, t: string): string {
+  if (c.pgType === 'numeric') return `trim_scale(${t}.${c.column})::text`;
+  if (c.pgType === 'timestamptz') return pgIsoTime(`${t}.${c.column}`);
+  return `${t}.${c.column}`;
+}
+const pgIsoTime = (e: string) => `to_char(${e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** PostgreSQL: the UPDATE (a CTE) by which the conversion of `input` supersedes the Tag row `heldId`. */
+function pgSupersede(
+  input: (name: string) => string,
+  click: ClickColumn,
+  from: string,
+  where: string,
+  heldId: string,
+  returning: string,
+): string {
+  const set = SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, input, click)}`).join(', ');
+  const old = SUPERSEDED.map((c) => `'${c.column}', ${pgOldValue(c, 't')}`).join(', ');
+  return `UPDATE conversions t SET ${set}, source = ${input('source')},
+    params = (${input('params')}::jsonb || jsonb_build_object('superseded', jsonb_build_object('source', t.source,
+      'at', ${pgIsoTime(input('created_at'))}, 'values', jsonb_build_object(${old}, 'extra', t.params::jsonb -> 'extra'))))::json
+  FROM ${from}
+  WHERE ${input('source')} = 'api' AND (${where}) AND t.id = ${heldId} AND t.source = 'tag'
+  RETURNING ${returning}`;
+}
+
+/** Select-list items: the matched conversion `m` (all NULL when there is none). */
+const matchedSql = (m: string) =>
+  `${m}.conversion_value AS m_conversion_value, ${m}.currency AS m_currency, ${m}.conversion_time AS m_conversion_time, ${m}.tag_id AS m_tag_id, ${m}.source AS m_source`;
+
+const canonicalDecimal = (v: string) => (v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v);
+
+/** The matched conversion of a row selected with `matchedSql` (or SQLite's matched statement, unprefixed). */
+function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): MatchedConversion | null {
+  if (!r || r[`${prefix}source`] == null) return null;
+  return {
+    conversion_value: canonicalDecimal(String(r[`${prefix}conversion_value`])),
+    currency: r[`${prefix}currency`] as string,
+    conversion_time: fromDbTime(r[`${prefix}conversion_time`])!,
+    tag_id: r[`${prefix}tag_id`] as string,
+    source: r[`${prefix}source`] as ConversionSource,
+  };
+}
+
+/*
  * PostgreSQL, the common case: one statement, prepared once per connection (a named statement),
  * for one conversion or for several that arrived together (see WriteBatcher): one round trip and
  * one commit for all. For each input row it reads the click and, only when the click is
@@ -131,9 +211,15 @@ WITH input AS (
   FROM a
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
   RETURNING id
+), sup AS (
+  ${pgSupersede((n) => `a.${n}`, click, 'a', 'a.attributable', pgHeldId(e), 't.id, a.ord')}
 )
-SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, ${pgHeldId(e)} AS held_id
+SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, h.held_id, sup.id AS superseded_id,
+       COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM a LEFT JOIN ins ON ins.id = a.id
+CROSS JOIN LATERAL (SELECT ${pgHeldId(e)} AS held_id) h
+LEFT JOIN conversions m ON m.id = h.held_id
+LEFT JOIN sup ON sup.ord = a.ord
 ORDER BY a.ord`;
 }
 
@@ -150,6 +236,8 @@ function pgFullStatement(p: PgParams<BatchItem>): string {
     (n) => p.ref(n),
     (n) => `a.${n}`,
   );
+  // The claim held inside the window as of the snapshot (not ours: ours is not in the snapshot).
+  const heldWithin = `(SELECT conversion_id FROM held WHERE ${withinWindowSql('held.claimed_at', e.windowStart)})`;
   return `
 WITH c AS (
   ${clickLookupSql(p.ref('click_id'))}
@@ -161,9 +249,19 @@ WITH c AS (
   FROM a
   WHERE ${e.key} IS NULL OR ${pgClaimWon(e)}
   RETURNING id
+), sup AS (
+  ${pgSupersede(
+    (n) => p.ref(n),
+    (n) => `a.${n}`,
+    'a',
+    `NOT ${pgClaimWon(e)}`,
+    heldWithin,
+    't.id',
+  )}
 )
-SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id
-FROM (SELECT 1) AS one LEFT JOIN c ON true`;
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id,
+       (SELECT id FROM sup) AS superseded_id, COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
+FROM (SELECT 1) AS one LEFT JOIN c ON true LEFT JOIN conversions m ON m.id = ${heldWithin}`;
 }
 
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
@@ -197,6 +295,8 @@ export class ConversionsRepository {
     held: NamedStatement;
     claim: NamedStatement;
     insert: NamedStatement;
+    matched: NamedStatement;
+    supersede: NamedStatement;
   };
 
   constructor(
@@ -249,6 +349,7 @@ export class ConversionsRepository {
         click: clickFactsOf(r),
         claimed_id: (r.claimed_id as string) ?? null,
         inserted_id: (r.inserted_id as string) ?? null,
+        ...pgMatchOutcome(r),
       };
       if (!this.undecided(outcome, it.n) || attempt >= PG_RACE_ATTEMPTS) return outcome;
     }
@@ -276,22 +377,32 @@ export class ConversionsRepository {
             click: clickFactsOf(r),
             claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
             inserted_id: (r.inserted_id as string) ?? null,
+            ...pgMatchOutcome(r),
           }
         : null;
     });
     // The second of two conversions of this batch with one key: a duplicate of the first.
-    const winners = new Map<string, string>();
-    items.forEach(
-      (it, i) =>
-        outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i]!.inserted_id!),
-    );
+    const winners = new Map<string, number>();
+    items.forEach((it, i) => outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), i));
     return Promise.allSettled(
       items.map(async (it, i) => {
         const o = outcomes[i];
         if (!o) throw new Error(`the batch statement answered no row for input ${i + 1} of ${items.length}`); // cannot happen: a bug, a 500
         if (!this.undecided(o, it.n)) return o;
         const sibling = winners.get(claimKey(it.n));
-        if (sibling) return { ...o, claimed_id: sibling };
+        // A server conversion whose sibling is a Tag conversion supersedes it: the batch statement
+        // has committed, so the full statement finds the sibling's claim and row.
+        if (sibling !== undefined && !(it.n.source === 'api' && items[sibling].n.source === 'tag')) {
+          const w = items[sibling].n;
+          const matched: MatchedConversion = {
+            conversion_value: w.conversion_value,
+            currency: w.currency,
+            conversion_time: w.conversion_time,
+            tag_id: outcomes[sibling]!.tag_id!,
+            source: w.source,
+          };
+          return { ...o, claimed_id: outcomes[sibling]!.inserted_id, matched };
+        }
         return this.recordPostgresFull(it);
       }),
     );
@@ -338,12 +449,48 @@ export class ConversionsRepository {
       // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
       const held = s.held.get(params) as { conversion_id: string; claimed_at: number | string } | undefined;
       if (held && isWithinWindow(held.claimed_at, it.windowStartMs))
-        return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
+        return this.sqliteDuplicate(s, it, params, click, held.conversion_id);
       claimedId = (s.claim.get(params) as { conversion_id: string }).conversion_id;
       if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
     }
     s.insert.run({ ...params, click_tag_id: click.click_tag_id, click_bid_id: click.click_bid_id });
     return { click: facts, claimed_id: claimedId, inserted_id: it.n.id };
+  }
+
+  /** SQLite: a duplicate of `heldId`; a server conversion supersedes a Tag one (see SUPERSEDED). */
+  private sqliteDuplicate(
+    s: ReturnType<ConversionsRepository['sqliteStatements']>,
+    it: BatchItem,
+    params: Record<string, unknown>,
+    click: Record<string, unknown>,
+    heldId: string,
+  ): RecordOutcome {
+    const m = s.matched.get({ held_id: heldId }) as Record<string, unknown> | undefined;
+    const outcome: RecordOutcome = {
+      click: clickFactsOf(click),
+      claimed_id: heldId,
+      inserted_id: null,
+      matched: matchedOf(m, ''),
+      tag_id: it.n.tag_id ?? (click.click_tag_id as string),
+      superseded: false,
+    };
+    if (m && m.source === 'tag' && it.n.source === 'api') {
+      const values: Record<string, unknown> = {};
+      for (const c of SUPERSEDED) {
+        values[c.column] = c.pgType === 'timestamptz' ? fromDbTime(m[c.column])!.toISOString() : m[c.column];
+      }
+      values.extra = (JSON.parse(m.params as string) as { extra?: unknown }).extra;
+      const superseded = { source: m.source, at: it.n.created_at.toISOString(), values };
+      s.supersede.run({
+        ...params,
+        params: JSON.stringify({ ...it.n.params, superseded }),
+        held_id: heldId,
+        click_tag_id: click.click_tag_id,
+        click_bid_id: click.click_bid_id,
+      });
+      outcome.superseded = true;
+    }
+    return outcome;
   }
 
   /** Prepared once, on first use (the handle exists once the DataSource is connected). */
@@ -364,8 +511,26 @@ export class ConversionsRepository {
         held: prepareNamed(db, sqliteHeld(e)),
         claim: prepareNamed(db, sqliteClaim(e)),
         insert: prepareNamed(db, `INSERT INTO conversions (${ins.columns}) VALUES (${ins.exprs})`),
+        matched: prepareNamed(
+          db,
+          `SELECT ${SUPERSEDED.map((c) => c.column).join(', ')}, source, params FROM conversions WHERE id = @held_id`,
+        ),
+        supersede: prepareNamed(
+          db,
+          `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
+             source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
+        ),
       };
     }
     return this.sqlite;
   }
+}
+
+/** The duplicate's part of a PostgreSQL statement's row: what it matched, the tag written, whether it superseded. */
+function pgMatchOutcome(r: Record<string, unknown>): Pick<RecordOutcome, 'matched' | 'tag_id' | 'superseded'> {
+  return {
+    matched: matchedOf(r),
+    tag_id: (r.written_tag_id as string) ?? null,
+    superseded: r.superseded_id != null,
+  };
 }

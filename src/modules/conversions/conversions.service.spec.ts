@@ -25,6 +25,7 @@ describe('ConversionsService.record outcomes', () => {
       new DedupService(loadConfig({})),
       {} as never,
       new Clock(),
+      {} as never,
     );
     return { svc, repo };
   }

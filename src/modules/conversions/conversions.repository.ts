@@ -189,7 +189,8 @@ function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): Match
  * by a concurrent request after this statement's snapshot was taken (`held_id` reads the snapshot,
  * so it cannot name it). The click and the held claim are looked up per row (a LATERAL subquery
  * kept apart by OFFSET 0, a correlated subquery), so the plan, made once per connection while the
- * tables may still be small, stays index lookups as they grow.
+ * tables may still be small, stays index lookups as they grow. So is the conversion a duplicate
+ * matched (`m`: its fields, for payload_mismatch) and the Tag row it supersedes (`sup`).
  */
 function pgBatchStatement(p: PgParams<BatchItem>): string {
   const e = claimOf((n) => `a.${n}`);
@@ -211,14 +212,16 @@ WITH input AS (
   FROM a
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
   RETURNING id
+), h AS (
+  SELECT a.ord, ${pgHeldId(e)} AS held_id FROM a
 ), sup AS (
-  ${pgSupersede((n) => `a.${n}`, click, 'a', 'a.attributable', pgHeldId(e), 't.id, a.ord')}
+  ${pgSupersede((n) => `a.${n}`, click, 'a JOIN h ON h.ord = a.ord', 'a.attributable', 'h.held_id', 't.id, a.ord')}
 )
 SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, h.held_id, sup.id AS superseded_id,
        COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
-FROM a LEFT JOIN ins ON ins.id = a.id
-CROSS JOIN LATERAL (SELECT ${pgHeldId(e)} AS held_id) h
-LEFT JOIN conversions m ON m.id = h.held_id
+FROM a JOIN h ON h.ord = a.ord
+LEFT JOIN ins ON ins.id = a.id
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = h.held_id OFFSET 0) m ON true
 LEFT JOIN sup ON sup.ord = a.ord
 ORDER BY a.ord`;
 }
@@ -261,7 +264,8 @@ WITH c AS (
 )
 SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id,
        (SELECT id FROM sup) AS superseded_id, COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
-FROM (SELECT 1) AS one LEFT JOIN c ON true LEFT JOIN conversions m ON m.id = ${heldWithin}`;
+FROM (SELECT 1) AS one LEFT JOIN c ON true
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = ${heldWithin} OFFSET 0) m ON true`;
 }
 
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */

@@ -172,14 +172,20 @@ async function tagLoaded(p: Page): Promise<void> {
     });
     expect(found[0].user_agent).toMatch(/Chrome/);
 
-    // 5. The advertiser's backend reports the same conversion: duplicate, nothing written.
+    // 5. The advertiser's backend reports the same conversion: duplicate, no second row; its values
+    // replace the Tag's (issue 10: Tag vs server precedence).
     const server = await api.post(
       '/api/conversion',
       conversionBody(clickId, { event_id: 'evt_browser_1', order_id: 'ord_browser_1' }),
       f.partnerKey,
     );
     expect(server.status).toBe(200);
-    expect(server.body).toEqual({ status: 'duplicate', conversion_id: conversionId, matched_on: 'event_id' });
+    expect(server.body).toEqual({
+      status: 'duplicate',
+      conversion_id: conversionId,
+      matched_on: 'event_id',
+      superseded: 'tag',
+    });
     expect(await rows(clickId)).toHaveLength(1);
 
     // 5b. A call made before the script loaded is replayed from the snippet's queue.

@@ -190,7 +190,8 @@ function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): Match
  * so it cannot name it). The click and the held claim are looked up per row (a LATERAL subquery
  * kept apart by OFFSET 0, a correlated subquery), so the plan, made once per connection while the
  * tables may still be small, stays index lookups as they grow. So is the conversion a duplicate
- * matched (`m`: its fields, for payload_mismatch) and the Tag row it supersedes (`sup`).
+ * matched (`m`: its fields, for payload_mismatch). A server conversion whose match is a Tag row is
+ * left to the full statement, which supersedes it (see SUPERSEDED).
  */
 function pgBatchStatement(p: PgParams<BatchItem>): string {
   const e = claimOf((n) => `a.${n}`);
@@ -214,15 +215,12 @@ WITH input AS (
   RETURNING id
 ), h AS (
   SELECT a.ord, ${pgHeldId(e)} AS held_id FROM a
-), sup AS (
-  ${pgSupersede((n) => `a.${n}`, click, 'a JOIN h ON h.ord = a.ord', 'a.attributable', 'h.held_id', 't.id, a.ord')}
 )
-SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, h.held_id, sup.id AS superseded_id,
+SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, h.held_id, NULL AS superseded_id,
        COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM a JOIN h ON h.ord = a.ord
 LEFT JOIN ins ON ins.id = a.id
 LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = h.held_id OFFSET 0) m ON true
-LEFT JOIN sup ON sup.ord = a.ord
 ORDER BY a.ord`;
 }
 
@@ -392,6 +390,9 @@ export class ConversionsRepository {
       items.map(async (it, i) => {
         const o = outcomes[i];
         if (!o) throw new Error(`the batch statement answered no row for input ${i + 1} of ${items.length}`); // cannot happen: a bug, a 500
+        // A server conversion matching a Tag row: the full statement supersedes it (kept out of this
+        // statement, which every conversion pays for, since it is rare).
+        if (o.matched?.source === 'tag' && it.n.source === 'api') return this.recordPostgresFull(it);
         if (!this.undecided(o, it.n)) return o;
         const sibling = winners.get(claimKey(it.n));
         // A server conversion whose sibling is a Tag conversion supersedes it: the batch statement

@@ -218,7 +218,7 @@ export class ConversionsRepository {
           maxBatch: PG_BATCH_MAX,
         })
       : // better-sqlite3 is synchronous: one transaction at a time, in this thread.
-        new WriteBatcher(async (items) => this.recordSqliteBatch(items), {
+        new WriteBatcher(async (items) => this.recordSqliteBatch(await this.sqliteConnectionFree(items)), {
           ...limits,
           maxInFlight: 1,
           maxBatch: SQLITE_BATCH_MAX,
@@ -300,6 +300,17 @@ export class ConversionsRepository {
   /** Attributable and keyed, yet nothing written and no claim named: a statement that lost a race. */
   private undecided(o: RecordOutcome, n: NewConversion): boolean {
     return isAttributable(o.click, n.partner_id) && n.dedup_key !== null && !o.claimed_id && !o.inserted_id;
+  }
+
+  /**
+   * SQLite has one connection per process. While a TypeORM transaction is open on it (an admin
+   * write and its audit entry), a batch started now would run inside it as a savepoint and be
+   * rolled back with it after its conversions were answered `ok`: wait for it to end.
+   */
+  private async sqliteConnectionFree<T>(items: T): Promise<T> {
+    const db = this.dialect.sqlite();
+    while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+    return items;
   }
 
   /*

@@ -8,6 +8,7 @@ import { APP_CONFIG, AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { buildDataSourceOptions } from './database/data-source-options';
 import { AdminModule } from './modules/admin/admin.module';
+import { AttemptsModule } from './modules/attempts/attempts.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
 import { ClicksModule } from './modules/clicks/clicks.module';
@@ -34,6 +35,7 @@ import { TagModule } from './modules/tag/tag.module';
     ObservabilityModule,
     RateLimitModule,
     TagModule,
+    AttemptsModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -2,6 +2,7 @@ import { InitialSchema1764200000000 } from '../../migrations/1764200000000-initi
 import { AdminIndexesAudit1764300000000 } from '../../migrations/1764300000000-admin-indexes-audit';
 import { PartnerFilterIndexes1764300000001 } from '../../migrations/1764300000001-partner-filter-indexes';
 import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-partner-rate-limit';
+import { ConversionAttempts1764900000000 } from '../../migrations/1764900000000-conversion-attempts';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   AdminIndexesAudit1764300000000,
   PartnerFilterIndexes1764300000001,
   PartnerRateLimit1764600000001,
+  ConversionAttempts1764900000000,
 ];

@@ -13,6 +13,7 @@ import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
 import { ClicksModule } from './modules/clicks/clicks.module';
 import { ConversionsModule } from './modules/conversions/conversions.module';
+import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
@@ -36,6 +37,7 @@ import { TagModule } from './modules/tag/tag.module';
     RateLimitModule,
     TagModule,
     AttemptsModule,
+    DiagnosticsModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -76,7 +76,11 @@ describe('refused conversion attempts (e2e)', () => {
 
   it('bounds what it keeps: an event type of 10,000 characters is kept as its first 255', async () => {
     const clickId = `clk_long_${randomUUID()}`;
-    const r = await api.post('/api/conversion', conversionBody(clickId, { event_type: 'x'.repeat(10_000) }), f.partnerKey);
+    const r = await api.post(
+      '/api/conversion',
+      conversionBody(clickId, { event_type: 'x'.repeat(10_000) }),
+      f.partnerKey,
+    );
     expect(r.status).toBe(422);
     const rows = await attemptsOf(t, clickId);
     expect(rows).toHaveLength(1);

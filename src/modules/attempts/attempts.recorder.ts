@@ -38,9 +38,13 @@ function bounded(v: unknown, max = 255): string | null {
   if (typeof v === 'string') s = v;
   else if (typeof v === 'number' || typeof v === 'boolean') s = String(v);
   else return null;
-  if (s.length > max) s = Array.from(s.slice(0, max * 2)).slice(0, max).join('');
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\u0000/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (s.length > max)
+    s = Array.from(s.slice(0, max * 2))
+      .slice(0, max)
+      .join('');
+  return s
+    .replace(/\u0000/g, '\uFFFD')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** The reason code of a failure kind (as the exception filter names it) and its answer body. */
@@ -152,7 +156,9 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
       const principal = req.principal;
       if (source !== 'tag' && !principal?.partnerId) return;
       const body =
-        req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+        req.body && typeof req.body === 'object' && !Array.isArray(req.body)
+          ? (req.body as Record<string, unknown>)
+          : {};
       // The Tag's credential is its signed click: without a click id there is no partner to file it under.
       // A Tag request counts as authenticated only with a signature that verifies (a cheap HMAC, no
       // database read): a refusal before the signature check (the per-address limit) may be anyone's.

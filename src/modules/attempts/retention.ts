@@ -38,14 +38,17 @@ export class RetentionJob implements OnModuleInit, OnModuleDestroy {
 
   private schedule(): void {
     const jitter = 0.8 + Math.random() * 0.4;
-    this.timer = setTimeout(() => {
-      this.running = this.run()
-        .catch((e) => this.logger.warn(`Retention run failed: ${(e as Error)?.message ?? e}`))
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.schedule();
-        });
-    }, Math.round(this.config.retentionIntervalMs * jitter));
+    this.timer = setTimeout(
+      () => {
+        this.running = this.run()
+          .catch((e) => this.logger.warn(`Retention run failed: ${(e as Error)?.message ?? e}`))
+          .finally(() => {
+            this.running = undefined;
+            if (this.timer) this.schedule();
+          });
+      },
+      Math.round(this.config.retentionIntervalMs * jitter),
+    );
     this.timer.unref();
   }
 

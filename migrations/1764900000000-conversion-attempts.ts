@@ -25,7 +25,7 @@ export class ConversionAttempts1764900000000 implements MigrationInterface {
           { name: 'reason', type: 'varchar', length: '64' },
           { name: 'error_loc', type: 'varchar', length: '255', isNullable: true },
           { name: 'error_type', type: 'varchar', length: '64', isNullable: true },
-          { name: 'request_id', type: 'varchar', length: '64', isNullable: true },
+          { name: 'request_id', type: 'varchar', length: '128', isNullable: true },
         ],
         indices: [
           new TableIndex({ name: 'IDX_conversion_attempts_click_at', columnNames: ['click_id', 'at'] }),

@@ -142,7 +142,7 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
       reason: bounded(a.reason, 64) ?? 'unknown',
       error_loc: a.issue ? bounded(a.issue.loc.join('.')) : null,
       error_type: a.issue ? bounded(a.issue.type, 64) : null,
-      request_id: bounded(a.requestId ?? null, 64),
+      request_id: bounded(a.requestId ?? null, 128),
     });
     if (this.queue.length >= FLUSH_BATCH && !this.flushing) setImmediate(() => void this.flush());
   }

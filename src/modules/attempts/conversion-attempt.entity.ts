@@ -55,6 +55,7 @@ export class ConversionAttempt {
   @Column({ type: 'varchar', length: 64, nullable: true })
   error_type: string | null;
 
-  @Column({ type: 'varchar', length: 64, nullable: true })
+  /** The request id (X-Request-Id when the client sent one: up to 128 characters). */
+  @Column({ type: 'varchar', length: 128, nullable: true })
   request_id: string | null;
 }

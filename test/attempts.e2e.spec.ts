@@ -7,6 +7,8 @@ import { AttemptsRepository } from '../src/modules/attempts/attempts.repository'
 import { RetentionJob } from '../src/modules/attempts/retention';
 import { MetricsService } from '../src/modules/observability/metrics.service';
 import { sqliteTime } from '../src/database/column-types';
+import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { DataSource } from 'typeorm';
 
 const ORIGIN = 'https://shop.example.com';
 
@@ -146,6 +148,29 @@ describe('refused attempts: a full queue drops and counts', () => {
     expect(await attemptsOf(t, clickId)).toHaveLength(2);
     const metrics = await api.request('GET', '/metrics', { key: ADMIN_KEY });
     expect(metrics.body).toContain('conversion_attempts_dropped_total{reason="queue_full"} 1');
+  });
+});
+
+describe('refused attempts: flushed at shutdown', () => {
+  it('writes what is still queued when the app closes', async () => {
+    const t = await createTestApp({ ATTEMPTS_FLUSH_INTERVAL: '1h' });
+    const api = new ApiClient(t.app);
+    const f = await makePartner(api);
+    const clickId = `clk_shutdown_${randomUUID()}`;
+    expect((await api.post('/api/conversion', conversionBody(clickId), f.partnerKey)).status).toBe(404);
+    expect(t.app.get(AttemptsRecorder).pending).toBe(1);
+    await t.close();
+    const ds = new DataSource(buildDataSourceOptions(t.config));
+    await ds.initialize();
+    try {
+      const rows = await ds.query(
+        `SELECT reason FROM conversion_attempts WHERE click_id = ${onPostgres ? '$1' : '?'}`,
+        [clickId],
+      );
+      expect(rows).toEqual([{ reason: 'click_not_found' }]);
+    } finally {
+      await ds.destroy();
+    }
   });
 });
 

@@ -127,6 +127,9 @@ describe('diagnostics (e2e)', () => {
       );
       const cut = await explain(`click_id=${encodeURIComponent(upper.slice(0, -6))}`);
       expect(check(cut.body, 'click_registered').message).toContain(`cut short: \`${upper}\``);
+      const nul = await explain(`click_id=clk_a%00b`);
+      expect(nul.status).toBe(200);
+      expect(check(nul.body, 'click_registered').message).toContain('contains a NUL character');
       const none = await explain(`click_id=clk_never_${randomUUID()}`);
       expect(check(none.body, 'click_registered').message).toBe(
         'No click with this id was ever registered. Check that the id is the one the Tag captured on landing (thrad_click_id).',
@@ -200,6 +203,9 @@ describe('diagnostics (e2e)', () => {
       expect(other.body).toEqual({ detail: 'Click not found' });
       expect(unknown.status).toBe(404);
       expect(unknown.body).toEqual(other.body);
+      // A NUL in the path is refused by the global path check (422) or unknown (404): never a 500.
+      const nul = await api.request('GET', '/api/diagnostics/clicks/clk_a%00b', { key: b.partnerKey });
+      expect([404, 422]).toContain(nul.status);
       const support = await api.request('GET', `/api/diagnostics/clicks/${encodeURIComponent(clickId)}`, {
         key: ADMIN_KEY,
       });
@@ -258,6 +264,11 @@ describe('diagnostics (e2e)', () => {
       const r = await api.request('GET', `/admin/partners/${randomUUID()}/diagnostics`, { key: ADMIN_KEY });
       expect(r.status).toBe(404);
       expect(r.body).toEqual({ detail: 'Partner not found' });
+      const nul = await api.request('GET', `/admin/partners/p%00/diagnostics`, { key: ADMIN_KEY });
+      expect([404, 422]).toContain(nul.status);
+      const order = await explain(`order_id=o%00&partner_id=${a.partnerId}`);
+      expect(order.status).toBe(200);
+      expect(check(order.body, 'order_stored').verdict).toBe('problem');
     });
   });
 });

@@ -4,6 +4,24 @@ import { DataSource } from 'typeorm';
 import { sqliteTime } from '../../database/column-types';
 import { ConversionAttempt } from './conversion-attempt.entity';
 
+/** The columns of conversion_attempts, in the order the INSERT lists them (the one list of them). */
+export const ATTEMPT_COLUMNS = [
+  'id',
+  'at',
+  'partner_id',
+  'key_id',
+  'source',
+  'click_id',
+  'order_id',
+  'event_id',
+  'event_type',
+  'status',
+  'reason',
+  'error_loc',
+  'error_type',
+  'request_id',
+] as const satisfies readonly (keyof ConversionAttempt)[];
+
 /** Rows deleted per statement by the retention job, so no delete holds locks for long. */
 export const PURGE_BATCH = 5000;
 
@@ -15,10 +33,27 @@ export class AttemptsRepository {
     this.isPostgres = ds.options.type === 'postgres';
   }
 
-  /** One multi-row INSERT. */
+  /**
+   * One multi-row INSERT, its SQL generated from ATTEMPT_COLUMNS (TypeORM's insert builder cost
+   * ~100-150 µs of CPU per row here; this costs a few).
+   */
   async insertMany(rows: ConversionAttempt[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.ds.createQueryBuilder().insert().into(ConversionAttempt).values(rows).execute();
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    for (const r of rows) {
+      const marks: string[] = [];
+      for (const c of ATTEMPT_COLUMNS) {
+        const v = r[c];
+        params.push(v instanceof Date ? (this.isPostgres ? v.toISOString() : sqliteTime(v)) : v);
+        marks.push(this.isPostgres ? `$${params.length}` : '?');
+      }
+      tuples.push(`(${marks.join(', ')})`);
+    }
+    await this.ds.query(
+      `INSERT INTO conversion_attempts (${ATTEMPT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
+      params,
+    );
   }
 
   /** The partner of each of these clicks (the Tag's attempts carry a click, not a key). */

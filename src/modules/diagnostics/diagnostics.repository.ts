@@ -10,6 +10,13 @@ function canonicalMoney(v: unknown): string {
   return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
 }
 
+/** Text no stored id can hold (NUL, broken UTF-16); PostgreSQL would refuse it in a query. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function isStorable(...values: string[]): boolean {
+  return values.every((v) => !UNSTORABLE.test(v));
+}
+
 /** At most this many rows of each kind in one explain document. */
 export const EXPLAIN_LIMIT = 200;
 
@@ -73,6 +80,7 @@ export class DiagnosticsRepository {
   }
 
   async findClick(clickId: string): Promise<ClickRow | null> {
+    if (!isStorable(clickId)) return null;
     const rows: ClickRow[] = await this.ds.query(
       `SELECT click_id, tag_id, partner_id, bid_id, clicked_at, landing_url FROM clicks WHERE click_id = ${this.p(1)}`,
       [clickId],
@@ -82,6 +90,7 @@ export class DiagnosticsRepository {
 
   /** Up to `limit` click ids that start with `prefix` (an index range scan on the primary key). */
   async clickIdsStartingWith(prefix: string, limit = 5): Promise<string[]> {
+    if (!isStorable(prefix)) return [];
     const rows: { click_id: string }[] = await this.ds.query(
       `SELECT click_id FROM clicks WHERE click_id > ${this.p(1)} ORDER BY click_id LIMIT ${limit * 4}`,
       [prefix],
@@ -100,7 +109,8 @@ export class DiagnosticsRepository {
     return this.conversions(`order_id = ${this.p(1)} AND partner_id = ${this.p(2)}`, [orderId, partnerId]);
   }
 
-  private async conversions(where: string, params: unknown[]): Promise<ConversionRow[]> {
+  private async conversions(where: string, params: string[]): Promise<ConversionRow[]> {
+    if (!isStorable(...params)) return [];
     const rows: ConversionRow[] = await this.ds.query(
       `SELECT id, partner_id, click_id, source, event_type, conversion_value, currency, conversion_time, created_at,
               order_id, event_id, dedup_key, dedup_layer
@@ -116,6 +126,7 @@ export class DiagnosticsRepository {
   }
 
   async claimsOfClick(clickId: string): Promise<ClaimRow[]> {
+    if (!isStorable(clickId)) return [];
     const rows: ClaimRow[] = await this.ds.query(
       `SELECT dedup_key, click_id, event_type, conversion_id, claimed_at FROM dedup_claims WHERE click_id = ${this.p(1)}
        ORDER BY claimed_at LIMIT ${EXPLAIN_LIMIT}`,
@@ -125,7 +136,8 @@ export class DiagnosticsRepository {
   }
 
   /** Refused attempts on a click, oldest first; only `partnerId`'s when given. */
-  attemptsOfClick(clickId: string, partnerId?: string): Promise<ConversionAttempt[]> {
+  async attemptsOfClick(clickId: string, partnerId?: string): Promise<ConversionAttempt[]> {
+    if (!isStorable(clickId)) return [];
     const qb = this.ds
       .getRepository(ConversionAttempt)
       .createQueryBuilder('a')
@@ -134,7 +146,8 @@ export class DiagnosticsRepository {
     return qb.orderBy('a.at', 'ASC').limit(EXPLAIN_LIMIT).getMany();
   }
 
-  attemptsOfOrder(partnerId: string, orderId: string): Promise<ConversionAttempt[]> {
+  async attemptsOfOrder(partnerId: string, orderId: string): Promise<ConversionAttempt[]> {
+    if (!isStorable(partnerId, orderId)) return [];
     return this.ds
       .getRepository(ConversionAttempt)
       .createQueryBuilder('a')
@@ -185,6 +198,7 @@ export class DiagnosticsRepository {
   }
 
   async partnerExists(partnerId: string): Promise<boolean> {
+    if (!isStorable(partnerId)) return false;
     const rows = await this.ds.query(`SELECT id FROM partners WHERE id = ${this.p(1)}`, [partnerId]);
     return rows.length > 0;
   }

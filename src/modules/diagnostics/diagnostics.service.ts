@@ -17,7 +17,7 @@ import {
   ExplainDto,
   ExplainQueryDto,
 } from './diagnostics.dto';
-import { ClaimRow, ClickRow, ConversionRow, DiagnosticsRepository } from './diagnostics.repository';
+import { ClaimRow, ClickRow, ConversionRow, DiagnosticsRepository, isStorable } from './diagnostics.repository';
 
 /** An alert is raised when a reason is at least this share of the last 24 h's attempts… */
 export const ALERT_MIN_SHARE = 0.1;
@@ -207,6 +207,8 @@ export class DiagnosticsService {
   /** The words for a click id nobody registered, with what it probably should have been. */
   private async missingClick(clickId: string): Promise<string> {
     let message = 'No click with this id was ever registered';
+    if (!isStorable(clickId))
+      return `${message}; the id sent contains a NUL character or broken Unicode, which no click id can hold.`;
     const trimmed = clickId.trim();
     const ws = whitespaceOf(clickId);
     if (ws) {

@@ -58,6 +58,16 @@ export interface AppConfig {
   clickRateLimitPerAddress: number;
   /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
   trustProxy: false | number | string[];
+  /** Refused conversion attempts are kept (ATTEMPTS_RECORDING=on, the default) or not (off). */
+  attemptsRecording: boolean;
+  /** How long refused attempts are kept (ATTEMPTS_RETENTION, ms; default 30 days). */
+  attemptsRetentionMs: number;
+  /** Attempts waiting to be written; beyond this one is dropped and counted (ATTEMPTS_QUEUE_MAX). */
+  attemptsQueueMax: number;
+  /** How often queued attempts are written, one multi-row INSERT per flush (ATTEMPTS_FLUSH_INTERVAL, ms). */
+  attemptsFlushMs: number;
+  /** How often the retention delete runs, jittered ±20% (RETENTION_INTERVAL, ms). */
+  retentionIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -162,6 +172,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     linkSigningPreviousSecret: secretVar(env, 'LINK_SIGNING_PREVIOUS_SECRET'),
     clickRateLimitPerAddress: intVar(env, 'CLICK_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     trustProxy: trustProxyVar(env),
+    attemptsRecording: onOffVar(env, 'ATTEMPTS_RECORDING', true),
+    attemptsRetentionMs: durationVar(env, 'ATTEMPTS_RETENTION', '30d'),
+    attemptsQueueMax: intVar(env, 'ATTEMPTS_QUEUE_MAX', 10_000, 1, 1_000_000),
+    attemptsFlushMs: durationVar(env, 'ATTEMPTS_FLUSH_INTERVAL', '250ms'),
+    retentionIntervalMs: durationVar(env, 'RETENTION_INTERVAL', '10m'),
   };
 }
 
@@ -188,6 +203,14 @@ function trustProxyVar(env: Env): false | number | string[] {
     );
   }
   return entries;
+}
+
+function onOffVar(env: Env, name: string, def: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return def;
+  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
+  if (['off', 'false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
 }
 
 function secretVar(env: Env, name: string): string | undefined {

@@ -1,9 +1,10 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ERROR_KIND } from '../../common/exception.filter';
+import { CONVERSION_REFUSALS, ConversionRefusalListener } from './conversion-refusals';
 import { CONVERSION_SOURCE } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
@@ -21,6 +22,7 @@ export class HttpObservability implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: MetricsService,
     private readonly pino: PinoLogger,
+    @Optional() @Inject(CONVERSION_REFUSALS) private readonly refusals?: ConversionRefusalListener,
   ) {}
 
   onModuleInit(): void {
@@ -28,6 +30,7 @@ export class HttpObservability implements OnModuleInit {
     if (!fastify?.addHook) return;
     const log: Logger = this.pino.logger.child({ context: 'http' });
     const metrics = this.metrics;
+    const refusals = this.refusals;
     fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       void reply.header('x-request-id', request.id);
       done();
@@ -47,6 +50,8 @@ export class HttpObservability implements OnModuleInit {
           } else {
             const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
             metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
+            // The one place that knows a conversion was refused, and why: kept by the recorder (not 401s).
+            refusals?.onRefused(request, source, reply.statusCode, kind, payload);
           }
         }
         done(null, payload);

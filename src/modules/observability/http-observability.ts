@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ERROR_KIND } from '../../common/exception.filter';
-import { CONVERSION_SOURCE } from './conversion-metrics';
+import { isValidateOnlyRequest } from '../conversions/validate-only';
+import { CONVERSION_SOURCE, CONVERSION_VALIDATE_ONLY } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
 type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string } };
@@ -37,17 +38,17 @@ export class HttpObservability implements OnModuleInit {
     fastify.addHook(
       'preSerialization',
       (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) => {
-        const source = (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[
-          CONVERSION_SOURCE
-        ] as string | undefined;
+        const config = request.routeOptions?.config as unknown as Record<string, unknown> | undefined;
+        const source = config?.[CONVERSION_SOURCE] as string | undefined;
         if (source) {
-          if (reply.statusCode === 200) {
-            const res = payload as { status?: string; matched_on?: string } | null;
-            metrics.conversion(res?.status ?? 'unknown', source, res?.matched_on);
-          } else {
-            const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
-            metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
-          }
+          const res = payload as { status?: string; matched_on?: string } | null;
+          const outcome =
+            reply.statusCode === 200
+              ? (res?.status ?? 'unknown')
+              : ((request as unknown as Record<symbol, string | undefined>)[ERROR_KIND] ?? `http_${reply.statusCode}`);
+          if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnlyRequest(request))
+            metrics.validateOnlyConversion(outcome, source);
+          else metrics.conversion(outcome, source, reply.statusCode === 200 ? res?.matched_on : undefined);
         }
         done(null, payload);
       },

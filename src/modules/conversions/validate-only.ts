@@ -1,6 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { parseBoolQuery } from '../../common/bool-query';
 import { AppError } from '../../common/errors';
 
 /*
@@ -9,21 +10,8 @@ import { AppError } from '../../common/errors';
  * query string; anything else is a 422 on ["query","validate_only"].
  */
 
-const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y']);
-const FALSE = new Set(['false', '0', 'no', 'off', 'f', 'n']);
-
 /** The parameter's value: true, false (also when absent), or undefined when it is not a boolean. */
-export function parseValidateOnly(raw: unknown): boolean | undefined {
-  if (raw === undefined) return false;
-  if (typeof raw !== 'string' || raw.length > 5) return undefined;
-  const v = raw.toLowerCase();
-  return TRUE.has(v) ? true : FALSE.has(v) ? false : undefined;
-}
-
-/** Whether the request asked for validate-only (a bad value counts as no: that request is a 422). */
-export function isValidateOnlyRequest(request: FastifyRequest): boolean {
-  return parseValidateOnly((request.query as Record<string, unknown> | undefined)?.validate_only) === true;
-}
+export const parseValidateOnly = (raw: unknown): boolean | undefined => parseBoolQuery(raw);
 
 const readValidateOnly = createParamDecorator((_: unknown, ctx: ExecutionContext): boolean => {
   const raw = (ctx.switchToHttp().getRequest<FastifyRequest>().query as Record<string, unknown> | undefined)

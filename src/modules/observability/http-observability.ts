@@ -3,8 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import { parseBoolQuery } from '../../common/bool-query';
 import { ERROR_KIND } from '../../common/exception.filter';
-import { isValidateOnlyRequest } from '../conversions/validate-only';
 import { CONVERSION_SOURCE, CONVERSION_VALIDATE_ONLY } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
@@ -46,7 +46,7 @@ export class HttpObservability implements OnModuleInit {
             reply.statusCode === 200
               ? (res?.status ?? 'unknown')
               : ((request as unknown as Record<symbol, string | undefined>)[ERROR_KIND] ?? `http_${reply.statusCode}`);
-          if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnlyRequest(request))
+          if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnly(request))
             metrics.validateOnlyConversion(outcome, source);
           else metrics.conversion(outcome, source, reply.statusCode === 200 ? res?.matched_on : undefined);
         }
@@ -79,4 +79,9 @@ export class HttpObservability implements OnModuleInit {
       done();
     });
   }
+}
+
+/** The request asked for `?validate_only=true` (a bad value counts as no: that request is a 422). */
+function isValidateOnly(request: FastifyRequest): boolean {
+  return parseBoolQuery((request.query as Record<string, unknown> | undefined)?.validate_only) === true;
 }

@@ -64,6 +64,43 @@ describe('refused conversion attempts (e2e)', () => {
     });
   });
 
+  it('keeps each refused item of a batch, with source batch, and nothing for the accepted ones', async () => {
+    const good = await makeClick(api, f);
+    const missing = `clk_missing_${randomUUID()}`;
+    const r = await api.post(
+      '/api/conversions/batch',
+      {
+        conversions: [
+          conversionBody(good, { order_id: 'b-ok' }),
+          conversionBody(missing, { order_id: 'b-404' }),
+          conversionBody(good, { order_id: 'b-422', currency: 'XXXX' }),
+        ],
+      },
+      f.partnerKey,
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.counts).toEqual({ ok: 1, duplicate: 0, rejected: 2 });
+    const [notFound] = await attemptsOf(t, missing);
+    expect(notFound).toMatchObject({
+      partner_id: f.partnerId,
+      source: 'batch',
+      order_id: 'b-404',
+      status: 404,
+      reason: 'click_not_found',
+      request_id: r.headers['x-request-id'],
+    });
+    const onGood = await attemptsOf(t, good);
+    expect(onGood).toHaveLength(1);
+    expect(onGood[0]).toMatchObject({
+      source: 'batch',
+      order_id: 'b-422',
+      status: 422,
+      reason: 'validation',
+      error_type: 'string_too_long',
+    });
+    expect(onGood[0].error_loc).toBe('body.conversions.2.currency');
+  });
+
   it('keeps a 400 (click without bid) and a 422 with its first loc and type', async () => {
     const noBid = await makeClick(api, f, { bid_id: null });
     expect((await api.post('/api/conversion', conversionBody(noBid), f.partnerKey)).status).toBe(400);

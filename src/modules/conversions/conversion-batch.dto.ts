@@ -88,6 +88,15 @@ export class ConversionBatchResultDto {
 
   @ApiPropertyOptional({ description: 'Rejected items only.', type: () => ConversionBatchErrorDto })
   error?: ConversionBatchErrorDto;
+
+  @ApiPropertyOptional({
+    description:
+      '`?validate_only=true` only, on every item: checked, nothing written. An `ok` then has no `conversion_id`, nor ' +
+      'has a `duplicate` of an earlier item of the same batch (that one was not written either).',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }
 
 export class ConversionBatchCountsDto {
@@ -107,4 +116,11 @@ export class ConversionBatchResponseDto {
 
   @ApiProperty({ type: () => ConversionBatchCountsDto })
   counts: ConversionBatchCountsDto;
+
+  @ApiPropertyOptional({
+    description: '`?validate_only=true` only: every item was checked and nothing was written.',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }

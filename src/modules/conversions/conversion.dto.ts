@@ -131,4 +131,13 @@ export class ConversionResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional({
+    description:
+      'Extension, `?validate_only=true` only: every check ran and nothing was written. An `ok` then carries no ' +
+      '`conversion_id`; a `duplicate` names the conversion already holding the dedup key.',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }

@@ -166,6 +166,26 @@ SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELE
 FROM (SELECT 1) AS one LEFT JOIN c ON true`;
 }
 
+/**
+ * The parameters of the read-only check (validate-only): the click and the claim's key and window
+ * (each one named by the statement: PostgreSQL refuses a parameter it cannot type).
+ */
+const CHECK_PARAMS: ReadonlySet<string> = new Set(['click_id', 'dedup_key', 'event_type', 'window_start']);
+
+/*
+ * PostgreSQL, validate-only: what the write statements decide, read and not written. The click's
+ * facts (Clicks' rule decides in recordReadOnly) and the claim held inside the window (Dedup's
+ * `pgHeldId`, as pgBatchStatement reads it), in one read of one row. A claim past the window reads
+ * as none: a real request would take it over and answer `ok`.
+ */
+function pgCheckStatement(p: PgParams<BatchItem>): string {
+  // Only the parts of the claim the held-claim read names; the others are not parameters of this statement.
+  const e = claimOf((n) => (CHECK_PARAMS.has(n) ? p.ref(n) : 'NULL'));
+  return `
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgHeldId(e)} AS held_id
+FROM (SELECT 1) AS one LEFT JOIN (${clickLookupSql(p.ref('click_id'))}) c ON true`;
+}
+
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
 const PG_RACE_ATTEMPTS = 5;
 
@@ -190,7 +210,13 @@ export class ConversionsRepository {
   /** Gathers the conversions that arrive together into one statement (PostgreSQL) or transaction (SQLite). */
   private readonly batcher: WriteBatcher<BatchItem, RecordOutcome>;
   private readonly dialect: Dialect;
-  private readonly pg: { params: PgParams<BatchItem>; batch: string; full: string };
+  private readonly pg: {
+    params: PgParams<BatchItem>;
+    batch: string;
+    full: string;
+    checkParams: PgParams<BatchItem>;
+    check: string;
+  };
   private sqlite?: {
     transaction: SqliteHandle['transaction'];
     click: NamedStatement;
@@ -205,7 +231,17 @@ export class ConversionsRepository {
   ) {
     this.dialect = new Dialect(ds);
     const params = new PgParams(this.dialect, INPUTS);
-    this.pg = { params, batch: pgBatchStatement(params), full: pgFullStatement(params) };
+    const checkParams = new PgParams(
+      this.dialect,
+      INPUTS.filter((p) => CHECK_PARAMS.has(p.name)),
+    );
+    this.pg = {
+      params,
+      batch: pgBatchStatement(params),
+      full: pgFullStatement(params),
+      checkParams,
+      check: pgCheckStatement(checkParams),
+    };
     const limits = {
       // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
       maxWaitMs: config.dbConnectTimeoutMs,
@@ -228,6 +264,34 @@ export class ConversionsRepository {
   /** Checks the click, claims the dedup key and writes the row, atomically. */
   async recordAtomically(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
     return this.batcher.submit({ n, windowStartMs });
+  }
+
+  /**
+   * Validate-only: what recordAtomically would decide about the click and the dedup claim, read and
+   * never written (no claim, no row). It is a plain read, not a member of the group commit, so it
+   * holds no batch slot. A claim held inside the window is `claimed_id` (when the click is
+   * attributable, as the write answers); `inserted_id` is always null.
+   */
+  async recordReadOnly(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
+    const it: BatchItem = { n, windowStartMs };
+    let click: ClickFacts;
+    let held: string | null;
+    if (this.dialect.isPostgres) {
+      const [r] = await this.query('conversions_check', this.pg.check, this.pg.checkParams.values(it));
+      click = clickFactsOf(r);
+      held = (r.held_id as string) ?? null;
+    } else {
+      const s = this.sqliteStatements();
+      // One read transaction (deferred: no write lock), so the click and the claim are one snapshot.
+      [click, held] = s.transaction((): [ClickFacts, string | null] => {
+        const params = sqliteParams(this.dialect, INPUTS, it);
+        const c = clickFactsOf((s.click.get(params) as Record<string, unknown> | undefined) ?? {});
+        if (n.dedup_key === null) return [c, null];
+        const h = s.held.get(params) as { conversion_id: string; claimed_at: number | string } | undefined;
+        return [c, h && isWithinWindow(h.claimed_at, windowStartMs) ? h.conversion_id : null];
+      })();
+    }
+    return { click, claimed_id: isAttributable(click, n.partner_id) ? held : null, inserted_id: null };
   }
 
   /**

@@ -64,4 +64,54 @@ describe('ConversionsService.record outcomes', () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
   });
+
+  describe('validate-only', () => {
+    function readOnlyService(outcome: { click?: typeof click; claimed_id: string | null }) {
+      const repo = {
+        recordAtomically: jest.fn().mockRejectedValue(new Error('validate-only must not write')),
+        recordReadOnly: jest.fn().mockResolvedValue({ click, inserted_id: null, ...outcome }),
+      };
+      const clicks = new ClicksService({} as never, {} as never, new Clock(), {} as never, loadConfig({}));
+      const svc = new ConversionsService(
+        repo as never,
+        clicks,
+        new DedupService(loadConfig({})),
+        {} as never,
+        new Clock(),
+      );
+      return { svc, repo };
+    }
+    const ctx = { partnerId: 'p1', source: 'api' as const, validateOnly: true };
+
+    it('reads instead of writing, and answers ok without a conversion_id', async () => {
+      const { svc, repo } = readOnlyService({ claimed_id: null });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).resolves.toEqual({
+        status: 'ok',
+        validate_only: true,
+      });
+      expect(repo.recordAtomically).not.toHaveBeenCalled();
+      expect(repo.recordReadOnly.mock.calls[0][0]).toMatchObject({ dedup_key: 'o1', currency: 'USD' });
+    });
+
+    it('answers duplicate with the held claim and the layer', async () => {
+      const { svc } = readOnlyService({ claimed_id: 'HELD' });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).resolves.toEqual({
+        status: 'duplicate',
+        conversion_id: 'HELD',
+        matched_on: 'order_id',
+        validate_only: true,
+      });
+    });
+
+    it("answers the click's error by Clicks' rule, as the write does", async () => {
+      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false }, claimed_id: null });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
+        code: 'click_missing_bid',
+      });
+      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true }, claimed_id: null });
+      await expect(other.svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
+        code: 'click_not_found',
+      });
+    });
+  });
 });

@@ -17,6 +17,8 @@ export interface RecordContext {
   partnerId: string;
   source: ConversionSource;
   idempotencyKey?: string | null;
+  /** `?validate_only=true`: every check, the same answer, nothing written (not even a dedup claim). */
+  validateOnly?: boolean;
 }
 
 /** The one path every conversion takes, whichever door it came in by. */
@@ -70,8 +72,20 @@ export class ConversionsService {
       params: { extra: cmd.extra },
       created_at: now,
     };
-    const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now));
+    // Validate-only reads what the write would decide (the same click and held-claim rules, in the
+    // same repository) and writes nothing; everything else here is the same path.
+    const outcome = ctx.validateOnly
+      ? await this.repo.recordReadOnly(row, this.dedup.windowStart(now))
+      : await this.repo.recordAtomically(row, this.dedup.windowStart(now));
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
+    // Attribution-time checks (issue 12: precedes_click, outside_window, future) belong here, after
+    // the bid check and before the answer, for both modes: a validate-only request runs them too.
+    if (ctx.validateOnly) {
+      // `ok` names no conversion: nothing was written.
+      if (key && outcome.claimed_id)
+        return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer, validate_only: true };
+      return { status: 'ok', validate_only: true };
+    }
     if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
     if (key && outcome.claimed_id)
       return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };

@@ -34,6 +34,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly validateOnlyConversions = new Counter({
+    name: 'conversions_validate_only_total',
+    help:
+      'Validate-only conversion requests (?validate_only=true: checked, nothing written) by outcome and source; ' +
+      'never counted in conversions_total.',
+    labelNames: ['outcome', 'source', 'mode'] as const,
+    registers: [this.registry],
+  });
+
   private readonly dedupMatches = new Counter({
     name: 'dedup_matches_total',
     help: 'Conversions answered duplicate, by the layer the dedup key came from.',
@@ -72,6 +81,11 @@ export class MetricsService {
   conversion(outcome: string, source: string, dedupLayer?: string): void {
     this.conversions.inc({ outcome, source });
     if (outcome === 'duplicate' && dedupLayer) this.dedupMatches.inc({ layer: dedupLayer });
+  }
+
+  /** A validate-only request's outcome: its own counter, so live conversion counts stay what was written. */
+  validateOnlyConversion(outcome: string, source: string): void {
+    this.validateOnlyConversions.inc({ outcome, source, mode: 'validate_only' });
   }
 
   render(): Promise<string> {

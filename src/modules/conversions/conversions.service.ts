@@ -1,14 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
+import { MetricsService } from '../observability/metrics.service';
 import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
 import type { ConversionSource } from './conversion.entity';
 import { ConversionCommand } from './conversion.command';
 import { ConversionResultDto } from './conversion.dto';
 import { ConversionsRepository, NewConversion } from './conversions.repository';
+import {
+  attributionRejection,
+  attributionTiming,
+  attributionWarning,
+  isRefusedByPolicy,
+  windowMsOf,
+} from './attribution-time';
 
 export { DEFAULT_EVENT_TYPE } from './conversion.command';
 
@@ -28,6 +37,8 @@ export class ConversionsService {
     private readonly dedup: DedupService,
     private readonly partners: PartnersService,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'attributionWindowMs'>,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async record(ctx: RecordContext, cmd: ConversionCommand): Promise<ConversionResultDto> {
@@ -48,6 +59,9 @@ export class ConversionsService {
       orderId: cmd.order_id,
     });
     const now = this.clock.now();
+    const settings = await this.partners.attributionOf(ctx.partnerId);
+    const windowMs = windowMsOf(settings.attribution_window_days, this.config.attributionWindowMs);
+    const timing = attributionTiming(cmd.conversion_time, now, { windowMs, policy: settings.attribution_policy });
     const row: NewConversion = {
       id: randomUUID(),
       partner_id: ctx.partnerId,
@@ -70,11 +84,18 @@ export class ConversionsService {
       params: { extra: cmd.extra },
       created_at: now,
     };
-    const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now));
+    const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now), timing);
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
-    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
+    // After the click and bid checks: the attribution-time verdict the statement computed.
+    const verdict = outcome.attribution_status ?? 'ok';
+    const clickedAt = outcome.click.clicked_at ?? cmd.conversion_time;
+    this.metrics?.attribution(verdict, isRefusedByPolicy(verdict, timing.policy) ? 'rejected' : 'recorded');
+    if (verdict !== 'ok' && isRefusedByPolicy(verdict, timing.policy))
+      throw AppError.validation([attributionRejection(verdict, clickedAt, cmd.conversion_time, windowMs)]);
+    const warnings = verdict === 'ok' ? undefined : { warnings: [attributionWarning(verdict, clickedAt)] };
+    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id, ...warnings };
     if (key && outcome.claimed_id)
-      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
+      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer, ...warnings };
     // Nothing was written and no claim could be named: the statement lost a race with a concurrent
     // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
     throw new AppError('unavailable');

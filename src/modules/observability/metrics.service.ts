@@ -41,6 +41,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly attributions = new Counter({
+    name: 'conversion_attribution_total',
+    help: 'Attribution-time verdicts (ok, precedes_click, outside_window, future) of conversions past the click checks, by what became of them (recorded, rejected).',
+    labelNames: ['verdict', 'action'] as const,
+    registers: [this.registry],
+  });
+
   constructor(@InjectDataSource() ds: DataSource) {
     collectDefaultMetrics({ register: this.registry });
     const dialect = new Dialect(ds);
@@ -72,6 +79,10 @@ export class MetricsService {
   conversion(outcome: string, source: string, dedupLayer?: string): void {
     this.conversions.inc({ outcome, source });
     if (outcome === 'duplicate' && dedupLayer) this.dedupMatches.inc({ layer: dedupLayer });
+  }
+
+  attribution(verdict: string, action: 'recorded' | 'rejected'): void {
+    this.attributions.inc({ verdict, action });
   }
 
   render(): Promise<string> {

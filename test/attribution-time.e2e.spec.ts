@@ -263,6 +263,44 @@ describe('attribution-time checks (e2e)', () => {
     });
   });
 
+  describe('listings and the CSV export filter by attribution_status and show it', () => {
+    it('admin listing, partner self-service and CSV', async () => {
+      const f = partners[2];
+      const flagged = await verdictOf(f, iso(CLICKED_AT.getTime() - DAY));
+      const fine = await verdictOf(f, iso(CLICKED_AT.getTime() + MIN));
+      const ids = (b: { items: { id: string; attribution_status: string }[] }) => b.items.map((x) => x.id);
+      const admin = await api.request(
+        'GET',
+        `/admin/conversions?partner_id=${f.partnerId}&attribution_status=precedes_click`,
+        {
+          key: ADMIN_KEY,
+        },
+      );
+      expect(admin.status).toBe(200);
+      expect(ids(admin.body)).toEqual([flagged.r.body.conversion_id]);
+      expect(admin.body.items[0].attribution_status).toBe('precedes_click');
+      const own = await api.request('GET', '/api/conversions?attribution_status=ok', { key: f.partnerKey });
+      expect(ids(own.body)).toEqual([fine.r.body.conversion_id]);
+      expect(own.body.items[0].attribution_status).toBe('ok');
+      const csv = await api.request(
+        'GET',
+        `/admin/conversions/export.csv?partner_id=${f.partnerId}&attribution_status=precedes_click`,
+        { key: ADMIN_KEY },
+      );
+      expect(csv.status).toBe(200);
+      const lines = (csv.body as string).trim().split(/\r?\n/);
+      expect(lines).toHaveLength(2);
+      expect(lines[0].split(',')).toContain('attribution_status');
+      expect(lines[1]).toContain(flagged.r.body.conversion_id);
+      expect(lines[1].split(',').at(lines[0].split(',').indexOf('attribution_status'))).toBe('precedes_click');
+      const bad = await api.request('GET', '/api/conversions?attribution_status=late', { key: f.partnerKey });
+      expect(bad.status).toBe(422);
+      expect(bad.body.detail).toEqual([
+        expect.objectContaining({ type: 'enum', loc: ['query', 'attribution_status'] }),
+      ]);
+    });
+  });
+
   it('metrics count each verdict', async () => {
     const m = await api.request('GET', '/metrics', { key: ADMIN_KEY });
     expect(m.body).toMatch(/conversion_attribution_total\{verdict="precedes_click",action="recorded"\} [1-9]/);

@@ -251,9 +251,15 @@ describe('POST /api/conversions/batch (e2e)', () => {
               ],
             },
           },
-          { index: 10, status: 'ok', conversion_id: expect.any(String) },
-          { index: 11, status: 'duplicate', conversion_id: ids[10], matched_on: 'idempotency_key' },
-          { index: 12, status: 'ok', conversion_id: expect.any(String) },
+          { index: 10, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
+          {
+            index: 11,
+            status: 'duplicate',
+            conversion_id: ids[10],
+            matched_on: 'idempotency_key',
+            ...SEED_TIME_WARNING,
+          },
+          { index: 12, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
         ],
         counts: { ok: 3, duplicate: 2, rejected: 8 },
       });

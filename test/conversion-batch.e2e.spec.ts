@@ -59,7 +59,8 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
     for (let i = 0; i < 10; i++)
       cases.push({
         body: conversionBody(clicks[1]),
-        expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }),
+        expect: (r) =>
+          expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING }),
       });
     const repeated: Res[] = [];
     for (let i = 0; i < 10; i++)
@@ -92,6 +93,7 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
           status: 'duplicate',
           conversion_id: oks[0].body.conversion_id,
           matched_on: 'event_id',
+          ...SEED_TIME_WARNING,
         });
 
     // Exactly the rows answered ok (plus the earlier one), no more.

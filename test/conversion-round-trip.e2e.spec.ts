@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CONVERSION_COLUMNS } from '../src/modules/conversions/conversion.entity';
 import { makeKey, parseCsv } from './admin-helpers';
-import { ApiClient, Fixture, makeClick, makePartner, SEED_TIME_WARNING } from './api-client';
+import { ApiClient, Fixture, makeClick, makePartner } from './api-client';
 import { ADMIN_KEY, createTestApp, TestApp } from './test-app';
 
 /*

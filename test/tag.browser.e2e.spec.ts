@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { conversionBody, Fixture, makePartner } from './api-client';
+import { conversionBody, Fixture, makePartner, SEED_TIME_WARNING } from './api-client';
 import { useTestApp } from './test-app';
 import { LinkSigner } from '../src/modules/tag/link-signer';
 
@@ -179,7 +179,12 @@ async function tagLoaded(p: Page): Promise<void> {
       f.partnerKey,
     );
     expect(server.status).toBe(200);
-    expect(server.body).toEqual({ status: 'duplicate', conversion_id: conversionId, matched_on: 'event_id' });
+    expect(server.body).toEqual({
+      status: 'duplicate',
+      conversion_id: conversionId,
+      matched_on: 'event_id',
+      ...SEED_TIME_WARNING,
+    });
     expect(await rows(clickId)).toHaveLength(1);
 
     // 5b. A call made before the script loaded is replayed from the snippet's queue.

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { conversionBody, makeClick } from './api-client';
+import { conversionBody as seedBody, makeClick } from './api-client';
+
+/** A conversion timed now, after its click (registered now): no attribution-time warning in the answers. */
+const conversionBody = (clickId: string, extra: Record<string, unknown> = {}) =>
+  seedBody(clickId, { conversion_time: new Date().toISOString(), ...extra });
 import { db } from './db';
 import { ADMIN_KEY, useTestApp } from './test-app';
 
@@ -38,6 +42,19 @@ describe('validate-only (e2e)', () => {
   const okItem = (clickId: string, key = `ord_${randomUUID()}`) => conversionBody(clickId, { order_id: key });
 
   describe('POST /api/conversion?validate_only=true', () => {
+    it('runs the attribution-time checks too: a conversion before its click is flagged, nothing written', async () => {
+      const click = await makeClick(api, f);
+      const before = await snapshot();
+      const v = await single(seedBody(click, { order_id: `ord_${randomUUID()}` }));
+      expect(v.status).toBe(200);
+      expect(v.body).toEqual({
+        status: 'ok',
+        validate_only: true,
+        warnings: [expect.objectContaining({ code: 'precedes_click', clicked_at: expect.any(String) })],
+      });
+      expect(await snapshot()).toEqual(before);
+    });
+
     it('ok: answers ok + validate_only without a conversion_id; then a real post is ok, and validate-only sees its claim', async () => {
       const click = await makeClick(api, f);
       const body = okItem(click);

@@ -15,6 +15,8 @@ export interface AppConfig {
   dbPoolSize: number;
   /** Milliseconds. */
   dedupWindowMs: number;
+  /** A partner's default attribution window (ATTRIBUTION_WINDOW): a conversion later than this after its click is `outside_window`. */
+  attributionWindowMs: number;
   /** How long a looked-up API key may be served from the in-process cache (ms). */
   keyCacheTtlMs: number;
   /** The admin key created at boot when the database has none (BOOTSTRAP_ADMIN_KEY, at least 32 characters). */
@@ -149,6 +151,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sqlitePath: env.SQLITE_PATH || 'data/conversions.sqlite',
     dbPoolSize: intVar(env, 'DB_POOL_SIZE', 10, 1, 500),
     dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
+    attributionWindowMs: durationVar(env, 'ATTRIBUTION_WINDOW', '30d'),
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
     authFailureLimitPerMinute: intVar(env, 'AUTH_FAILURE_LIMIT_PER_MINUTE', 100, 0, 1_000_000),

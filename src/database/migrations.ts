@@ -4,6 +4,7 @@ import { PartnerFilterIndexes1764300000001 } from '../../migrations/176430000000
 import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-partner-rate-limit';
 import { HideSuppliedKeyPrefixes1764900000010 } from '../../migrations/1764900000010-hide-supplied-key-prefixes';
 import { ConversionAttempts1764900000020 } from '../../migrations/1764900000020-conversion-attempts';
+import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-attribution-checks';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   PartnerRateLimit1764600000001,
   HideSuppliedKeyPrefixes1764900000010,
   ConversionAttempts1764900000020,
+  AttributionChecks1765000000012,
 ];

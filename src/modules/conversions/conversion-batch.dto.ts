@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ConversionBodyDto } from './conversion.dto';
+import { AttributionWarningDto, ConversionBodyDto } from './conversion.dto';
 
 /** At most this many conversions in one batch. */
 export const BATCH_MAX_ITEMS = 1000;
@@ -85,6 +85,13 @@ export class ConversionBatchResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional({
+    description:
+      "Accepted items: the attribution-time checks the item failed (the partner's policy is `flag`), as the single route answers them.",
+    type: () => [AttributionWarningDto],
+  })
+  warnings?: AttributionWarningDto[];
 
   @ApiPropertyOptional({ description: 'Rejected items only.', type: () => ConversionBatchErrorDto })
   error?: ConversionBatchErrorDto;

@@ -116,6 +116,17 @@ export class ConversionBodyDto {
 /** Every field the seed names; the rest of a body is params.extra. */
 export const CONVERSION_FIELDS = declaredFields(ConversionBodyDto);
 
+export class AttributionWarningDto {
+  @ApiProperty({ enum: ['precedes_click', 'outside_window', 'future'], example: 'precedes_click' })
+  code: 'precedes_click' | 'outside_window' | 'future';
+
+  @ApiProperty({ example: 'conversion_time is more than 5 minutes before the click' })
+  msg: string;
+
+  @ApiProperty({ description: "The click's time (UTC).", example: '2026-05-26T12:40:00.000Z' })
+  clicked_at: string;
+}
+
 export class ConversionResultDto {
   @ApiProperty({ enum: ['ok', 'duplicate'], example: 'ok' })
   status: 'ok' | 'duplicate';
@@ -131,6 +142,13 @@ export class ConversionResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional({
+    description:
+      "Extension: the attribution-time checks this conversion failed (the partner's policy is `flag`: it was recorded with this verdict).",
+    type: () => [AttributionWarningDto],
+  })
+  warnings?: AttributionWarningDto[];
 
   @ApiPropertyOptional({
     description:

@@ -35,6 +35,15 @@ import {
   sqliteClaim,
   sqliteHeld,
 } from '../dedup/dedup-claim.sql';
+import {
+  ATTRIBUTION_TIME_PARAMS,
+  attributionAcceptedSql,
+  AttributionStatus,
+  attributionStatusOf,
+  attributionStatusSql,
+  AttributionTiming,
+  isRefusedByPolicy,
+} from './attribution-time';
 import { CONVERSION_COLUMNS, CONVERSION_WRITE, ConversionColumn, NewConversion } from './conversion.entity';
 
 export type { NewConversion };
@@ -45,13 +54,19 @@ export interface RecordOutcome {
   claimed_id: string | null;
   /** Our id when the row was written. */
   inserted_id: string | null;
+  /** The attribution-time verdict the statement computed (null when the click is not attributable). */
+  attribution_status: AttributionStatus | null;
 }
 
-/** One conversion to record, with the start of its dedup window (epoch ms). */
+/** One conversion to record, with the start of its dedup window (epoch ms) and its attribution-time inputs. */
 interface BatchItem {
   n: NewConversion;
   windowStartMs: number;
+  timing: AttributionTiming;
 }
+
+/** The click's columns and what the statement derives from them (the attribution verdict). */
+type StatementColumn = (name: Parameters<ClickColumn>[0] | 'attribution_status') => string;
 
 /**
  * The parameters of every write statement, generated from the conversion's columns
@@ -67,6 +82,7 @@ const INPUTS: readonly Param<BatchItem>[] = [
     ...p,
     value: (it) => p.value({ claimedAtMs: it.n.created_at.getTime(), windowStartMs: it.windowStartMs }),
   })),
+  ...ATTRIBUTION_TIME_PARAMS.map((p): Param<BatchItem> => ({ ...p, value: (it) => p.value(it.timing) })),
 ];
 
 /** The claim's parts, as columns of a relation holding INPUTS under their names. */
@@ -80,13 +96,13 @@ const claimOf = (col: (name: string) => string): ClaimExprs => ({
 });
 
 /** The expression written to a column: the input, the click's, or the input unless null. */
-function writtenExpr(c: ConversionColumn, input: (name: string) => string, click: ClickColumn): string {
+function writtenExpr(c: ConversionColumn, input: (name: string) => string, click: StatementColumn): string {
   if (c.value && c.fromClick) return `COALESCE(${input(c.column)}, ${click(c.fromClick)})`;
   return c.value ? input(c.column) : click(c.fromClick!);
 }
 
 /** `INSERT INTO conversions (…) SELECT|VALUES …`: the column list and the written expressions, from one list. */
-function insertConversion(input: (name: string) => string, click: ClickColumn): { columns: string; exprs: string } {
+function insertConversion(input: (name: string) => string, click: StatementColumn): { columns: string; exprs: string } {
   return {
     columns: CONVERSION_COLUMNS.join(', '),
     exprs: CONVERSION_WRITE.map((c) => writtenExpr(c, input, click)).join(', '),
@@ -113,14 +129,16 @@ function insertConversion(input: (name: string) => string, click: ClickColumn): 
  */
 function pgBatchStatement(p: PgParams<BatchItem>): string {
   const e = claimOf((n) => `a.${n}`);
-  const click: ClickColumn = (n) => `a.click_${n}`;
+  const click: StatementColumn = (n) => `a.click_${n}`;
   const ins = insertConversion((n) => `a.${n}`, click);
+  const status = attributionStatusSql('c.clicked_at', (n) => `i.${n}`);
   return `
 WITH input AS (
   SELECT * FROM ${p.unnest('i')}
 ), a AS (
   SELECT i.*, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
-         ${attributableSql((n) => `c.${n}`, 'i.partner_id')} AS attributable
+         ${status} AS click_attribution_status,
+         ${attributableSql((n) => `c.${n}`, 'i.partner_id')} AND ${attributionAcceptedSql(status, (n) => `i.${n}`)} AS attributable
   FROM input i
   LEFT JOIN LATERAL (${clickLookupSql('i.click_id')} OFFSET 0) c ON true
 ), claim AS (
@@ -132,7 +150,7 @@ WITH input AS (
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
   RETURNING id
 )
-SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, ${pgHeldId(e)} AS held_id
+SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution_status, ins.id AS inserted_id, ${pgHeldId(e)} AS held_id
 FROM a LEFT JOIN ins ON ins.id = a.id
 ORDER BY a.ord`;
 }
@@ -150,11 +168,13 @@ function pgFullStatement(p: PgParams<BatchItem>): string {
     (n) => p.ref(n),
     (n) => `a.${n}`,
   );
+  const status = attributionStatusSql('c.clicked_at', (n) => p.ref(n));
   return `
 WITH c AS (
   ${clickLookupSql(p.ref('click_id'))}
 ), a AS (
-  SELECT * FROM c WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'))}
+  SELECT c.*, ${status} AS attribution_status FROM c
+  WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'))} AND ${attributionAcceptedSql(status, (n) => p.ref(n))}
 ), ${pgClaimCtes(e, 'a')}, ins AS (
   INSERT INTO conversions (${ins.columns})
   SELECT ${ins.exprs}
@@ -162,7 +182,7 @@ WITH c AS (
   WHERE ${e.key} IS NULL OR ${pgClaimWon(e)}
   RETURNING id
 )
-SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id
 FROM (SELECT 1) AS one LEFT JOIN c ON true`;
 }
 
@@ -199,6 +219,19 @@ const SQLITE_BATCH_MAX = 128;
 
 /** SQLSTATE classes that name a problem of one row or of the batch's timing, not of the database. */
 const ROW_LEVEL_SQLSTATE = /^(22|23|40)/;
+
+/** Timing that passes every attribution-time check (for callers that check no times: the repository's unit specs). */
+const NO_TIME_CHECKS: AttributionTiming = {
+  precedesAfter: new Date(8.64e15),
+  windowBefore: new Date(-8.64e15),
+  base: 'ok',
+  policy: 'flag',
+};
+
+/** The verdict a statement answered (null when it read no click). */
+function statusOf(r: Record<string, unknown>): AttributionStatus | null {
+  return (r.attribution_status as AttributionStatus | undefined) ?? null;
+}
 
 /** What a dedup claim is unique on. */
 function claimKey(n: NewConversion): string {
@@ -262,8 +295,12 @@ export class ConversionsRepository {
   }
 
   /** Checks the click, claims the dedup key and writes the row, atomically. */
-  async recordAtomically(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    return this.batcher.submit({ n, windowStartMs });
+  async recordAtomically(
+    n: NewConversion,
+    windowStartMs: number,
+    timing: AttributionTiming = NO_TIME_CHECKS,
+  ): Promise<RecordOutcome> {
+    return this.batcher.submit({ n, windowStartMs, timing });
   }
 
   /**
@@ -272,8 +309,12 @@ export class ConversionsRepository {
    * holds no batch slot. A claim held inside the window is `claimed_id` (when the click is
    * attributable, as the write answers); `inserted_id` is always null.
    */
-  async recordReadOnly(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    const it: BatchItem = { n, windowStartMs };
+  async recordReadOnly(
+    n: NewConversion,
+    windowStartMs: number,
+    timing: AttributionTiming = NO_TIME_CHECKS,
+  ): Promise<RecordOutcome> {
+    const it: BatchItem = { n, windowStartMs, timing };
     let click: ClickFacts;
     let held: string | null;
     if (this.dialect.isPostgres) {
@@ -291,7 +332,14 @@ export class ConversionsRepository {
         return [c, h && isWithinWindow(h.claimed_at, windowStartMs) ? h.conversion_id : null];
       })();
     }
-    return { click, claimed_id: isAttributable(click, n.partner_id) ? held : null, inserted_id: null };
+    // The attribution-time verdict, by the statement's own rule, from the click just read.
+    const attribution_status = click.found && click.clicked_at ? attributionStatusOf(click.clicked_at, timing) : null;
+    return {
+      click,
+      claimed_id: isAttributable(click, n.partner_id) ? held : null,
+      inserted_id: null,
+      attribution_status,
+    };
   }
 
   /**
@@ -313,8 +361,9 @@ export class ConversionsRepository {
         click: clickFactsOf(r),
         claimed_id: (r.claimed_id as string) ?? null,
         inserted_id: (r.inserted_id as string) ?? null,
+        attribution_status: statusOf(r),
       };
-      if (!this.undecided(outcome, it.n) || attempt >= PG_RACE_ATTEMPTS) return outcome;
+      if (!this.undecided(outcome, it) || attempt >= PG_RACE_ATTEMPTS) return outcome;
     }
   }
 
@@ -340,6 +389,7 @@ export class ConversionsRepository {
             click: clickFactsOf(r),
             claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
             inserted_id: (r.inserted_id as string) ?? null,
+            attribution_status: statusOf(r),
           }
         : null;
     });
@@ -353,7 +403,7 @@ export class ConversionsRepository {
       items.map(async (it, i) => {
         const o = outcomes[i];
         if (!o) throw new Error(`the batch statement answered no row for input ${i + 1} of ${items.length}`); // cannot happen: a bug, a 500
-        if (!this.undecided(o, it.n)) return o;
+        if (!this.undecided(o, it)) return o;
         const sibling = winners.get(claimKey(it.n));
         if (sibling) return { ...o, claimed_id: sibling };
         return this.recordPostgresFull(it);
@@ -361,9 +411,16 @@ export class ConversionsRepository {
     );
   }
 
-  /** Attributable and keyed, yet nothing written and no claim named: a statement that lost a race. */
-  private undecided(o: RecordOutcome, n: NewConversion): boolean {
-    return isAttributable(o.click, n.partner_id) && n.dedup_key !== null && !o.claimed_id && !o.inserted_id;
+  /** Attributable, not refused by its policy and keyed, yet nothing written and no claim named: a statement that lost a race. */
+  private undecided(o: RecordOutcome, it: BatchItem): boolean {
+    const n = it.n;
+    return (
+      isAttributable(o.click, n.partner_id) &&
+      !isRefusedByPolicy(o.attribution_status, it.timing.policy) &&
+      n.dedup_key !== null &&
+      !o.claimed_id &&
+      !o.inserted_id
+    );
   }
 
   /**
@@ -407,18 +464,25 @@ export class ConversionsRepository {
     // No row when there is no such click: then nothing is found and nothing is attributable.
     const click = (s.click.get(params) as Record<string, unknown> | undefined) ?? {};
     const facts = clickFactsOf(click);
-    if (!click.attributable) return { click: facts, claimed_id: null, inserted_id: null };
+    const attribution_status = statusOf(click);
+    if (!click.attributable || isRefusedByPolicy(attribution_status, it.timing.policy))
+      return { click: facts, claimed_id: null, inserted_id: null, attribution_status };
     let claimedId: string | null = null;
     if (it.n.dedup_key !== null) {
       // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
       const held = s.held.get(params) as { conversion_id: string; claimed_at: number | string } | undefined;
       if (held && isWithinWindow(held.claimed_at, it.windowStartMs))
-        return { click: facts, claimed_id: held.conversion_id, inserted_id: null };
+        return { click: facts, claimed_id: held.conversion_id, inserted_id: null, attribution_status };
       claimedId = (s.claim.get(params) as { conversion_id: string }).conversion_id;
-      if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
+      if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null, attribution_status };
     }
-    s.insert.run({ ...params, click_tag_id: click.click_tag_id, click_bid_id: click.click_bid_id });
-    return { click: facts, claimed_id: claimedId, inserted_id: it.n.id };
+    s.insert.run({
+      ...params,
+      click_tag_id: click.click_tag_id,
+      click_bid_id: click.click_bid_id,
+      click_attribution_status: attribution_status,
+    });
+    return { click: facts, claimed_id: claimedId, inserted_id: it.n.id, attribution_status };
   }
 
   /** Prepared once, on first use (the handle exists once the DataSource is connected). */
@@ -426,14 +490,15 @@ export class ConversionsRepository {
     if (!this.sqlite) {
       const db = this.dialect.sqlite();
       const e = claimOf((n) => `@${n}`);
-      const click: ClickColumn = (n) => `@click_${n}`;
+      const click: StatementColumn = (n) => `@click_${n}`;
       const ins = insertConversion((n) => `@${n}`, click);
       this.sqlite = {
         transaction: db.transaction.bind(db),
         click: prepareNamed(
           db,
           `SELECT ${clickFactsSql((n) => `c.${n}`)}, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
-             ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable
+             ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable,
+             ${attributionStatusSql('c.clicked_at', (n) => `@${n}`)} AS attribution_status
            FROM clicks c WHERE c.click_id = @click_id`,
         ),
         held: prepareNamed(db, sqliteHeld(e)),

@@ -23,8 +23,9 @@ describe('ConversionsService.record outcomes', () => {
       repo as never,
       clicks,
       new DedupService(loadConfig({})),
-      {} as never,
+      { attributionOf: async () => ({ attribution_window_days: null, attribution_policy: 'flag' }) } as never,
       new Clock(),
+      loadConfig({}),
     );
     return { svc, repo };
   }
@@ -76,8 +77,9 @@ describe('ConversionsService.record outcomes', () => {
         repo as never,
         clicks,
         new DedupService(loadConfig({})),
-        {} as never,
+        { attributionOf: async () => ({ attribution_window_days: null, attribution_policy: 'flag' }) } as never,
         new Clock(),
+        loadConfig({}),
       );
       return { svc, repo };
     }

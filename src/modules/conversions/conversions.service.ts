@@ -1,14 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
+import { MetricsService } from '../observability/metrics.service';
 import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
 import type { ConversionSource } from './conversion.entity';
 import { ConversionCommand } from './conversion.command';
 import { ConversionResultDto } from './conversion.dto';
 import { ConversionsRepository, NewConversion } from './conversions.repository';
+import {
+  attributionRejection,
+  attributionTiming,
+  attributionWarning,
+  isRefusedByPolicy,
+  windowMsOf,
+} from './attribution-time';
 
 export { DEFAULT_EVENT_TYPE } from './conversion.command';
 
@@ -30,6 +39,8 @@ export class ConversionsService {
     private readonly dedup: DedupService,
     private readonly partners: PartnersService,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'attributionWindowMs'>,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async record(ctx: RecordContext, cmd: ConversionCommand): Promise<ConversionResultDto> {
@@ -50,6 +61,9 @@ export class ConversionsService {
       orderId: cmd.order_id,
     });
     const now = this.clock.now();
+    const settings = await this.partners.attributionOf(ctx.partnerId);
+    const windowMs = windowMsOf(settings.attribution_window_days, this.config.attributionWindowMs);
+    const timing = attributionTiming(cmd.conversion_time, now, { windowMs, policy: settings.attribution_policy });
     const row: NewConversion = {
       id: randomUUID(),
       partner_id: ctx.partnerId,
@@ -72,23 +86,35 @@ export class ConversionsService {
       params: { extra: cmd.extra },
       created_at: now,
     };
-    // Validate-only reads what the write would decide (the same click and held-claim rules, in the
-    // same repository) and writes nothing; everything else here is the same path.
+    // Validate-only reads what the write would decide (the same click, held-claim and attribution-time
+    // rules, in the same repository) and writes nothing; everything else here is the same path.
     const outcome = ctx.validateOnly
-      ? await this.repo.recordReadOnly(row, this.dedup.windowStart(now))
-      : await this.repo.recordAtomically(row, this.dedup.windowStart(now));
+      ? await this.repo.recordReadOnly(row, this.dedup.windowStart(now), timing)
+      : await this.repo.recordAtomically(row, this.dedup.windowStart(now), timing);
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
-    // Attribution-time checks (issue 12: precedes_click, outside_window, future) belong here, after
-    // the bid check and before the answer, for both modes: a validate-only request runs them too.
+    // After the click and bid checks: the attribution-time verdict the statement computed.
+    const verdict = outcome.attribution_status ?? 'ok';
+    const clickedAt = outcome.click.clicked_at ?? cmd.conversion_time;
+    const refused = isRefusedByPolicy(verdict, timing.policy);
+    if (!ctx.validateOnly) this.metrics?.attribution(verdict, refused ? 'rejected' : 'recorded');
+    if (verdict !== 'ok' && refused)
+      throw AppError.validation([attributionRejection(verdict, clickedAt, cmd.conversion_time, windowMs)]);
+    const warnings = verdict === 'ok' ? undefined : { warnings: [attributionWarning(verdict, clickedAt)] };
     if (ctx.validateOnly) {
       // `ok` names no conversion: nothing was written.
       if (key && outcome.claimed_id)
-        return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer, validate_only: true };
-      return { status: 'ok', validate_only: true };
+        return {
+          status: 'duplicate',
+          conversion_id: outcome.claimed_id,
+          matched_on: key.layer,
+          ...warnings,
+          validate_only: true,
+        };
+      return { status: 'ok', ...warnings, validate_only: true };
     }
-    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
+    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id, ...warnings };
     if (key && outcome.claimed_id)
-      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer };
+      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer, ...warnings };
     // Nothing was written and no claim could be named: the statement lost a race with a concurrent
     // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
     throw new AppError('unavailable');

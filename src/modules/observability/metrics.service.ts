@@ -50,6 +50,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly attributions = new Counter({
+    name: 'conversion_attribution_total',
+    help: 'Attribution-time verdicts (ok, precedes_click, outside_window, future) of conversions past the click checks, by what became of them (recorded, rejected).',
+    labelNames: ['verdict', 'action'] as const,
+    registers: [this.registry],
+  });
+
   constructor(@InjectDataSource() ds: DataSource) {
     collectDefaultMetrics({ register: this.registry });
     const dialect = new Dialect(ds);
@@ -86,6 +93,10 @@ export class MetricsService {
   /** A validate-only request's outcome: its own counter, so live conversion counts stay what was written. */
   validateOnlyConversion(outcome: string, source: string): void {
     this.validateOnlyConversions.inc({ outcome, source, mode: 'validate_only' });
+  }
+
+  attribution(verdict: string, action: 'recorded' | 'rejected'): void {
+    this.attributions.inc({ verdict, action });
   }
 
   render(): Promise<string> {

@@ -144,6 +144,9 @@ export class ConversionReadsRepository {
       }
       if (batch.length) yield batch;
       if (!full) return;
+      // A fast reader (a prefetched batch already in) would turn the whole export into one turn of
+      // the event loop: let other requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

@@ -6,6 +6,7 @@
  *   npm run bench -- --sqlite              # the embedded default (SQLite in a temp file)
  *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
  *   npm run bench -- --no-build --duration 5 --scenarios 1,3
+ *   npm run bench -- --scenarios 5 --recording-ab --runs 3   # refused attempts: recording on vs off (A/B)
  *
  * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
  * --clicks N (10000), --port P (3500), --scenarios 1,2,3,4, --batch-size N (100), --batch-connections N (8)
@@ -13,7 +14,10 @@
  * or BENCH_PG_URL), --pg-db NAME (thrad_bench), --env K=V (passed to the service; repeatable),
  * --node-arg ARG (passed to the service's node, e.g. --cpu-prof; repeatable), --main FILE (another
  * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
- * --no-save (do not write bench/results/), --no-adversarial (skip the adversarial step).
+ * --no-save (do not write bench/results/), --no-adversarial (skip the adversarial step), --recording-ab (each
+ * run twice, ATTEMPTS_RECORDING=on and off, alternating which goes first; prints the cost of recording refused
+ * attempts). Scenario 5 sends 20% of its requests with unknown click ids (answered 404 and, with recording on,
+ * kept in conversion_attempts; those 404s are expected and do not fail the run).
  *
  * After the scenarios, a short adversarial step sends the corpus of bench/adversarial-corpus.js
  * (long digit runs, deep nesting, many keys, invalid UTF-8, NULs, out-of-range times) to every route
@@ -50,9 +54,10 @@ function parseArgs(argv) {
     connections: 50,
     clicks: 10_000,
     port: 3500,
-    scenarios: [1, 2, 3, 4],
+    scenarios: [1, 2, 3, 4, 5],
     batchSize: 100,
     batchConnections: 8,
+    recordingAb: false,
     pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
     pgDb: 'thrad_bench',
     env: {},
@@ -77,6 +82,7 @@ function parseArgs(argv) {
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;
+    else if (a === '--recording-ab') o.recordingAb = true;
     else if (a === '--runs') o.runs = num();
     else if (a === '--duration') o.duration = num();
     else if (a === '--warmup') o.warmup = Number(next());
@@ -382,6 +388,7 @@ const SCENARIOS = {
   2: 'half of the requests retries of earlier ones',
   3: `all connections on one Idempotency-Key`,
   4: 'POST /api/conversions/batch, every item new',
+  5: '20% refused (unknown click ids, 404)',
 };
 
 /** Counts every answer per dedup key, so the database can be checked against them afterwards. */
@@ -508,6 +515,9 @@ function scenarioRequest(n, prefix, fx, tally) {
         const k = okKeys[Math.floor(Math.random() * okKeys.length)];
         key = k.key;
         click = k.click;
+      } else if (n === 5 && i % 5 === 0) {
+        key = `${prefix}${i}`;
+        click = `clk_unknown_${prefix}${i}`;
       } else {
         key = `${prefix}${i}`;
         click = fx.clicks[i % fx.clicks.length];
@@ -614,6 +624,7 @@ async function runOnce(opts, runNo) {
         ok: tally.okCount,
         duplicate: tally.duplicates,
         other_statuses: tally.other,
+        expected_refused: n === 5 ? (tally.other[404] ?? 0) : 0,
         other_samples: tally.otherSamples,
         peak_rss_mb: Math.round((peak / 1048576) * 10) / 10,
         cpu_us_per_request: {
@@ -753,6 +764,51 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** The cost of keeping refused attempts: each run twice, recording on and off, alternating the order. */
+async function recordingAb(opts) {
+  const by = { on: [], off: [] };
+  for (let i = 1; i <= opts.runs; i++) {
+    for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
+      console.log(`  ATTEMPTS_RECORDING=${mode}`);
+      by[mode].push(await runOnce({ ...opts, env: { ...opts.env, ATTEMPTS_RECORDING: mode } }, i));
+    }
+  }
+  console.log(`\nrecording A/B, median of ${opts.runs} run(s) each:`);
+  console.log(
+    '  scenario                                       recording   req/s   p50   p99  cpu us/req svc+pg  db check',
+  );
+  let allOk = true;
+  for (const n of opts.scenarios) {
+    const line = {};
+    for (const mode of ['on', 'off']) {
+      const rs = by[mode].map((r) => r[n]);
+      const ok = rs.every((r) => r.db_check.ok && r.errors === 0 && r.non_2xx === r.expected_refused);
+      allOk &&= ok;
+      line[mode] = {
+        req_per_s: median(rs.map((r) => r.req_per_s)),
+        p50: median(rs.map((r) => r.latency_ms.p50)),
+        p99: median(rs.map((r) => r.latency_ms.p99)),
+        cpu: median(rs.map((r) => r.cpu_us_per_request.service)),
+        pg:
+          rs[0].cpu_us_per_request.pg_backends === null
+            ? null
+            : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      };
+      const l = line[mode];
+      console.log(
+        `  ${n} ${SCENARIOS[n].padEnd(44)} ${mode.padStart(9)} ${String(l.req_per_s).padStart(7)} ${String(l.p50).padStart(5)} ${String(l.p99).padStart(5)}  ` +
+          `${String(l.cpu).padStart(7)}+${l.pg ?? '-'}  ${ok ? 'ok' : 'FAILED'}`,
+      );
+    }
+    const cost = (line.off.req_per_s / line.on.req_per_s - 1) * 100;
+    const cpuCost = (line.on.cpu / line.off.cpu - 1) * 100;
+    console.log(
+      `    cost of recording: ${cost.toFixed(1)}% throughput, ${cpuCost.toFixed(1)}% service CPU per request (target: at most 5%)`,
+    );
+  }
+  if (!allOk) process.exitCode = 1;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.build && !opts.main) build();
@@ -761,6 +817,7 @@ async function main() {
     `bench: ${driver}, ${opts.runs} run(s), ${opts.connections} connections, ${opts.duration} s per scenario, ${opts.clicks} clicks, ` +
       `node ${process.version}, ${os.cpus().length} cpus, service NODE_OPTIONS=${opts.env.NODE_OPTIONS ?? productionNodeOptions()}`,
   );
+  if (opts.recordingAb) return recordingAb(opts);
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
   const summary = {};
@@ -768,7 +825,7 @@ async function main() {
   for (const n of opts.scenarios) {
     const rs = runs.map((r) => r[n]);
     const ok = rs.every((r) => r.db_check.ok);
-    allOk &&= ok && rs.every((r) => r.non_2xx === 0 && r.errors === 0);
+    allOk &&= ok && rs.every((r) => r.non_2xx - r.expected_refused === 0 && r.errors === 0);
     summary[n] = {
       scenario: SCENARIOS[n],
       req_per_s: median(rs.map((r) => r.req_per_s)),

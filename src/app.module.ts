@@ -10,10 +10,12 @@ import { buildDataSourceOptions } from './database/data-source-options';
 import { openAndMigrate } from './database/migrate-with-lock';
 import { TransactionModule } from './database/transaction-scope';
 import { AdminModule } from './modules/admin/admin.module';
+import { AttemptsModule } from './modules/attempts/attempts.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
 import { ClicksModule } from './modules/clicks/clicks.module';
 import { ConversionsModule } from './modules/conversions/conversions.module';
+import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
@@ -40,6 +42,8 @@ import { TagModule } from './modules/tag/tag.module';
     ObservabilityModule,
     RateLimitModule,
     TagModule,
+    AttemptsModule,
+    DiagnosticsModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

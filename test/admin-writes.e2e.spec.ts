@@ -74,6 +74,7 @@ describe('Admin writes (e2e)', () => {
         name: expect.any(String),
         disabled_at: null,
         created_at: ISO,
+        attribution: { window_days: null, effective_window_days: 30, policy: 'flag' },
         tags: [
           {
             id: f.tagId,

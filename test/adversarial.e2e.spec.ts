@@ -122,9 +122,16 @@ describe('adversarial corpus: no request blocks the event loop or answers 5xx', 
     payload?: string | Buffer,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; blockedMs: number }> {
+    // The export streams every matching row. On the PostgreSQL suite's shared database (tens of
+    // thousands of rows by now) an unfiltered export measures light-my-request assembling a body of
+    // megabytes, not the parsers under attack: keep it to the second partner's (few) rows.
+    if (url.startsWith('/admin/conversions/export.csv') && !/[?&]partner_id=/.test(url)) {
+      url += `${url.includes('?') ? '&' : '?'}partner_id=${g.partnerId}`;
+    }
     let best = { status: 0, blockedMs: Infinity };
     for (let attempt = 0; attempt < 5 && best.blockedMs > LIMIT_MS; attempt++) {
       histogram.reset();
+      const cpuBefore = process.cpuUsage();
       const start = performance.now();
       const res = await t.app.inject({
         method,
@@ -137,8 +144,15 @@ describe('adversarial corpus: no request blocks the event loop or answers 5xx', 
         },
       });
       const elapsed = performance.now() - start;
+      const cpu = process.cpuUsage(cpuBefore);
       if (elapsed > LIMIT_MS) await sleep(5); // let the delay monitor take its sample
-      const blockedMs = Math.min(elapsed, histogram.max / 1e6);
+      // The loop is blocked by work this process does: a request cannot block it for longer than
+      // the wall-clock time it took, the longest delay the monitor saw, or the CPU time the process
+      // spent meanwhile. The last keeps a busy machine (this process descheduled while other
+      // processes run) from passing for a slow parser, while a parser that really spins for 50 ms
+      // spends 50 ms of CPU.
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const blockedMs = Math.min(elapsed, histogram.max / 1e6, cpuMs);
       if (blockedMs < best.blockedMs) best = { status: res.statusCode, blockedMs };
       if (res.statusCode >= 500) return { status: res.statusCode, blockedMs };
     }

@@ -81,6 +81,12 @@ export async function makeClick(
   return r.body.click_id;
 }
 
+/**
+ * What an answer adds for conversionBody's fixed time (the seed's 2026-05-26T12:34:56Z) on a click
+ * registered today: the conversion precedes its click, so it is flagged, not refused (issue 12).
+ */
+export const SEED_TIME_WARNING = { warnings: [expect.objectContaining({ code: 'precedes_click' })] };
+
 export function conversionBody(clickId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     click_id: clickId,

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { ConversionsRepository } from '../src/modules/conversions/conversions.repository';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
 import { MetricsService } from '../src/modules/observability/metrics.service';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
+import { ApiClient, conversionBody, Fixture, makeClick, makePartner, SEED_TIME_WARNING } from './api-client';
 import { conversionRows, countConversions } from './db';
 import { ServiceProcess } from './service-process';
 import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
@@ -130,7 +130,9 @@ describe('POST /api/conversions/batch (e2e)', () => {
       expect(Buffer.byteLength(exact)).toBe(1024 * 1024);
       const ok = await api.request('POST', '/api/conversions/batch', { key: f.partnerKey, raw: exact });
       expect(ok.status).toBe(200);
-      expect(ok.body.results).toEqual([{ index: 0, status: 'ok', conversion_id: expect.any(String) }]);
+      expect(ok.body.results).toEqual([
+        { index: 0, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
+      ]);
       const over = await api.request('POST', '/api/conversions/batch', {
         key: f.partnerKey,
         raw: exact.replace('"pad":"', '"pad":"p'),
@@ -170,8 +172,14 @@ describe('POST /api/conversions/batch (e2e)', () => {
       const ids = r.body.results.map((x: { conversion_id?: string }) => x.conversion_id);
       expect(r.body).toEqual({
         results: [
-          { index: 0, status: 'ok', conversion_id: expect.any(String) },
-          { index: 1, status: 'duplicate', conversion_id: earlier.body.conversion_id, matched_on: 'order_id' },
+          { index: 0, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
+          {
+            index: 1,
+            status: 'duplicate',
+            conversion_id: earlier.body.conversion_id,
+            matched_on: 'order_id',
+            ...SEED_TIME_WARNING,
+          },
           { index: 2, status: 'rejected', error: { status: 404, detail: 'Click not found' } },
           { index: 3, status: 'rejected', error: { status: 404, detail: 'Click not found' } },
           { index: 4, status: 'rejected', error: { status: 400, detail: 'Click missing bid id' } },
@@ -243,9 +251,15 @@ describe('POST /api/conversions/batch (e2e)', () => {
               ],
             },
           },
-          { index: 10, status: 'ok', conversion_id: expect.any(String) },
-          { index: 11, status: 'duplicate', conversion_id: ids[10], matched_on: 'idempotency_key' },
-          { index: 12, status: 'ok', conversion_id: expect.any(String) },
+          { index: 10, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
+          {
+            index: 11,
+            status: 'duplicate',
+            conversion_id: ids[10],
+            matched_on: 'idempotency_key',
+            ...SEED_TIME_WARNING,
+          },
+          { index: 12, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING },
         ],
         counts: { ok: 3, duplicate: 2, rejected: 8 },
       });
@@ -270,6 +284,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
         status: 'duplicate',
         conversion_id: first.body.results[0].conversion_id,
         matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
       });
       const single = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
         'idempotency-key': 'order_9',
@@ -278,6 +293,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
         status: 'duplicate',
         conversion_id: first.body.results[0].conversion_id,
         matched_on: 'idempotency_key',
+        ...SEED_TIME_WARNING,
       });
       expect(await conversionRows(t, click)).toHaveLength(1);
     });
@@ -295,7 +311,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
         const first = r.body.results[i % 200];
         expect(r.body.results[i]).toEqual(
           i < 200
-            ? { index: i, status: 'ok', conversion_id: expect.any(String) }
+            ? { index: i, status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING }
             : {
                 index: i,
                 status: 'duplicate',
@@ -303,6 +319,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
                 matched_on: 'event_id',
                 // Its value (its index) differs from the first item's: a reused key with another payload.
                 payload_mismatch: ['conversion_value'],
+                ...SEED_TIME_WARNING,
               },
         );
       }
@@ -327,13 +344,19 @@ describe('POST /api/conversions/batch (e2e)', () => {
         const r = await batch(items);
         expect(r.status).toBe(200);
         expect(r.body.counts).toEqual({ ok: 127, duplicate: 1, rejected: 0 });
-        expect(r.body.results[0]).toEqual({ index: 0, status: 'ok', conversion_id: expect.any(String) });
+        expect(r.body.results[0]).toEqual({
+          index: 0,
+          status: 'ok',
+          conversion_id: expect.any(String),
+          ...SEED_TIME_WARNING,
+        });
         expect(r.body.results[64]).toEqual({
           index: 64,
           status: 'duplicate',
           conversion_id: r.body.results[0].conversion_id,
           matched_on: 'idempotency_key',
           payload_mismatch: ['conversion_value'],
+          ...SEED_TIME_WARNING,
         });
         const [row] = (await conversionRows(t, click)).filter((x) => x.dedup_key === 'k-m');
         expect(Number(row.conversion_value)).toBe(0);

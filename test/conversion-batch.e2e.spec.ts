@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { conversionBody, makeClick, Res } from './api-client';
+import { conversionBody, makeClick, Res, SEED_TIME_WARNING } from './api-client';
 import { useTestApp } from './test-app';
 
 /*
@@ -40,7 +40,8 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
     for (let i = 0; i < 20; i++) {
       cases.push({
         body: conversionBody(clicks[i % 4], { order_id: `new-${i}` }),
-        expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }),
+        expect: (r) =>
+          expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING }),
       });
     }
     for (let i = 0; i < 5; i++) {
@@ -51,13 +52,15 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
             status: 'duplicate',
             conversion_id: retried.body.conversion_id,
             matched_on: 'order_id',
+            ...SEED_TIME_WARNING,
           }),
       });
     }
     for (let i = 0; i < 10; i++)
       cases.push({
         body: conversionBody(clicks[1]),
-        expect: (r) => expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) }),
+        expect: (r) =>
+          expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING }),
       });
     const repeated: Res[] = [];
     for (let i = 0; i < 10; i++)
@@ -90,6 +93,7 @@ describe('POST /api/conversion: concurrent requests answered one by one (e2e)', 
           status: 'duplicate',
           conversion_id: oks[0].body.conversion_id,
           matched_on: 'event_id',
+          ...SEED_TIME_WARNING,
         });
 
     // Exactly the rows answered ok (plus the earlier one), no more.

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { conversionBody, makeClick, Res } from './api-client';
+import { conversionBody, makeClick, Res, SEED_TIME_WARNING } from './api-client';
 import { useTestApp } from './test-app';
 
 /*
@@ -41,7 +41,7 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
     for (const a of answers) {
       if (a === oks[0]) continue;
       expect(a.status).toBe(200);
-      expect(a.body).toEqual({ status: 'duplicate', conversion_id: id, matched_on: matchedOn });
+      expect(a.body).toEqual({ status: 'duplicate', conversion_id: id, matched_on: matchedOn, ...SEED_TIME_WARNING });
     }
     return id;
   };
@@ -57,7 +57,7 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
     const first = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
       'idempotency-key': 'race-2',
     });
-    expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+    expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
     t.clock.offsetMs += 60 * 60 * 1000; // exactly the window: the claim no longer matches
     const id = expectOneWinner(await burst(30, click, 'race-2'));
     expect(id).not.toBe(first.body.conversion_id);
@@ -65,7 +65,12 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
     const retry = await api.post('/api/conversion', conversionBody(click), f.partnerKey, {
       'idempotency-key': 'race-2',
     });
-    expect(retry.body).toEqual({ status: 'duplicate', conversion_id: id, matched_on: 'idempotency_key' });
+    expect(retry.body).toEqual({
+      status: 'duplicate',
+      conversion_id: id,
+      matched_on: 'idempotency_key',
+      ...SEED_TIME_WARNING,
+    });
   });
 
   it('still matches a claim one second inside the window', async () => {
@@ -82,6 +87,7 @@ describe('POST /api/conversion: racing on one dedup key (e2e)', () => {
       status: 'duplicate',
       conversion_id: first.body.conversion_id,
       matched_on: 'idempotency_key',
+      ...SEED_TIME_WARNING,
     });
     expect(await rowsFor('race-3', click)).toBe(1);
   });

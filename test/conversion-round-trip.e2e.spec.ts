@@ -60,7 +60,12 @@ describe('a conversion round trip: every written column reads back as sent (e2e)
     );
     t.clock.fixed = undefined;
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+    // 2030 is past the 30-day window after a click registered today: flagged (issue 12).
+    expect(r.body).toEqual({
+      status: 'ok',
+      conversion_id: expect.any(String),
+      warnings: [expect.objectContaining({ code: 'outside_window' })],
+    });
     const expected: Record<string, string> = {
       id: r.body.conversion_id,
       partner_id: f.partnerId,
@@ -82,6 +87,7 @@ describe('a conversion round trip: every written column reads back as sent (e2e)
       session_id: `rt_session_${run}`,
       client_id: `rt_client_${run}`,
       created_at: createdAt.toISOString(),
+      attribution_status: 'outside_window',
     };
     const extra = { rt_extra: `extra_${run}` };
     // Every column of the table is checked (params through its extra), each with a value no other has.

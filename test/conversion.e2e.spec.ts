@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { conversionBody, makeClick, makePartner } from './api-client';
+import { conversionBody, makeClick, makePartner, SEED_TIME_WARNING } from './api-client';
 import { conversionRows, countConversions } from './db';
 import { ADMIN_KEY, onPostgres, useTestApp } from './test-app';
 
@@ -22,13 +22,14 @@ describe('POST /api/conversion (e2e)', () => {
       const body = conversionBody(click, { order_id: 'order_123', event_type: 'purchase_completed' });
       const first = await post(body, f.partnerKey, { 'idempotency-key': 'order_123' });
       expect(first.status).toBe(200);
-      expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(first.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
       const retry = await post(body, f.partnerKey, { 'idempotency-key': 'order_123' });
       expect(retry.status).toBe(200);
       expect(retry.body).toEqual({
         status: 'duplicate',
         conversion_id: first.body.conversion_id,
         matched_on: 'idempotency_key',
+        ...SEED_TIME_WARNING,
       });
       expect(await conversionRows(t, click)).toHaveLength(1);
     });
@@ -443,11 +444,21 @@ describe('POST /api/conversion (e2e)', () => {
       const a = await post(conversionBody(click, { event_id: 'e1', order_id: 'o1' }));
       expect(a.body.status).toBe('ok');
       const b = await post(conversionBody(click, { event_id: 'e1', order_id: 'o2' }));
-      expect(b.body).toEqual({ status: 'duplicate', conversion_id: a.body.conversion_id, matched_on: 'event_id' });
+      expect(b.body).toEqual({
+        status: 'duplicate',
+        conversion_id: a.body.conversion_id,
+        matched_on: 'event_id',
+        ...SEED_TIME_WARNING,
+      });
       const c = await post(conversionBody(click, { order_id: 'o9' }));
       expect(c.body.status).toBe('ok');
       const d = await post(conversionBody(click, { order_id: 'o9' }));
-      expect(d.body).toEqual({ status: 'duplicate', conversion_id: c.body.conversion_id, matched_on: 'order_id' });
+      expect(d.body).toEqual({
+        status: 'duplicate',
+        conversion_id: c.body.conversion_id,
+        matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
+      });
       expect(await conversionRows(t, click)).toHaveLength(2);
     });
 
@@ -470,7 +481,12 @@ describe('POST /api/conversion (e2e)', () => {
         'idempotency-key': 'order_123',
       });
       const b = await post(conversionBody(click, { order_id: 'order_123' }));
-      expect(b.body).toEqual({ status: 'duplicate', conversion_id: a.body.conversion_id, matched_on: 'order_id' });
+      expect(b.body).toEqual({
+        status: 'duplicate',
+        conversion_id: a.body.conversion_id,
+        matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
+      });
     });
 
     it('is scoped to click_id and event_type', async () => {
@@ -510,7 +526,12 @@ describe('POST /api/conversion (e2e)', () => {
       expect(a.body.status).toBe('ok');
       t.clock.fixed = new Date(t0.getTime() + week - 1);
       const b = await post(conversionBody(click, { order_id: 'edge' }));
-      expect(b.body).toEqual({ status: 'duplicate', conversion_id: a.body.conversion_id, matched_on: 'order_id' });
+      expect(b.body).toEqual({
+        status: 'duplicate',
+        conversion_id: a.body.conversion_id,
+        matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
+      });
       t.clock.fixed = new Date(t0.getTime() + week);
       const c = await post(conversionBody(click, { order_id: 'edge' }));
       expect(c.body.status).toBe('ok');
@@ -518,7 +539,12 @@ describe('POST /api/conversion (e2e)', () => {
       // The new claim starts a new window.
       t.clock.fixed = new Date(t0.getTime() + week + 1000);
       const d = await post(conversionBody(click, { order_id: 'edge' }));
-      expect(d.body).toEqual({ status: 'duplicate', conversion_id: c.body.conversion_id, matched_on: 'order_id' });
+      expect(d.body).toEqual({
+        status: 'duplicate',
+        conversion_id: c.body.conversion_id,
+        matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
+      });
       expect(await conversionRows(t, click)).toHaveLength(2);
     });
   });

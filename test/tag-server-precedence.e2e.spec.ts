@@ -4,8 +4,19 @@ import { ADMIN_KEY, TestApp, useTestApp } from './test-app';
 
 const ORIGIN = 'https://shop.example.com';
 
+/*
+ * The clicks are dated yesterday at noon and the conversions shortly after, so the attribution-time
+ * checks pass (no warning in the answers) while the signed clicks stay valid (CLICK_TTL after the click).
+ */
+const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+const at = (time: string) => `${DAY}T${time}`;
+
 async function signedClick(api: ApiClient, f: Fixture): Promise<{ click_id: string; sig: string; exp: number }> {
-  const r = await api.post('/api/clicks', { tag_id: f.tagId, bid_id: 'bid_1' }, f.ingestKey);
+  const r = await api.post(
+    '/api/clicks',
+    { tag_id: f.tagId, bid_id: 'bid_1', clicked_at: at('12:00:00Z') },
+    f.ingestKey,
+  );
   expect(r.status).toBe(201);
   return { click_id: r.body.click_id, sig: r.body.sig, exp: r.body.exp };
 }
@@ -44,6 +55,7 @@ async function rowsOf(t: TestApp, clickId: string): Promise<Row[]> {
 /** A visitor's Tag conversion of `order` for 0.01, and the advertiser's server conversion of it for 500. */
 const tagOf = (c: { click_id: string; sig: string; exp: number }, order: string) =>
   conversionBody(c.click_id, {
+    conversion_time: at('12:34:56Z'),
     sig: c.sig,
     exp: c.exp,
     order_id: order,
@@ -57,7 +69,7 @@ const serverOf = (clickId: string, order: string) =>
     order_id: order,
     conversion_value: '500',
     currency: 'USD',
-    conversion_time: '2026-05-26T13:00:00Z',
+    conversion_time: at('13:00:00Z'),
     channel: 'erp',
   });
 
@@ -86,7 +98,7 @@ describe('Tag vs server precedence, payload mismatch (e2e)', () => {
       source: 'api',
       conversion_value: '500',
       currency: 'USD',
-      conversion_time: '2026-05-26T13:00:00.000Z',
+      conversion_time: at('13:00:00.000Z'),
       order_id: 'X',
       page_url: null,
     });
@@ -97,7 +109,7 @@ describe('Tag vs server precedence, payload mismatch (e2e)', () => {
       values: expect.objectContaining({
         conversion_value: '0.01',
         currency: 'EUR',
-        conversion_time: '2026-05-26T12:34:56.000Z',
+        conversion_time: at('12:34:56.000Z'),
         tag_id: f.tagId,
         order_id: 'X',
         page_url: `${ORIGIN}/thanks`,
@@ -148,7 +160,7 @@ describe('Tag vs server precedence, payload mismatch (e2e)', () => {
         ...serverOf(c.click_id, 'Z'),
         conversion_value: '499.99',
         currency: 'eur',
-        conversion_time: '2026-05-26T14:00:00+01:00',
+        conversion_time: at('14:00:00+01:00'),
       },
       f.partnerKey,
     );
@@ -160,7 +172,7 @@ describe('Tag vs server precedence, payload mismatch (e2e)', () => {
     });
     const time = await api.post(
       '/api/conversion',
-      { ...serverOf(c.click_id, 'Z'), conversion_time: '2026-05-26T13:00:01Z' },
+      { ...serverOf(c.click_id, 'Z'), conversion_time: at('13:00:01Z') },
       f.partnerKey,
     );
     expect(time.body.payload_mismatch).toEqual(['conversion_time']);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { conversionBody, Fixture, makePartner } from './api-client';
+import { conversionBody, Fixture, makePartner, SEED_TIME_WARNING } from './api-client';
 import { useTestApp } from './test-app';
 import { LinkSigner } from '../src/modules/tag/link-signer';
 
@@ -185,6 +185,7 @@ async function tagLoaded(p: Page): Promise<void> {
       conversion_id: conversionId,
       matched_on: 'event_id',
       superseded: 'tag',
+      ...SEED_TIME_WARNING,
     });
     expect(await rows(clickId)).toHaveLength(1);
 

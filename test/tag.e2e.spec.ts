@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ApiClient, conversionBody, Fixture, makeClick, makePartner } from './api-client';
+import { ApiClient, conversionBody, Fixture, makeClick, makePartner, SEED_TIME_WARNING } from './api-client';
 import { TestApp, useTestApp } from './test-app';
 import { ClicksService } from '../src/modules/clicks/clicks.service';
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
@@ -95,7 +95,7 @@ describe('browser path (e2e)', () => {
         { origin: ORIGIN },
       );
       expect(conv.status).toBe(200);
-      expect(conv.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(conv.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
     });
 
     it('adds a query to a URL without one', async () => {
@@ -171,7 +171,7 @@ describe('browser path (e2e)', () => {
         origin: ORIGIN,
       });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
       expect(r.headers['access-control-allow-origin']).toBe(ORIGIN);
       expect(r.headers.vary).toBe('Origin');
       expect(await rowsOf(t, c.click_id)).toEqual([
@@ -186,7 +186,7 @@ describe('browser path (e2e)', () => {
         headers: { 'content-type': 'text/plain;charset=UTF-8', origin: ORIGIN },
       });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
     });
 
     it('keeps text/plain a 415 on other routes', async () => {
@@ -336,7 +336,7 @@ describe('browser path (e2e)', () => {
       const tag = await api.post('/api/tag/conversion', tagBody(c, { event_id: 'evt_shared' }), undefined, {
         origin: ORIGIN,
       });
-      expect(tag.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(tag.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
       const server = await api.post(
         '/api/conversion',
         conversionBody(c.click_id, { event_id: 'evt_shared' }),
@@ -349,6 +349,7 @@ describe('browser path (e2e)', () => {
         matched_on: 'event_id',
         // Issue 10: the server's values replace the Tag's (test/tag-server-precedence.e2e.spec.ts).
         superseded: 'tag',
+        ...SEED_TIME_WARNING,
       });
       // One row still, now the server's.
       expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['api']);
@@ -362,7 +363,7 @@ describe('browser path (e2e)', () => {
         f.partnerKey,
         { 'idempotency-key': 'order_77' },
       );
-      expect(server.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+      expect(server.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
       const tag = await api.post('/api/tag/conversion', tagBody(c, { order_id: 'order_77' }), undefined, {
         origin: ORIGIN,
       });
@@ -371,6 +372,7 @@ describe('browser path (e2e)', () => {
         status: 'duplicate',
         conversion_id: server.body.conversion_id,
         matched_on: 'order_id',
+        ...SEED_TIME_WARNING,
       });
       expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['api']);
     });

@@ -139,6 +139,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   CreateApiKeyDto: { role: 'partner', partner_id: 'p', name: 'backend' },
   RotateApiKeyDto: { grace_seconds: 60 },
   SetRateLimitDto: { rate_limit_per_minute: 100 },
+  SetAttributionDto: { window_days: 30, policy: 'flag' },
   ListKeysQueryDto: { partner_id: 'p' },
   OwnConversionFiltersDto: {
     tag_id: 't',

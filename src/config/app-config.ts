@@ -15,6 +15,8 @@ export interface AppConfig {
   dbPoolSize: number;
   /** Milliseconds. */
   dedupWindowMs: number;
+  /** A partner's default attribution window (ATTRIBUTION_WINDOW): a conversion later than this after its click is `outside_window`. */
+  attributionWindowMs: number;
   /** How long a looked-up API key may be served from the in-process cache (ms). */
   keyCacheTtlMs: number;
   /** The admin key created at boot when the database has none (BOOTSTRAP_ADMIN_KEY, at least 32 characters). */
@@ -58,6 +60,16 @@ export interface AppConfig {
   clickRateLimitPerAddress: number;
   /** Which proxies' X-Forwarded-For is believed (TRUST_PROXY): false (none, the default), a hop count, or addresses/CIDR ranges. */
   trustProxy: false | number | string[];
+  /** Refused conversion attempts are kept (ATTEMPTS_RECORDING=on, the default) or not (off). */
+  attemptsRecording: boolean;
+  /** How long refused attempts are kept (ATTEMPTS_RETENTION, ms; default 30 days). */
+  attemptsRetentionMs: number;
+  /** Attempts waiting to be written; beyond this one is dropped and counted (ATTEMPTS_QUEUE_MAX). */
+  attemptsQueueMax: number;
+  /** How often queued attempts are written, one multi-row INSERT per flush (ATTEMPTS_FLUSH_INTERVAL, ms). */
+  attemptsFlushMs: number;
+  /** How often the retention delete runs, jittered ±20% (RETENTION_INTERVAL, ms). */
+  retentionIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +151,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sqlitePath: env.SQLITE_PATH || 'data/conversions.sqlite',
     dbPoolSize: intVar(env, 'DB_POOL_SIZE', 10, 1, 500),
     dedupWindowMs: durationVar(env, 'DEDUP_WINDOW', '7d'),
+    attributionWindowMs: durationVar(env, 'ATTRIBUTION_WINDOW', '30d'),
     keyCacheTtlMs: intVar(env, 'KEY_CACHE_TTL_MS', 5000, 0, 600_000),
     bootstrapAdminKey,
     authFailureLimitPerMinute: intVar(env, 'AUTH_FAILURE_LIMIT_PER_MINUTE', 100, 0, 1_000_000),
@@ -162,6 +175,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     linkSigningPreviousSecret: secretVar(env, 'LINK_SIGNING_PREVIOUS_SECRET'),
     clickRateLimitPerAddress: intVar(env, 'CLICK_RATE_LIMIT_PER_ADDRESS', 120, 1, 1_000_000),
     trustProxy: trustProxyVar(env),
+    attemptsRecording: onOffVar(env, 'ATTEMPTS_RECORDING', true),
+    attemptsRetentionMs: durationVar(env, 'ATTEMPTS_RETENTION', '30d'),
+    attemptsQueueMax: intVar(env, 'ATTEMPTS_QUEUE_MAX', 10_000, 1, 1_000_000),
+    attemptsFlushMs: durationVar(env, 'ATTEMPTS_FLUSH_INTERVAL', '250ms'),
+    retentionIntervalMs: durationVar(env, 'RETENTION_INTERVAL', '10m'),
   };
 }
 
@@ -188,6 +206,14 @@ function trustProxyVar(env: Env): false | number | string[] {
     );
   }
   return entries;
+}
+
+function onOffVar(env: Env, name: string, def: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return def;
+  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
+  if (['off', 'false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${env[name]}"`);
 }
 
 function secretVar(env: Env, name: string): string | undefined {

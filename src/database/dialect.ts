@@ -28,6 +28,8 @@ export interface SqliteHandle {
   prepare(sql: string): SqliteStatement;
   /** Called inside another transaction, better-sqlite3 runs `fn` in a savepoint. */
   transaction<T>(fn: () => T): { (): T; immediate(): T };
+  /** Whether a transaction (TypeORM's, on this one shared connection) is open. */
+  readonly inTransaction: boolean;
 }
 
 export interface SqliteStatement {

@@ -1,3 +1,4 @@
+import { ConversionAttempt } from '../modules/attempts/conversion-attempt.entity';
 import { AuditEntry } from '../modules/audit/audit-entry.entity';
 import { ApiKey } from '../modules/auth/api-key.entity';
 import { Click } from '../modules/clicks/click.entity';
@@ -7,4 +8,4 @@ import { Partner } from '../modules/partners/partner.entity';
 import { Tag } from '../modules/partners/tag.entity';
 
 /** Every entity, listed explicitly (never globbed). */
-export const ENTITIES = [Partner, Tag, ApiKey, Click, Conversion, DedupClaim, AuditEntry];
+export const ENTITIES = [Partner, Tag, ApiKey, Click, Conversion, DedupClaim, AuditEntry, ConversionAttempt];

@@ -3,6 +3,8 @@ import { AdminIndexesAudit1764300000000 } from '../../migrations/1764300000000-a
 import { PartnerFilterIndexes1764300000001 } from '../../migrations/1764300000001-partner-filter-indexes';
 import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-partner-rate-limit';
 import { HideSuppliedKeyPrefixes1764900000010 } from '../../migrations/1764900000010-hide-supplied-key-prefixes';
+import { ConversionAttempts1764900000020 } from '../../migrations/1764900000020-conversion-attempts';
+import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-attribution-checks';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -11,4 +13,6 @@ export const MIGRATIONS = [
   PartnerFilterIndexes1764300000001,
   PartnerRateLimit1764600000001,
   HideSuppliedKeyPrefixes1764900000010,
+  ConversionAttempts1764900000020,
+  AttributionChecks1765000000012,
 ];

@@ -11,10 +11,12 @@ import {
   IssuedApiKeyDto,
   PartnerDto,
   PartnerStateDto,
+  PartnerAttributionDto,
   RateLimitDto,
   RenamePartnerDto,
   RotateApiKeyDto,
   RotatedApiKeyDto,
+  SetAttributionDto,
   SetRateLimitDto,
   TagDto,
   UpdateTagDto,
@@ -163,5 +165,25 @@ export class AdminController {
     @Body() dto: SetRateLimitDto,
   ): Promise<RateLimitDto> {
     return this.admin.setPartnerRateLimit(actor, partnerId, dto.rate_limit_per_minute);
+  }
+
+  @Put('partners/:partner_id/attribution')
+  @ApiOperation({
+    summary: "Set a partner's attribution-time checks: its window (days) and its policy (`flag` or `reject`).",
+    description:
+      'Conversions are checked against their click and the clock: `precedes_click` (more than 5 minutes before the click), ' +
+      "`outside_window` (later than the window after the click), `future` (more than 10 minutes ahead of the server's clock). " +
+      '`flag` records them with their verdict and answers `warnings`; `reject` answers 422 at body.conversion_time. ' +
+      'This replica applies a change at once; others within KEY_CACHE_TTL_MS (default 5 s).',
+  })
+  @ApiParam({ name: 'partner_id', example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' })
+  @ApiResponse({ status: 200, type: PartnerAttributionDto })
+  @ApiErrors('partner_not_found', 'validation')
+  setPartnerAttribution(
+    @CurrentPrincipal() actor: Principal,
+    @Param('partner_id') partnerId: string,
+    @Body() dto: SetAttributionDto,
+  ): Promise<PartnerAttributionDto> {
+    return this.admin.setPartnerAttribution(actor, partnerId, dto);
   }
 }

@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ValidateBy } from 'class-validator';
 import { Documented, OneOf, Optional, Required, Str, StrList } from '../../common/validation';
 import { ROLES, type Role } from '../auth/api-key.entity';
+import { ATTRIBUTION_POLICIES, type AttributionPolicy } from '../partners/partner.entity';
 
 export class CreatePartnerDto {
   @Required()
@@ -205,7 +206,49 @@ export class KeyListDto {
   @ApiProperty({ type: [KeyMetadataDto], description: 'Oldest first. Never a secret.' }) items: KeyMetadataDto[];
 }
 
+export class AttributionSettingsDto {
+  @ApiProperty({
+    description:
+      'Attribution window in days: a conversion later than this after its click is `outside_window`; null: ATTRIBUTION_WINDOW (30 days by default).',
+    example: 30,
+    type: Number,
+    nullable: true,
+  })
+  window_days: number | null;
+
+  @ApiProperty({ description: 'The window in force, in days.', example: 30 })
+  effective_window_days: number;
+
+  @ApiProperty({
+    enum: ATTRIBUTION_POLICIES,
+    description:
+      '`flag`: a conversion failing an attribution-time check is recorded with its verdict and answered with `warnings`; `reject`: it is refused (422 at body.conversion_time) and nothing is written.',
+    example: 'flag',
+  })
+  policy: AttributionPolicy;
+}
+
+export class PartnerAttributionDto extends AttributionSettingsDto {
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) partner_id: string;
+}
+
+export const MAX_ATTRIBUTION_WINDOW_DAYS = 365;
+
+export class SetAttributionDto {
+  @Required()
+  @IntBody({ min: 1, max: MAX_ATTRIBUTION_WINDOW_DAYS })
+  @ApiProperty({ description: "The partner's attribution window in days.", example: 30 })
+  window_days: number;
+
+  @Required()
+  @OneOf(ATTRIBUTION_POLICIES)
+  @ApiProperty({ description: '`flag` (the default) or `reject`.', example: 'flag' })
+  policy: AttributionPolicy;
+}
+
 export class PartnerDetailDto extends PartnerStateDto {
+  @ApiProperty({ type: AttributionSettingsDto, description: 'Attribution-time checks: window and policy.' })
+  attribution: AttributionSettingsDto;
   @ApiProperty({ type: [TagDto] }) tags: TagDto[];
   @ApiProperty({ type: [KeyMetadataDto], description: "The partner's keys: metadata only, never secrets." })
   keys: KeyMetadataDto[];

@@ -15,18 +15,23 @@ import {
   ListConversionsQueryDto,
 } from '../conversions/conversion-query.dto';
 import { ConversionReadsService } from '../conversions/conversion-reads.service';
+import { windowMsOf } from '../conversions/attribution-time';
+import type { PartnerAttribution } from '../partners/partner.entity';
 import { PartnersService, PartnerStateView, PartnerView, TagView } from '../partners/partners.service';
 import {
+  AttributionSettingsDto,
   CreateApiKeyDto,
   CreatePartnerDto,
   CreateTagDto,
   DEFAULT_GRACE_SECONDS,
   KeyListDto,
   ListKeysQueryDto,
+  PartnerAttributionDto,
   PartnerDetailDto,
   PartnerListDto,
   RenamePartnerDto,
   RotateApiKeyDto,
+  SetAttributionDto,
   UpdateTagDto,
 } from './admin.dto';
 
@@ -111,6 +116,33 @@ export class AdminService {
       partner_id: partnerId,
       rate_limit_per_minute: perMinute,
       effective_per_minute: perMinute ?? this.config.rateLimitPerMinute,
+    };
+  }
+
+  /** Sets a partner's attribution window and policy, in one transaction with its audit entry. */
+  async setPartnerAttribution(
+    actor: Principal,
+    partnerId: string,
+    dto: SetAttributionDto,
+  ): Promise<PartnerAttributionDto> {
+    const next = { attribution_window_days: dto.window_days, attribution_policy: dto.policy };
+    await this.tx.run(async () => {
+      const before = await this.partners.setAttribution(partnerId, next);
+      if (
+        before.attribution_window_days !== next.attribution_window_days ||
+        before.attribution_policy !== next.attribution_policy
+      ) {
+        await this.audit.record(actor, 'partner.attribution', 'partner', partnerId, before, next);
+      }
+    });
+    return { partner_id: partnerId, ...this.attributionView(next) };
+  }
+
+  private attributionView(a: PartnerAttribution): AttributionSettingsDto {
+    return {
+      window_days: a.attribution_window_days,
+      effective_window_days: windowMsOf(a.attribution_window_days, this.config.attributionWindowMs) / 86_400_000,
+      policy: a.attribution_policy,
     };
   }
 
@@ -208,7 +240,8 @@ export class AdminService {
 
   async getPartner(id: string): Promise<PartnerDetailDto> {
     const { partner, tags } = await this.partners.getPartner(id);
-    return { ...partner, tags, keys: await this.auth.listKeys(id) };
+    const attribution = this.attributionView(await this.partners.attributionOf(id));
+    return { ...partner, attribution, tags, keys: await this.auth.listKeys(id) };
   }
 
   async listApiKeys(q: ListKeysQueryDto): Promise<KeyListDto> {

@@ -47,7 +47,8 @@ describe('when a click is attributable: the SQL fragment and the JavaScript verd
     const sql = `SELECT ${clickFactsSql(c)}, ${attributableSql(c, p(CALLER))} AS attributable
        FROM (SELECT 1 AS one) o
        LEFT JOIN (SELECT ${p(click ? 'clk-1' : null)} AS click_id, ${p(click?.partner_id ?? null)} AS partner_id,
-                         ${p(click ? 'tag-1' : null)} AS tag_id, ${p(click?.bid_id ?? null)} AS bid_id) c
+                         ${p(click ? 'tag-1' : null)} AS tag_id, ${p(click?.bid_id ?? null)} AS bid_id,
+                         ${pg ? 'CAST(NULL AS timestamptz)' : 'NULL'} AS clicked_at) c
          ON c.click_id IS NOT NULL`;
     const [row] = (await ds.query(sql, values)) as Record<string, unknown>[];
     const attributable = row.attributable;
@@ -57,7 +58,12 @@ describe('when a click is attributable: the SQL fragment and the JavaScript verd
 
   it.each(CASES)('%s', async (_name, click, failure) => {
     const { facts, attributable } = await sqlVerdict(click);
-    expect(facts).toEqual({ found: !!click, partner_id: click?.partner_id ?? null, has_bid: click?.bid_id != null });
+    expect(facts).toEqual({
+      found: !!click,
+      partner_id: click?.partner_id ?? null,
+      has_bid: click?.bid_id != null,
+      clicked_at: null,
+    });
     expect(attributionFailure(facts, CALLER)).toBe(failure);
     expect(attributable).toBe(failure === null);
   });

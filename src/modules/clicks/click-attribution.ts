@@ -5,11 +5,15 @@
  * click-attribution.spec.ts holds the SQL's verdict to the JavaScript one on both drivers.
  */
 
+import { fromDbTime } from '../../database/column-types';
+
 /** What the conversion path learnt about a click, seen through the caller's partner. */
 export interface ClickFacts {
   found: boolean;
   partner_id: string | null;
   has_bid: boolean;
+  /** When the click happened (null when there is no such click): the attribution-time checks read it. */
+  clicked_at?: Date | null;
 }
 
 /** Why a click cannot be attributed: the error code the caller is answered with. */
@@ -36,7 +40,7 @@ const CHECKS: readonly AttributionCheck[] = [
 ];
 
 /** The click columns the rule and the conversion row read. */
-export const ATTRIBUTION_CLICK_COLUMNS = ['click_id', 'partner_id', 'tag_id', 'bid_id'] as const;
+export const ATTRIBUTION_CLICK_COLUMNS = ['click_id', 'partner_id', 'tag_id', 'bid_id', 'clicked_at'] as const;
 
 /** Names a click column in the statement at hand (`(n) => \`c.${n}\``). */
 export type ClickColumn = (name: (typeof ATTRIBUTION_CLICK_COLUMNS)[number]) => string;
@@ -56,12 +60,17 @@ export function attributableSql(c: ClickColumn, partnerId: string): string {
 
 /** SQL select-list items: the facts of the click whose columns `c` names, as ClickFacts names them. */
 export function clickFactsSql(c: ClickColumn): string {
-  return `${c('click_id')} IS NOT NULL AS found, ${c('partner_id')} AS partner_id, ${c('bid_id')} IS NOT NULL AS has_bid`;
+  return `${c('click_id')} IS NOT NULL AS found, ${c('partner_id')} AS partner_id, ${c('bid_id')} IS NOT NULL AS has_bid, ${c('clicked_at')} AS clicked_at`;
 }
 
 /** ClickFacts from a row selected with `clickFactsSql` (booleans may come back as 0/1 on SQLite). */
 export function clickFactsOf(r: Record<string, unknown>): ClickFacts {
-  return { found: !!r.found, partner_id: (r.partner_id as string | null) ?? null, has_bid: !!r.has_bid };
+  return {
+    found: !!r.found,
+    partner_id: (r.partner_id as string | null) ?? null,
+    has_bid: !!r.has_bid,
+    clicked_at: fromDbTime(r.clicked_at),
+  };
 }
 
 /** JavaScript: why the click cannot be attributed to `partnerId`, or null when it can. */

@@ -1,9 +1,11 @@
-import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
+import { Authenticated, CurrentPrincipal } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { ConversionBatchBodyDto, ConversionBatchResponseDto } from './conversion-batch.dto';
 import { ConversionBatchService } from './conversion-batch.service';
+import { ValidateOnly } from './validate-only';
 
 const CONVERSION_ID = '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40';
 
@@ -21,7 +23,9 @@ export class ConversionBatchController {
       'Each item is exactly a POST /api/conversion body and takes the same path, with the same checks and the same ' +
       "deduplication; its `idempotency_key` plays the Idempotency-Key header's part (the header is refused here). " +
       'Items are independent: one refused item never touches another. Two items with the same dedup key: the first ' +
-      'is `ok`, the later ones its `duplicate`. `results` holds one entry per item, in request order. Body up to 1 MiB.',
+      'is `ok`, the later ones its `duplicate`. `results` holds one entry per item, in request order. Body up to 1 MiB. ' +
+      'With `?validate_only=true` every item is checked (dedup included) and nothing is written: each result and the ' +
+      'answer add `"validate_only": true`.',
   })
   @ApiBody({ type: ConversionBatchBodyDto })
   @ApiResponse({
@@ -57,6 +61,29 @@ export class ConversionBatchController {
               counts: { ok: 1, duplicate: 1, rejected: 3 },
             },
           },
+          validate_only: {
+            summary: '?validate_only=true: checked, nothing written',
+            value: {
+              results: [
+                { index: 0, status: 'ok', validate_only: true },
+                {
+                  index: 1,
+                  status: 'duplicate',
+                  conversion_id: CONVERSION_ID,
+                  matched_on: 'idempotency_key',
+                  validate_only: true,
+                },
+                {
+                  index: 2,
+                  status: 'rejected',
+                  error: { status: 404, detail: 'Click not found' },
+                  validate_only: true,
+                },
+              ],
+              counts: { ok: 1, duplicate: 1, rejected: 1 },
+              validate_only: true,
+            },
+          },
         },
       },
     },
@@ -73,10 +100,13 @@ export class ConversionBatchController {
   })
   @ApiErrors('unsupported_media_type', 'validation', 'rate_limited', 'unavailable')
   createConversionBatch(
-    @CurrentPartner() partnerId: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: { id?: string },
     @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @ValidateOnly() validateOnly: boolean,
     @Body() body: unknown,
   ): Promise<ConversionBatchResponseDto> {
-    return this.batches.recordBatch(partnerId, body, idempotencyKey);
+    const caller = { partnerId: principal.partnerId!, keyId: principal.keyId, requestId: request.id ?? null };
+    return this.batches.recordBatch(caller, body, idempotencyKey, validateOnly);
   }
 }

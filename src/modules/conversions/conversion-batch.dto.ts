@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ConversionBodyDto, PAYLOAD_MISMATCH_DOC, PayloadField, SUPERSEDED_DOC } from './conversion.dto';
+import {
+  AttributionWarningDto,
+  ConversionBodyDto,
+  PAYLOAD_MISMATCH_DOC,
+  PayloadField,
+  SUPERSEDED_DOC,
+} from './conversion.dto';
 
 /** At most this many conversions in one batch. */
 export const BATCH_MAX_ITEMS = 1000;
@@ -92,8 +98,24 @@ export class ConversionBatchResultDto {
   @ApiPropertyOptional(PAYLOAD_MISMATCH_DOC)
   payload_mismatch?: PayloadField[];
 
+  @ApiPropertyOptional({
+    description:
+      "Accepted items: the attribution-time checks the item failed (the partner's policy is `flag`), as the single route answers them.",
+    type: () => [AttributionWarningDto],
+  })
+  warnings?: AttributionWarningDto[];
+
   @ApiPropertyOptional({ description: 'Rejected items only.', type: () => ConversionBatchErrorDto })
   error?: ConversionBatchErrorDto;
+
+  @ApiPropertyOptional({
+    description:
+      '`?validate_only=true` only, on every item: checked, nothing written. An `ok` then has no `conversion_id`, nor ' +
+      'has a `duplicate` of an earlier item of the same batch (that one was not written either).',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }
 
 export class ConversionBatchCountsDto {
@@ -113,4 +135,11 @@ export class ConversionBatchResponseDto {
 
   @ApiProperty({ type: () => ConversionBatchCountsDto })
   counts: ConversionBatchCountsDto;
+
+  @ApiPropertyOptional({
+    description: '`?validate_only=true` only: every item was checked and nothing was written.',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }

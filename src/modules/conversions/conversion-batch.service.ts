@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { databaseUnavailable } from '../../common/db-errors';
 import { AppError, ValidationIssue } from '../../common/errors';
 import { errorKind, toResponse } from '../../common/exception.filter';
+import { AttemptsRecorder, reasonOfFailure } from '../attempts/attempts.recorder';
 import { DedupService } from '../dedup/dedup.service';
 import { MetricsService } from '../observability/metrics.service';
 import { BATCH_MAX_ITEMS, ConversionBatchResponseDto, ConversionBatchResultDto } from './conversion-batch.dto';
@@ -26,12 +27,14 @@ export class ConversionBatchService {
     private readonly conversions: ConversionsService,
     private readonly dedup: DedupService,
     private readonly metrics: MetricsService,
+    @Optional() private readonly attempts?: AttemptsRecorder,
   ) {}
 
   async recordBatch(
-    partnerId: string,
+    caller: { partnerId: string; keyId: string; requestId: string | null },
     body: unknown,
     idempotencyHeader: string | string[] | undefined,
+    validateOnly = false,
   ): Promise<ConversionBatchResponseDto> {
     if (idempotencyHeader !== undefined) {
       throw AppError.validation([
@@ -43,18 +46,31 @@ export class ConversionBatchService {
         },
       ]);
     }
+    const { partnerId } = caller;
     const items = checkEnvelope(body);
     const checked = await Promise.all(items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i])));
 
     // Items that share a dedup key are recorded one after the other, in index order, so the first is
     // the `ok` and the later ones its duplicates whichever statement of the group commit each lands
-    // in; all other items go at once.
+    // in; all other items go at once. Validate-only writes no claim, so there the batch itself
+    // answers a later item whose key an earlier validate-only `ok` would have claimed: its duplicate.
     const tails = new Map<string, Promise<ItemOutcome>>();
+    const validatedOk = new Set<string>();
     const outcomes = await Promise.all(
       checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
         if (!c.ok) return rejected(index, 'validation', 422, c.issues, false);
-        const run = () => this.recordItem(partnerId, index, c);
         const key = this.claimKey(c);
+        const record = () => this.recordItem(partnerId, index, c, validateOnly);
+        const run =
+          validateOnly && key !== null
+            ? async () => {
+                const o = await record();
+                if (o.result.status !== 'ok') return o;
+                if (!validatedOk.has(key)) return (validatedOk.add(key), o);
+                const matched_on = this.dedupKey(c)!.layer;
+                return { ...o, kind: 'duplicate', result: { index, status: 'duplicate' as const, matched_on } };
+              }
+            : record;
         if (key === null) return run();
         const previous = tails.get(key);
         const mine = previous ? previous.then(run) : run();
@@ -67,31 +83,79 @@ export class ConversionBatchService {
     if (reached.length > 0 && reached.every((o) => o.result.error?.status === 503)) {
       // The database is away: every item that reached it failed and nothing was written. The whole
       // request is the single route's retryable 503.
-      for (const o of outcomes) this.metrics.conversion(o.kind, BATCH_SOURCE);
+      for (const o of outcomes) {
+        if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
+        else this.metrics.conversion(o.kind, BATCH_SOURCE);
+      }
       throw databaseUnavailable();
     }
+    this.keepRefusedItems(caller, items, outcomes);
     const counts = { ok: 0, duplicate: 0, rejected: 0 };
     for (const o of outcomes) {
       counts[o.result.status]++;
-      this.metrics.conversion(o.kind, BATCH_SOURCE, o.result.matched_on);
+      if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
+      else this.metrics.conversion(o.kind, BATCH_SOURCE, o.result.matched_on);
     }
-    return { results: outcomes.map((o) => o.result), counts };
+    if (!validateOnly) return { results: outcomes.map((o) => o.result), counts };
+    return {
+      results: outcomes.map((o) => ({ ...o.result, validate_only: true as const })),
+      counts,
+      validate_only: true,
+    };
   }
 
-  /** What the dedup claim of an item would be unique on; null when it has no dedup key. */
-  private claimKey(c: ValidConversionItem): string | null {
-    const key = this.dedup.resolveKey({
+  private dedupKey(c: ValidConversionItem) {
+    return this.dedup.resolveKey({
       idempotencyKey: c.idempotencyKey,
       eventId: c.command.event_id,
       orderId: c.command.order_id,
     });
+  }
+
+  /** Each refused item is a refused attempt (issue 14), kept like the single route's, in the background. */
+  private keepRefusedItems(
+    caller: { partnerId: string; keyId: string; requestId: string | null },
+    items: unknown[],
+    outcomes: ItemOutcome[],
+  ): void {
+    if (!this.attempts) return;
+    outcomes.forEach((o, index) => {
+      const error = o.result.error;
+      if (o.result.status !== 'rejected' || !error) return;
+      const raw = items[index];
+      const sent = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+      const { reason, issue } = reasonOfFailure(o.kind, error.status, error.detail);
+      this.attempts!.refused({
+        partnerId: caller.partnerId,
+        keyId: caller.keyId,
+        source: 'batch',
+        clickId: sent.click_id,
+        orderId: sent.order_id,
+        eventId: sent.event_id,
+        eventType: sent.event_type,
+        status: error.status,
+        reason,
+        issue,
+        requestId: caller.requestId,
+      });
+    });
+  }
+
+  /** What the dedup claim of an item would be unique on; null when it has no dedup key. */
+  private claimKey(c: ValidConversionItem): string | null {
+    const key = this.dedupKey(c);
     return key ? JSON.stringify([key.value, c.command.click_id, c.command.event_type]) : null;
   }
 
-  private async recordItem(partnerId: string, index: number, c: ValidConversionItem): Promise<ItemOutcome> {
+  private async recordItem(
+    partnerId: string,
+    index: number,
+    c: ValidConversionItem,
+    validateOnly: boolean,
+  ): Promise<ItemOutcome> {
     try {
       const r = await this.conversions.record(
-        { partnerId, source: 'api', idempotencyKey: c.idempotencyKey },
+        { partnerId, source: 'api', idempotencyKey: c.idempotencyKey, validateOnly },
         c.command,
       );
       return { result: { index, ...r }, kind: r.status, reachedDatabase: true };

@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DateTime, OneOf, Optional, Str } from '../../common/validation';
 import { IntQuery } from '../../common/query';
 import { ClickView } from '../clicks/click.dto';
+import { ATTRIBUTION_STATUSES } from './attribution-time';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -46,6 +47,15 @@ export class OwnConversionFiltersDto {
     example: 'api',
   })
   source?: (typeof SOURCES)[number];
+
+  @Optional()
+  @OneOf(ATTRIBUTION_STATUSES)
+  @ApiProperty({
+    description:
+      'Only conversions with this attribution-time verdict: `ok`, `precedes_click`, `outside_window` or `future` (rows recorded before the checks existed have none and match no value).',
+    example: 'precedes_click',
+  })
+  attribution_status?: (typeof ATTRIBUTION_STATUSES)[number];
 
   @Optional()
   @DateTime()
@@ -156,6 +166,14 @@ export class ConversionItemDto {
     format: 'date-time',
   })
   created_at: string;
+  @ApiProperty({
+    description:
+      'The attribution-time verdict: `ok`, `precedes_click`, `outside_window` or `future`; null for rows recorded before the checks existed.',
+    enum: ['ok', 'precedes_click', 'outside_window', 'future'],
+    nullable: true,
+    example: 'ok',
+  })
+  attribution_status: string | null;
 }
 
 export class ConversionPageDto {

@@ -14,6 +14,7 @@ export interface ConversionFilter {
   order_id?: string;
   event_type?: string;
   source?: string;
+  attribution_status?: string;
   from?: Date;
   to?: Date;
 }
@@ -86,6 +87,7 @@ export const CSV_EXPORT: readonly CsvColumn[] = [
       return JSON.stringify(params?.extra ?? {});
     },
   },
+  text('attribution_status'),
 ];
 
 /** Where the keyset of the next export batch is read from a CSV row. */
@@ -142,6 +144,9 @@ export class ConversionReadsRepository {
       }
       if (batch.length) yield batch;
       if (!full) return;
+      // A fast reader (a prefetched batch already in) would turn the whole export into one turn of
+      // the event loop: let other requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -205,7 +210,15 @@ export class ConversionReadsRepository {
       .select(select)
       .from('conversions', 'c') as SelectQueryBuilder<ConversionRow>;
     qb.where('1 = 1');
-    for (const key of ['partner_id', 'tag_id', 'click_id', 'order_id', 'event_type', 'source'] as const) {
+    for (const key of [
+      'partner_id',
+      'tag_id',
+      'click_id',
+      'order_id',
+      'event_type',
+      'source',
+      'attribution_status',
+    ] as const) {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });
     }

@@ -68,6 +68,7 @@ export function toConversionItem(r: ConversionRow): ConversionItemDto {
     session_id: str(r.session_id),
     client_id: str(r.client_id),
     created_at: iso(r.created_at),
+    attribution_status: str(r.attribution_status),
   };
 }
 
@@ -218,6 +219,7 @@ export class ConversionReadsService {
     if (q.order_id != null) f.order_id = q.order_id;
     if (q.event_type != null) f.event_type = q.event_type;
     if (q.source != null) f.source = q.source;
+    if (q.attribution_status != null) f.attribution_status = q.attribution_status;
     if (q.from != null) f.from = (parseDateTime(q.from) as { date: Date }).date;
     if (q.to != null) f.to = (parseDateTime(q.to) as { date: Date }).date;
     return f;

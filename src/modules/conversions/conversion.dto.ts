@@ -137,6 +137,17 @@ export const PAYLOAD_MISMATCH_DOC: ApiPropertyOptions = {
   example: ['conversion_value'],
 };
 
+export class AttributionWarningDto {
+  @ApiProperty({ enum: ['precedes_click', 'outside_window', 'future'], example: 'precedes_click' })
+  code: 'precedes_click' | 'outside_window' | 'future';
+
+  @ApiProperty({ example: 'conversion_time is more than 5 minutes before the click' })
+  msg: string;
+
+  @ApiProperty({ description: "The click's time (UTC).", example: '2026-05-26T12:40:00.000Z' })
+  clicked_at: string;
+}
+
 export class ConversionResultDto {
   @ApiProperty({ enum: ['ok', 'duplicate'], example: 'ok' })
   status: 'ok' | 'duplicate';
@@ -158,4 +169,20 @@ export class ConversionResultDto {
 
   @ApiPropertyOptional(PAYLOAD_MISMATCH_DOC)
   payload_mismatch?: PayloadField[];
+
+  @ApiPropertyOptional({
+    description:
+      "Extension: the attribution-time checks this conversion failed (the partner's policy is `flag`: it was recorded with this verdict).",
+    type: () => [AttributionWarningDto],
+  })
+  warnings?: AttributionWarningDto[];
+
+  @ApiPropertyOptional({
+    description:
+      'Extension, `?validate_only=true` only: every check ran and nothing was written. An `ok` then carries no ' +
+      '`conversion_id`; a `duplicate` names the conversion already holding the dedup key.',
+    enum: [true],
+    example: true,
+  })
+  validate_only?: true;
 }

@@ -2,6 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MONEY, TIMESTAMP } from '../../database/column-types';
 import type { Param } from '../../database/dialect';
 import type { DedupLayer } from '../dedup/dedup-claim.sql';
+import type { AttributionStatus } from './attribution-time';
 
 export type ConversionSource = 'api' | 'tag';
 export type { DedupLayer };
@@ -37,8 +38,11 @@ export interface ConversionColumn {
   pgType: Param<NewConversion>['pgType'];
   /** The value from the new conversion (a statement parameter named after the column); absent when it is the click's. */
   value?: (n: NewConversion) => unknown;
-  /** The click's column written instead (when `value` is absent) or when the conversion's value is null. */
-  fromClick?: 'tag_id' | 'bid_id';
+  /**
+   * The click's column written instead (when `value` is absent) or when the conversion's value is
+   * null; `attribution_status` is the verdict the statement computes from the click (attribution-time.ts).
+   */
+  fromClick?: 'tag_id' | 'bid_id' | 'attribution_status';
   /**
    * Replaced by a server conversion that supersedes the Tag conversion holding its claim (the old
    * values are kept in params.superseded; see conversions.repository.ts).
@@ -73,6 +77,7 @@ export const CONVERSION_WRITE: readonly ConversionColumn[] = [
   { column: 'client_id', pgType: 'varchar', value: (n) => n.client_id, superseded: true },
   { column: 'params', pgType: 'json', value: (n) => n.params },
   { column: 'created_at', pgType: 'timestamptz', value: (n) => n.created_at },
+  { column: 'attribution_status', pgType: 'varchar', fromClick: 'attribution_status' },
 ];
 
 /** The columns of `conversions`, in the order of CONVERSION_WRITE. */
@@ -152,4 +157,8 @@ export class Conversion {
 
   @Column({ ...TIMESTAMP })
   created_at: Date;
+
+  /** The attribution-time verdict: ok, precedes_click, outside_window or future; null for rows recorded before the checks. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  attribution_status?: AttributionStatus | null;
 }

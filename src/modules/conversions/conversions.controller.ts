@@ -7,6 +7,7 @@ import { ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
 import { IdempotencyKey } from './idempotency-key';
 import { CountConversions } from '../observability/conversion-metrics';
+import { ValidateOnly } from './validate-only';
 
 @ApiTags('conversions')
 @Controller('api')
@@ -21,7 +22,9 @@ export class ConversionsController {
     description:
       'Deduplication: the Idempotency-Key header, else event_id, else order_id is the dedup key; the same key + click_id + ' +
       'event_type within the dedup window (default 7 days) returns `duplicate` and writes nothing. Without any key every ' +
-      'request writes a row. Any additional body keys are stored under params.extra.',
+      'request writes a row. Any additional body keys are stored under params.extra. With `?validate_only=true` every ' +
+      'check runs (dedup included) and nothing is written: the answer adds `"validate_only": true`, and an `ok` has ' +
+      'no `conversion_id`.',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -44,6 +47,19 @@ export class ConversionsController {
               matched_on: 'idempotency_key',
             },
           },
+          validate_only_ok: {
+            summary: '?validate_only=true, all checks passed',
+            value: { status: 'ok', validate_only: true },
+          },
+          validate_only_duplicate: {
+            summary: '?validate_only=true, the dedup key is already held',
+            value: {
+              status: 'duplicate',
+              conversion_id: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40',
+              matched_on: 'idempotency_key',
+              validate_only: true,
+            },
+          },
         },
       },
     },
@@ -57,12 +73,13 @@ export class ConversionsController {
     'rate_limited',
     'unavailable',
   )
-  @CountConversions('api')
+  @CountConversions('api', { validateOnly: true })
   createConversion(
     @CurrentPartner() partnerId: string,
     @IdempotencyKey() idempotencyKey: string | null,
+    @ValidateOnly() validateOnly: boolean,
     @ConversionBody() command: ConversionCommand,
   ): Promise<ConversionResultDto> {
-    return this.conversions.record({ partnerId, source: 'api', idempotencyKey }, command);
+    return this.conversions.record({ partnerId, source: 'api', idempotencyKey, validateOnly }, command);
   }
 }

@@ -38,6 +38,15 @@ import {
   withinWindowSql,
 } from '../dedup/dedup-claim.sql';
 import {
+  ATTRIBUTION_TIME_PARAMS,
+  attributionAcceptedSql,
+  AttributionStatus,
+  attributionStatusOf,
+  attributionStatusSql,
+  AttributionTiming,
+  isRefusedByPolicy,
+} from './attribution-time';
+import {
   CONVERSION_COLUMNS,
   CONVERSION_WRITE,
   ConversionColumn,
@@ -69,13 +78,19 @@ export interface RecordOutcome {
   tag_id?: string | null;
   /** This server conversion replaced the values of the Tag conversion that held the claim. */
   superseded?: boolean;
+  /** The attribution-time verdict the statement computed (null when the click is not attributable). */
+  attribution_status: AttributionStatus | null;
 }
 
-/** One conversion to record, with the start of its dedup window (epoch ms). */
+/** One conversion to record, with the start of its dedup window (epoch ms) and its attribution-time inputs. */
 interface BatchItem {
   n: NewConversion;
   windowStartMs: number;
+  timing: AttributionTiming;
 }
+
+/** The click's columns and what the statement derives from them (the attribution verdict). */
+type StatementColumn = (name: Parameters<ClickColumn>[0] | 'attribution_status') => string;
 
 /**
  * The parameters of every write statement, generated from the conversion's columns
@@ -91,6 +106,7 @@ const INPUTS: readonly Param<BatchItem>[] = [
     ...p,
     value: (it) => p.value({ claimedAtMs: it.n.created_at.getTime(), windowStartMs: it.windowStartMs }),
   })),
+  ...ATTRIBUTION_TIME_PARAMS.map((p): Param<BatchItem> => ({ ...p, value: (it) => p.value(it.timing) })),
 ];
 
 /** The claim's parts, as columns of a relation holding INPUTS under their names. */
@@ -104,13 +120,13 @@ const claimOf = (col: (name: string) => string): ClaimExprs => ({
 });
 
 /** The expression written to a column: the input, the click's, or the input unless null. */
-function writtenExpr(c: ConversionColumn, input: (name: string) => string, click: ClickColumn): string {
+function writtenExpr(c: ConversionColumn, input: (name: string) => string, click: StatementColumn): string {
   if (c.value && c.fromClick) return `COALESCE(${input(c.column)}, ${click(c.fromClick)})`;
   return c.value ? input(c.column) : click(c.fromClick!);
 }
 
 /** `INSERT INTO conversions (…) SELECT|VALUES …`: the column list and the written expressions, from one list. */
-function insertConversion(input: (name: string) => string, click: ClickColumn): { columns: string; exprs: string } {
+function insertConversion(input: (name: string) => string, click: StatementColumn): { columns: string; exprs: string } {
   return {
     columns: CONVERSION_COLUMNS.join(', '),
     exprs: CONVERSION_WRITE.map((c) => writtenExpr(c, input, click)).join(', '),
@@ -139,7 +155,7 @@ const pgIsoTime = (e: string) => `to_char(${e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T
 /** PostgreSQL: the UPDATE (a CTE) by which the conversion of `input` supersedes the Tag row `heldId`. */
 function pgSupersede(
   input: (name: string) => string,
-  click: ClickColumn,
+  click: StatementColumn,
   from: string,
   where: string,
   heldId: string,
@@ -195,14 +211,16 @@ function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): Match
  */
 function pgBatchStatement(p: PgParams<BatchItem>): string {
   const e = claimOf((n) => `a.${n}`);
-  const click: ClickColumn = (n) => `a.click_${n}`;
+  const click: StatementColumn = (n) => `a.click_${n}`;
   const ins = insertConversion((n) => `a.${n}`, click);
+  const status = attributionStatusSql('c.clicked_at', (n) => `i.${n}`);
   return `
 WITH input AS (
   SELECT * FROM ${p.unnest('i')}
 ), a AS (
   SELECT i.*, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
-         ${attributableSql((n) => `c.${n}`, 'i.partner_id')} AS attributable
+         ${status} AS click_attribution_status,
+         ${attributableSql((n) => `c.${n}`, 'i.partner_id')} AND ${attributionAcceptedSql(status, (n) => `i.${n}`)} AS attributable
   FROM input i
   LEFT JOIN LATERAL (${clickLookupSql('i.click_id')} OFFSET 0) c ON true
 ), claim AS (
@@ -216,8 +234,8 @@ WITH input AS (
 ), h AS (
   SELECT a.ord, ${pgHeldId(e)} AS held_id FROM a
 )
-SELECT a.ord, ${clickFactsSql(click)}, ins.id AS inserted_id, h.held_id, NULL AS superseded_id,
-       COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
+SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution_status, ins.id AS inserted_id,
+       h.held_id, NULL AS superseded_id, COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM a JOIN h ON h.ord = a.ord
 LEFT JOIN ins ON ins.id = a.id
 LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = h.held_id OFFSET 0) m ON true
@@ -239,11 +257,13 @@ function pgFullStatement(p: PgParams<BatchItem>): string {
   );
   // The claim held inside the window as of the snapshot (not ours: ours is not in the snapshot).
   const heldWithin = `(SELECT conversion_id FROM held WHERE ${withinWindowSql('held.claimed_at', e.windowStart)})`;
+  const status = attributionStatusSql('c.clicked_at', (n) => p.ref(n));
   return `
 WITH c AS (
   ${clickLookupSql(p.ref('click_id'))}
 ), a AS (
-  SELECT * FROM c WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'))}
+  SELECT c.*, ${status} AS attribution_status FROM c
+  WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'))} AND ${attributionAcceptedSql(status, (n) => p.ref(n))}
 ), ${pgClaimCtes(e, 'a')}, ins AS (
   INSERT INTO conversions (${ins.columns})
   SELECT ${ins.exprs}
@@ -260,10 +280,31 @@ WITH c AS (
     't.id',
   )}
 )
-SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id,
-       (SELECT id FROM sup) AS superseded_id, COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id,
+       (SELECT id FROM ins) AS inserted_id, (SELECT id FROM sup) AS superseded_id,
+       COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM (SELECT 1) AS one LEFT JOIN c ON true
 LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = ${heldWithin} OFFSET 0) m ON true`;
+}
+
+/**
+ * The parameters of the read-only check (validate-only): the click and the claim's key and window
+ * (each one named by the statement: PostgreSQL refuses a parameter it cannot type).
+ */
+const CHECK_PARAMS: ReadonlySet<string> = new Set(['click_id', 'dedup_key', 'event_type', 'window_start']);
+
+/*
+ * PostgreSQL, validate-only: what the write statements decide, read and not written. The click's
+ * facts (Clicks' rule decides in recordReadOnly) and the claim held inside the window (Dedup's
+ * `pgHeldId`, as pgBatchStatement reads it), in one read of one row. A claim past the window reads
+ * as none: a real request would take it over and answer `ok`.
+ */
+function pgCheckStatement(p: PgParams<BatchItem>): string {
+  // Only the parts of the claim the held-claim read names; the others are not parameters of this statement.
+  const e = claimOf((n) => (CHECK_PARAMS.has(n) ? p.ref(n) : 'NULL'));
+  return `
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgHeldId(e)} AS held_id
+FROM (SELECT 1) AS one LEFT JOIN (${clickLookupSql(p.ref('click_id'))}) c ON true`;
 }
 
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
@@ -280,6 +321,19 @@ const SQLITE_BATCH_MAX = 128;
 /** SQLSTATE classes that name a problem of one row or of the batch's timing, not of the database. */
 const ROW_LEVEL_SQLSTATE = /^(22|23|40)/;
 
+/** Timing that passes every attribution-time check (for callers that check no times: the repository's unit specs). */
+const NO_TIME_CHECKS: AttributionTiming = {
+  precedesAfter: new Date(8.64e15),
+  windowBefore: new Date(-8.64e15),
+  base: 'ok',
+  policy: 'flag',
+};
+
+/** The verdict a statement answered (null when it read no click). */
+function statusOf(r: Record<string, unknown>): AttributionStatus | null {
+  return (r.attribution_status as AttributionStatus | undefined) ?? null;
+}
+
 /** What a dedup claim is unique on. */
 function claimKey(n: NewConversion): string {
   return JSON.stringify([n.dedup_key, n.click_id, n.event_type]);
@@ -290,7 +344,13 @@ export class ConversionsRepository {
   /** Gathers the conversions that arrive together into one statement (PostgreSQL) or transaction (SQLite). */
   private readonly batcher: WriteBatcher<BatchItem, RecordOutcome>;
   private readonly dialect: Dialect;
-  private readonly pg: { params: PgParams<BatchItem>; batch: string; full: string };
+  private readonly pg: {
+    params: PgParams<BatchItem>;
+    batch: string;
+    full: string;
+    checkParams: PgParams<BatchItem>;
+    check: string;
+  };
   private sqlite?: {
     transaction: SqliteHandle['transaction'];
     click: NamedStatement;
@@ -307,7 +367,17 @@ export class ConversionsRepository {
   ) {
     this.dialect = new Dialect(ds);
     const params = new PgParams(this.dialect, INPUTS);
-    this.pg = { params, batch: pgBatchStatement(params), full: pgFullStatement(params) };
+    const checkParams = new PgParams(
+      this.dialect,
+      INPUTS.filter((p) => CHECK_PARAMS.has(p.name)),
+    );
+    this.pg = {
+      params,
+      batch: pgBatchStatement(params),
+      full: pgFullStatement(params),
+      checkParams,
+      check: pgCheckStatement(checkParams),
+    };
     const limits = {
       // A conversion waits for a batch slot no longer than a query waits for a pooled connection.
       maxWaitMs: config.dbConnectTimeoutMs,
@@ -320,7 +390,7 @@ export class ConversionsRepository {
           maxBatch: PG_BATCH_MAX,
         })
       : // better-sqlite3 is synchronous: one transaction at a time, in this thread.
-        new WriteBatcher(async (items) => this.recordSqliteBatch(items), {
+        new WriteBatcher(async (items) => this.recordSqliteBatch(await this.sqliteConnectionFree(items)), {
           ...limits,
           maxInFlight: 1,
           maxBatch: SQLITE_BATCH_MAX,
@@ -328,8 +398,51 @@ export class ConversionsRepository {
   }
 
   /** Checks the click, claims the dedup key and writes the row, atomically. */
-  async recordAtomically(n: NewConversion, windowStartMs: number): Promise<RecordOutcome> {
-    return this.batcher.submit({ n, windowStartMs });
+  async recordAtomically(
+    n: NewConversion,
+    windowStartMs: number,
+    timing: AttributionTiming = NO_TIME_CHECKS,
+  ): Promise<RecordOutcome> {
+    return this.batcher.submit({ n, windowStartMs, timing });
+  }
+
+  /**
+   * Validate-only: what recordAtomically would decide about the click and the dedup claim, read and
+   * never written (no claim, no row). It is a plain read, not a member of the group commit, so it
+   * holds no batch slot. A claim held inside the window is `claimed_id` (when the click is
+   * attributable, as the write answers); `inserted_id` is always null.
+   */
+  async recordReadOnly(
+    n: NewConversion,
+    windowStartMs: number,
+    timing: AttributionTiming = NO_TIME_CHECKS,
+  ): Promise<RecordOutcome> {
+    const it: BatchItem = { n, windowStartMs, timing };
+    let click: ClickFacts;
+    let held: string | null;
+    if (this.dialect.isPostgres) {
+      const [r] = await this.query('conversions_check', this.pg.check, this.pg.checkParams.values(it));
+      click = clickFactsOf(r);
+      held = (r.held_id as string) ?? null;
+    } else {
+      const s = this.sqliteStatements();
+      // One read transaction (deferred: no write lock), so the click and the claim are one snapshot.
+      [click, held] = s.transaction((): [ClickFacts, string | null] => {
+        const params = sqliteParams(this.dialect, INPUTS, it);
+        const c = clickFactsOf((s.click.get(params) as Record<string, unknown> | undefined) ?? {});
+        if (n.dedup_key === null) return [c, null];
+        const h = s.held.get(params) as { conversion_id: string; claimed_at: number | string } | undefined;
+        return [c, h && isWithinWindow(h.claimed_at, windowStartMs) ? h.conversion_id : null];
+      })();
+    }
+    // The attribution-time verdict, by the statement's own rule, from the click just read.
+    const attribution_status = click.found && click.clicked_at ? attributionStatusOf(click.clicked_at, timing) : null;
+    return {
+      click,
+      claimed_id: isAttributable(click, n.partner_id) ? held : null,
+      inserted_id: null,
+      attribution_status,
+    };
   }
 
   /**
@@ -352,8 +465,9 @@ export class ConversionsRepository {
         claimed_id: (r.claimed_id as string) ?? null,
         inserted_id: (r.inserted_id as string) ?? null,
         ...pgMatchOutcome(r),
+        attribution_status: statusOf(r),
       };
-      if (!this.undecided(outcome, it.n) || attempt >= PG_RACE_ATTEMPTS) return outcome;
+      if (!this.undecided(outcome, it) || attempt >= PG_RACE_ATTEMPTS) return outcome;
     }
   }
 
@@ -380,6 +494,7 @@ export class ConversionsRepository {
             claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
             inserted_id: (r.inserted_id as string) ?? null,
             ...pgMatchOutcome(r),
+            attribution_status: statusOf(r),
           }
         : null;
     });
@@ -393,7 +508,7 @@ export class ConversionsRepository {
         // A server conversion matching a Tag row: the full statement supersedes it (kept out of this
         // statement, which every conversion pays for, since it is rare).
         if (o.matched?.source === 'tag' && it.n.source === 'api') return this.recordPostgresFull(it);
-        if (!this.undecided(o, it.n)) return o;
+        if (!this.undecided(o, it)) return o;
         const sibling = winners.get(claimKey(it.n));
         // A server conversion whose sibling is a Tag conversion supersedes it: the batch statement
         // has committed, so the full statement finds the sibling's claim and row.
@@ -413,9 +528,27 @@ export class ConversionsRepository {
     );
   }
 
-  /** Attributable and keyed, yet nothing written and no claim named: a statement that lost a race. */
-  private undecided(o: RecordOutcome, n: NewConversion): boolean {
-    return isAttributable(o.click, n.partner_id) && n.dedup_key !== null && !o.claimed_id && !o.inserted_id;
+  /** Attributable, not refused by its policy and keyed, yet nothing written and no claim named: a statement that lost a race. */
+  private undecided(o: RecordOutcome, it: BatchItem): boolean {
+    const n = it.n;
+    return (
+      isAttributable(o.click, n.partner_id) &&
+      !isRefusedByPolicy(o.attribution_status, it.timing.policy) &&
+      n.dedup_key !== null &&
+      !o.claimed_id &&
+      !o.inserted_id
+    );
+  }
+
+  /**
+   * SQLite has one connection per process. While a TypeORM transaction is open on it (an admin
+   * write and its audit entry), a batch started now would run inside it as a savepoint and be
+   * rolled back with it after its conversions were answered `ok`: wait for it to end.
+   */
+  private async sqliteConnectionFree<T>(items: T): Promise<T> {
+    const db = this.dialect.sqlite();
+    while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+    return items;
   }
 
   /*
@@ -448,7 +581,9 @@ export class ConversionsRepository {
     // No row when there is no such click: then nothing is found and nothing is attributable.
     const click = (s.click.get(params) as Record<string, unknown> | undefined) ?? {};
     const facts = clickFactsOf(click);
-    if (!click.attributable) return { click: facts, claimed_id: null, inserted_id: null };
+    const attribution_status = statusOf(click);
+    if (!click.attributable || isRefusedByPolicy(attribution_status, it.timing.policy))
+      return { click: facts, claimed_id: null, inserted_id: null, attribution_status };
     let claimedId: string | null = null;
     if (it.n.dedup_key !== null) {
       // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
@@ -456,10 +591,15 @@ export class ConversionsRepository {
       if (held && isWithinWindow(held.claimed_at, it.windowStartMs))
         return this.sqliteDuplicate(s, it, params, click, held.conversion_id);
       claimedId = (s.claim.get(params) as { conversion_id: string }).conversion_id;
-      if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null };
+      if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null, attribution_status };
     }
-    s.insert.run({ ...params, click_tag_id: click.click_tag_id, click_bid_id: click.click_bid_id });
-    return { click: facts, claimed_id: claimedId, inserted_id: it.n.id };
+    s.insert.run({
+      ...params,
+      click_tag_id: click.click_tag_id,
+      click_bid_id: click.click_bid_id,
+      click_attribution_status: attribution_status,
+    });
+    return { click: facts, claimed_id: claimedId, inserted_id: it.n.id, attribution_status };
   }
 
   /** SQLite: a duplicate of `heldId`; a server conversion supersedes a Tag one (see SUPERSEDED). */
@@ -478,6 +618,7 @@ export class ConversionsRepository {
       matched: matchedOf(m, ''),
       tag_id: it.n.tag_id ?? (click.click_tag_id as string),
       superseded: false,
+      attribution_status: statusOf(click),
     };
     if (m && m.source === 'tag' && it.n.source === 'api') {
       const values: Record<string, unknown> = {};
@@ -503,14 +644,15 @@ export class ConversionsRepository {
     if (!this.sqlite) {
       const db = this.dialect.sqlite();
       const e = claimOf((n) => `@${n}`);
-      const click: ClickColumn = (n) => `@click_${n}`;
+      const click: StatementColumn = (n) => `@click_${n}`;
       const ins = insertConversion((n) => `@${n}`, click);
       this.sqlite = {
         transaction: db.transaction.bind(db),
         click: prepareNamed(
           db,
           `SELECT ${clickFactsSql((n) => `c.${n}`)}, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
-             ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable
+             ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable,
+             ${attributionStatusSql('c.clicked_at', (n) => `@${n}`)} AS attribution_status
            FROM clicks c WHERE c.click_id = @click_id`,
         ),
         held: prepareNamed(db, sqliteHeld(e)),

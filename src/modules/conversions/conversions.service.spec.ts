@@ -22,13 +22,15 @@ describe('ConversionsService.record outcomes', () => {
   function service(outcome: Partial<RecordOutcome> & { claimed_id: string | null; inserted_id: string | null }) {
     const repo = { recordAtomically: jest.fn().mockResolvedValue({ click, ...outcome }) };
     const metrics = strictMock(MetricsService);
+    metrics.attribution.mockReturnValue(undefined);
     const clicks = new ClicksService({} as never, {} as never, new Clock(), {} as never, loadConfig({}));
     const svc = new ConversionsService(
       repo as never,
       clicks,
       new DedupService(loadConfig({})),
-      {} as never,
+      { attributionOf: async () => ({ attribution_window_days: null, attribution_policy: 'flag' }) } as never,
       new Clock(),
+      loadConfig({}),
       metrics,
     );
     return { svc, repo, metrics };
@@ -126,6 +128,57 @@ describe('ConversionsService.record outcomes', () => {
       status: 'duplicate',
       conversion_id: 'TAG',
       matched_on: 'order_id',
+    });
+  });
+
+  describe('validate-only', () => {
+    function readOnlyService(outcome: { click?: typeof click; claimed_id: string | null }) {
+      const repo = {
+        recordAtomically: jest.fn().mockRejectedValue(new Error('validate-only must not write')),
+        recordReadOnly: jest.fn().mockResolvedValue({ click, inserted_id: null, ...outcome }),
+      };
+      const clicks = new ClicksService({} as never, {} as never, new Clock(), {} as never, loadConfig({}));
+      const svc = new ConversionsService(
+        repo as never,
+        clicks,
+        new DedupService(loadConfig({})),
+        { attributionOf: async () => ({ attribution_window_days: null, attribution_policy: 'flag' }) } as never,
+        new Clock(),
+        loadConfig({}),
+      );
+      return { svc, repo };
+    }
+    const ctx = { partnerId: 'p1', source: 'api' as const, validateOnly: true };
+
+    it('reads instead of writing, and answers ok without a conversion_id', async () => {
+      const { svc, repo } = readOnlyService({ claimed_id: null });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).resolves.toEqual({
+        status: 'ok',
+        validate_only: true,
+      });
+      expect(repo.recordAtomically).not.toHaveBeenCalled();
+      expect(repo.recordReadOnly.mock.calls[0][0]).toMatchObject({ dedup_key: 'o1', currency: 'USD' });
+    });
+
+    it('answers duplicate with the held claim and the layer', async () => {
+      const { svc } = readOnlyService({ claimed_id: 'HELD' });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).resolves.toEqual({
+        status: 'duplicate',
+        conversion_id: 'HELD',
+        matched_on: 'order_id',
+        validate_only: true,
+      });
+    });
+
+    it("answers the click's error by Clicks' rule, as the write does", async () => {
+      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false }, claimed_id: null });
+      await expect(svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
+        code: 'click_missing_bid',
+      });
+      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true }, claimed_id: null });
+      await expect(other.svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
+        code: 'click_not_found',
+      });
     });
   });
 });

@@ -1,15 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
-import { DedupService } from '../dedup/dedup.service';
 import { MetricsService } from '../observability/metrics.service';
+import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
 import type { ConversionSource } from './conversion.entity';
 import { ConversionCommand } from './conversion.command';
 import { ConversionResultDto, PayloadField } from './conversion.dto';
 import { ConversionsRepository, NewConversion, RecordOutcome } from './conversions.repository';
+import {
+  attributionRejection,
+  attributionTiming,
+  attributionWarning,
+  isRefusedByPolicy,
+  windowMsOf,
+} from './attribution-time';
 
 export { DEFAULT_EVENT_TYPE } from './conversion.command';
 
@@ -18,6 +26,8 @@ export interface RecordContext {
   partnerId: string;
   source: ConversionSource;
   idempotencyKey?: string | null;
+  /** `?validate_only=true`: every check, the same answer, nothing written (not even a dedup claim). */
+  validateOnly?: boolean;
 }
 
 /** The one path every conversion takes, whichever door it came in by. */
@@ -29,7 +39,8 @@ export class ConversionsService {
     private readonly dedup: DedupService,
     private readonly partners: PartnersService,
     private readonly clock: Clock,
-    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'attributionWindowMs'>,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async record(ctx: RecordContext, cmd: ConversionCommand): Promise<ConversionResultDto> {
@@ -50,6 +61,9 @@ export class ConversionsService {
       orderId: cmd.order_id,
     });
     const now = this.clock.now();
+    const settings = await this.partners.attributionOf(ctx.partnerId);
+    const windowMs = windowMsOf(settings.attribution_window_days, this.config.attributionWindowMs);
+    const timing = attributionTiming(cmd.conversion_time, now, { windowMs, policy: settings.attribution_policy });
     const row: NewConversion = {
       id: randomUUID(),
       partner_id: ctx.partnerId,
@@ -72,23 +86,48 @@ export class ConversionsService {
       params: { extra: cmd.extra },
       created_at: now,
     };
-    const outcome = await this.repo.recordAtomically(row, this.dedup.windowStart(now));
+    // Validate-only reads what the write would decide (the same click, held-claim and attribution-time
+    // rules, in the same repository) and writes nothing; everything else here is the same path.
+    const outcome = ctx.validateOnly
+      ? await this.repo.recordReadOnly(row, this.dedup.windowStart(now), timing)
+      : await this.repo.recordAtomically(row, this.dedup.windowStart(now), timing);
     this.clicks.assertAttributable(outcome.click, ctx.partnerId);
-    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id };
+    // After the click and bid checks: the attribution-time verdict the statement computed.
+    const verdict = outcome.attribution_status ?? 'ok';
+    const clickedAt = outcome.click.clicked_at ?? cmd.conversion_time;
+    const refused = isRefusedByPolicy(verdict, timing.policy);
+    if (!ctx.validateOnly) this.metrics?.attribution(verdict, refused ? 'rejected' : 'recorded');
+    if (verdict !== 'ok' && refused)
+      throw AppError.validation([attributionRejection(verdict, clickedAt, cmd.conversion_time, windowMs)]);
+    const warnings = verdict === 'ok' ? undefined : { warnings: [attributionWarning(verdict, clickedAt)] };
+    if (ctx.validateOnly) {
+      // `ok` names no conversion: nothing was written.
+      if (key && outcome.claimed_id)
+        return {
+          status: 'duplicate',
+          conversion_id: outcome.claimed_id,
+          matched_on: key.layer,
+          ...warnings,
+          validate_only: true,
+        };
+      return { status: 'ok', ...warnings, validate_only: true };
+    }
+    if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id, ...warnings };
     if (key && outcome.claimed_id) {
       const result: ConversionResultDto = {
         status: 'duplicate',
         conversion_id: outcome.claimed_id,
         matched_on: key.layer,
+        ...warnings,
       };
       if (outcome.superseded) {
         result.superseded = 'tag';
-        this.metrics.conversionSuperseded('tag');
+        this.metrics?.conversionSuperseded('tag');
       } else {
         const fields = payloadMismatch(row, outcome);
         if (fields.length > 0) {
           result.payload_mismatch = fields;
-          this.metrics.payloadMismatch(fields);
+          this.metrics?.payloadMismatch(fields);
         }
       }
       return result;

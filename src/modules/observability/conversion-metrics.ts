@@ -9,4 +9,11 @@ export const CONVERSION_SOURCE = 'conversionSource';
  * the route: the counting is done by a Fastify preSerialization hook (HttpObservability), not by a
  * Nest interceptor, whose rxjs pipeline cost about 50 µs of CPU per request on the hot path.
  */
-export const CountConversions = (source: 'api' | 'tag') => RouteConfig({ [CONVERSION_SOURCE]: source });
+export const CountConversions = (source: 'api' | 'tag', opts: { validateOnly?: boolean } = {}) =>
+  RouteConfig({ [CONVERSION_SOURCE]: source, ...(opts.validateOnly ? { [CONVERSION_VALIDATE_ONLY]: true } : {}) });
+
+/**
+ * The route-config key of a conversion route that takes `?validate_only=true`: such requests are
+ * counted in `conversions_validate_only_total{outcome,source,mode="validate_only"}` instead.
+ */
+export const CONVERSION_VALIDATE_ONLY = 'conversionValidateOnly';

@@ -1,10 +1,12 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import { parseBoolQuery } from '../../common/bool-query';
 import { ERROR_KIND } from '../../common/exception.filter';
-import { CONVERSION_SOURCE } from './conversion-metrics';
+import { CONVERSION_REFUSALS, ConversionRefusalListener } from './conversion-refusals';
+import { CONVERSION_SOURCE, CONVERSION_VALIDATE_ONLY } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
 type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string } };
@@ -21,6 +23,7 @@ export class HttpObservability implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: MetricsService,
     private readonly pino: PinoLogger,
+    @Optional() @Inject(CONVERSION_REFUSALS) private readonly refusals?: ConversionRefusalListener,
   ) {}
 
   onModuleInit(): void {
@@ -28,6 +31,7 @@ export class HttpObservability implements OnModuleInit {
     if (!fastify?.addHook) return;
     const log: Logger = this.pino.logger.child({ context: 'http' });
     const metrics = this.metrics;
+    const refusals = this.refusals;
     fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       void reply.header('x-request-id', request.id);
       done();
@@ -37,17 +41,18 @@ export class HttpObservability implements OnModuleInit {
     fastify.addHook(
       'preSerialization',
       (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, p: unknown) => void) => {
-        const source = (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[
-          CONVERSION_SOURCE
-        ] as string | undefined;
+        const config = request.routeOptions?.config as unknown as Record<string, unknown> | undefined;
+        const source = config?.[CONVERSION_SOURCE] as string | undefined;
         if (source) {
-          if (reply.statusCode === 200) {
-            const res = payload as { status?: string; matched_on?: string } | null;
-            metrics.conversion(res?.status ?? 'unknown', source, res?.matched_on);
-          } else {
-            const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
-            metrics.conversion(kind ?? `http_${reply.statusCode}`, source);
-          }
+          const res = payload as { status?: string; matched_on?: string } | null;
+          const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
+          const outcome = reply.statusCode === 200 ? (res?.status ?? 'unknown') : (kind ?? `http_${reply.statusCode}`);
+          if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnly(request))
+            metrics.validateOnlyConversion(outcome, source);
+          else metrics.conversion(outcome, source, reply.statusCode === 200 ? res?.matched_on : undefined);
+          // The one place that knows a conversion was refused, and why: kept by the recorder (not 401s),
+          // validate-only requests included.
+          if (reply.statusCode !== 200) refusals?.onRefused(request, source, reply.statusCode, kind, payload);
         }
         done(null, payload);
       },
@@ -78,4 +83,9 @@ export class HttpObservability implements OnModuleInit {
       done();
     });
   }
+}
+
+/** The request asked for `?validate_only=true` (a bad value counts as no: that request is a 422). */
+function isValidateOnly(request: FastifyRequest): boolean {
+  return parseBoolQuery((request.query as Record<string, unknown> | undefined)?.validate_only) === true;
 }

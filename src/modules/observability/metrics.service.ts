@@ -34,6 +34,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly validateOnlyConversions = new Counter({
+    name: 'conversions_validate_only_total',
+    help:
+      'Validate-only conversion requests (?validate_only=true: checked, nothing written) by outcome and source; ' +
+      'never counted in conversions_total.',
+    labelNames: ['outcome', 'source', 'mode'] as const,
+    registers: [this.registry],
+  });
+
   private readonly dedupMatches = new Counter({
     name: 'dedup_matches_total',
     help: 'Conversions answered duplicate, by the layer the dedup key came from.',
@@ -52,6 +61,13 @@ export class MetricsService {
     name: 'conversion_payload_mismatch_total',
     help: 'Duplicates whose money field differs from the conversion they matched, by field.',
     labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly attributions = new Counter({
+    name: 'conversion_attribution_total',
+    help: 'Attribution-time verdicts (ok, precedes_click, outside_window, future) of conversions past the click checks, by what became of them (recorded, rejected).',
+    labelNames: ['verdict', 'action'] as const,
     registers: [this.registry],
   });
 
@@ -96,6 +112,15 @@ export class MetricsService {
   /** A duplicate whose `fields` differ from the conversion it matched. */
   payloadMismatch(fields: readonly string[]): void {
     for (const field of fields) this.payloadMismatches.inc({ field });
+  }
+
+  /** A validate-only request's outcome: its own counter, so live conversion counts stay what was written. */
+  validateOnlyConversion(outcome: string, source: string): void {
+    this.validateOnlyConversions.inc({ outcome, source, mode: 'validate_only' });
+  }
+
+  attribution(verdict: string, action: 'recorded' | 'rejected'): void {
+    this.attributions.inc({ verdict, action });
   }
 
   render(): Promise<string> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { TransactionScope } from '../../database/transaction-scope';
-import { Partner } from './partner.entity';
+import { Partner, PartnerAttribution } from './partner.entity';
 import { Tag } from './tag.entity';
 
 @Injectable()
@@ -26,6 +26,24 @@ export class PartnersRepository {
 
   async setRateLimit(id: string, perMinute: number | null): Promise<boolean> {
     const r = await this.partners.update({ id }, { rate_limit_per_minute: perMinute });
+    return (r.affected ?? 0) > 0;
+  }
+
+  async findAttribution(id: string): Promise<PartnerAttribution | undefined> {
+    const p = await this.partners.findOne({
+      where: { id },
+      select: { id: true, attribution_window_days: true, attribution_policy: true },
+    });
+    return p
+      ? {
+          attribution_window_days: p.attribution_window_days ?? null,
+          attribution_policy: p.attribution_policy ?? 'flag',
+        }
+      : undefined;
+  }
+
+  async setAttribution(id: string, s: PartnerAttribution): Promise<boolean> {
+    const r = await this.partners.update({ id }, s);
     return (r.affected ?? 0) > 0;
   }
 

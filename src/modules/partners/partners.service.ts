@@ -5,9 +5,13 @@ import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { TtlCache } from '../../common/ttl-cache';
 import { afterCommit } from '../../database/transaction-scope';
-import { Partner } from './partner.entity';
+import { Partner, PartnerAttribution } from './partner.entity';
 import { PartnersRepository } from './partners.repository';
 import { Tag } from './tag.entity';
+
+/** A partner's attribution settings: window in days (null: ATTRIBUTION_WINDOW) and policy. */
+export type { PartnerAttribution };
+const DEFAULT_ATTRIBUTION: PartnerAttribution = { attribution_window_days: null, attribution_policy: 'flag' };
 
 export interface PartnerView {
   id: string;
@@ -75,6 +79,7 @@ export class PartnersService {
   private readonly tagOwner = new TtlCache<string, string | null>(60_000);
   private readonly partnerTags: TtlCache<string, Set<string>>;
   private readonly rateLimits: TtlCache<string, number | null>;
+  private readonly attributions: TtlCache<string, PartnerAttribution>;
   private readonly tagAccessCache: TtlCache<string, TagAccess | null>;
   private readonly anyTagOrigins: TtlCache<'all', Set<string>>;
 
@@ -85,6 +90,7 @@ export class PartnersService {
   ) {
     this.partnerTags = new TtlCache(config.keyCacheTtlMs);
     this.rateLimits = new TtlCache(config.keyCacheTtlMs);
+    this.attributions = new TtlCache(config.keyCacheTtlMs);
     this.tagAccessCache = new TtlCache(config.keyCacheTtlMs);
     this.anyTagOrigins = new TtlCache(config.keyCacheTtlMs, 1);
   }
@@ -111,6 +117,28 @@ export class PartnersService {
     return before;
   }
 
+  /**
+   * The partner's attribution settings (window in days, null: ATTRIBUTION_WINDOW; policy), cached
+   * for KEY_CACHE_TTL_MS like the rate limit. An unknown partner reads as the defaults.
+   */
+  async attributionOf(partnerId: string): Promise<PartnerAttribution> {
+    let a = this.attributions.get(partnerId);
+    if (a === undefined) {
+      a = (await this.repo.findAttribution(partnerId)) ?? DEFAULT_ATTRIBUTION;
+      this.attributions.set(partnerId, a);
+    }
+    return a;
+  }
+
+  /** Sets a partner's attribution settings and returns the ones they replace (this replica at once, others within KEY_CACHE_TTL_MS). */
+  async setAttribution(partnerId: string, next: PartnerAttribution): Promise<PartnerAttribution> {
+    const before = await this.repo.findAttribution(partnerId);
+    if (before === undefined || !(await this.repo.setAttribution(partnerId, next)))
+      throw new AppError('partner_not_found');
+    afterCommit(() => this.attributions.delete(partnerId));
+    return before;
+  }
+
   async createPartner(name: string): Promise<PartnerView> {
     const p: Partner = {
       id: randomUUID(),
@@ -118,6 +146,8 @@ export class PartnersService {
       disabled_at: null,
       created_at: this.clock.now(),
       rate_limit_per_minute: null,
+      attribution_window_days: null,
+      attribution_policy: 'flag',
     };
     await this.repo.insertPartner(p);
     return toPartnerView(p);

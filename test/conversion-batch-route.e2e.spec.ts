@@ -317,6 +317,8 @@ describe('POST /api/conversions/batch (e2e)', () => {
                 status: 'duplicate',
                 conversion_id: first.conversion_id,
                 matched_on: 'event_id',
+                // Its value (its index) differs from the first item's: a reused key with another payload.
+                payload_mismatch: ['conversion_value'],
                 ...SEED_TIME_WARNING,
               },
         );
@@ -353,6 +355,7 @@ describe('POST /api/conversions/batch (e2e)', () => {
           status: 'duplicate',
           conversion_id: r.body.results[0].conversion_id,
           matched_on: 'idempotency_key',
+          payload_mismatch: ['conversion_value'],
           ...SEED_TIME_WARNING,
         });
         const [row] = (await conversionRows(t, click)).filter((x) => x.dedup_key === 'k-m');

@@ -172,7 +172,8 @@ async function tagLoaded(p: Page): Promise<void> {
     });
     expect(found[0].user_agent).toMatch(/Chrome/);
 
-    // 5. The advertiser's backend reports the same conversion: duplicate, nothing written.
+    // 5. The advertiser's backend reports the same conversion: duplicate, no second row; its values
+    // replace the Tag's (issue 10: Tag vs server precedence).
     const server = await api.post(
       '/api/conversion',
       conversionBody(clickId, { event_id: 'evt_browser_1', order_id: 'ord_browser_1' }),
@@ -183,6 +184,7 @@ async function tagLoaded(p: Page): Promise<void> {
       status: 'duplicate',
       conversion_id: conversionId,
       matched_on: 'event_id',
+      superseded: 'tag',
       ...SEED_TIME_WARNING,
     });
     expect(await rows(clickId)).toHaveLength(1);

@@ -347,9 +347,12 @@ describe('browser path (e2e)', () => {
         status: 'duplicate',
         conversion_id: tag.body.conversion_id,
         matched_on: 'event_id',
+        // Issue 10: the server's values replace the Tag's (test/tag-server-precedence.e2e.spec.ts).
+        superseded: 'tag',
         ...SEED_TIME_WARNING,
       });
-      expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['tag']);
+      // One row still, now the server's.
+      expect((await rowsOf(t, c.click_id)).map((r) => r.source)).toEqual(['api']);
     });
 
     it('dedups against the server API: server first (order_id), then the Tag answers duplicate', async () => {

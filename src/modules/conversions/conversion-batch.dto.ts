@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { AttributionWarningDto, ConversionBodyDto } from './conversion.dto';
+import {
+  AttributionWarningDto,
+  ConversionBodyDto,
+  PAYLOAD_MISMATCH_DOC,
+  PayloadField,
+  SUPERSEDED_DOC,
+} from './conversion.dto';
 
 /** At most this many conversions in one batch. */
 export const BATCH_MAX_ITEMS = 1000;
@@ -85,6 +91,12 @@ export class ConversionBatchResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional(SUPERSEDED_DOC)
+  superseded?: 'tag';
+
+  @ApiPropertyOptional(PAYLOAD_MISMATCH_DOC)
+  payload_mismatch?: PayloadField[];
 
   @ApiPropertyOptional({
     description:

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import { Currency, DateTime, declaredFields, Money, Optional, Required, Str } from '../../common/validation';
 
 const ID = { max: 255, min: 1 };
@@ -116,6 +116,27 @@ export class ConversionBodyDto {
 /** Every field the seed names; the rest of a body is params.extra. */
 export const CONVERSION_FIELDS = declaredFields(ConversionBodyDto);
 
+/** The money fields a retry is compared on (see ConversionResultDto.payload_mismatch). */
+export const PAYLOAD_FIELDS = ['conversion_value', 'currency', 'conversion_time', 'tag_id'] as const;
+export type PayloadField = (typeof PAYLOAD_FIELDS)[number];
+
+export const SUPERSEDED_DOC: ApiPropertyOptions = {
+  description:
+    'Extension, duplicates only: this server conversion matched a claim held by a Tag conversion and replaced its ' +
+    'values (the replaced ones are kept in the row\'s params.superseded; source becomes "api").',
+  enum: ['tag'],
+  example: 'tag',
+};
+
+export const PAYLOAD_MISMATCH_DOC: ApiPropertyOptions = {
+  description:
+    'Extension, duplicates only: the money fields in which this request differs from the conversion it matched ' +
+    '(a reused dedup key with another payload). Nothing was written.',
+  isArray: true,
+  enum: [...PAYLOAD_FIELDS],
+  example: ['conversion_value'],
+};
+
 export class AttributionWarningDto {
   @ApiProperty({ enum: ['precedes_click', 'outside_window', 'future'], example: 'precedes_click' })
   code: 'precedes_click' | 'outside_window' | 'future';
@@ -142,6 +163,12 @@ export class ConversionResultDto {
     enum: ['idempotency_key', 'event_id', 'order_id'],
   })
   matched_on?: 'idempotency_key' | 'event_id' | 'order_id';
+
+  @ApiPropertyOptional(SUPERSEDED_DOC)
+  superseded?: 'tag';
+
+  @ApiPropertyOptional(PAYLOAD_MISMATCH_DOC)
+  payload_mismatch?: PayloadField[];
 
   @ApiPropertyOptional({
     description:

@@ -43,6 +43,11 @@ export interface ConversionColumn {
    * null; `attribution_status` is the verdict the statement computes from the click (attribution-time.ts).
    */
   fromClick?: 'tag_id' | 'bid_id' | 'attribution_status';
+  /**
+   * Replaced by a server conversion that supersedes the Tag conversion holding its claim (the old
+   * values are kept in params.superseded; see conversions.repository.ts).
+   */
+  superseded?: true;
 }
 
 /**
@@ -53,23 +58,23 @@ export interface ConversionColumn {
 export const CONVERSION_WRITE: readonly ConversionColumn[] = [
   { column: 'id', pgType: 'varchar', value: (n) => n.id },
   { column: 'partner_id', pgType: 'varchar', value: (n) => n.partner_id },
-  { column: 'tag_id', pgType: 'varchar', value: (n) => n.tag_id, fromClick: 'tag_id' },
+  { column: 'tag_id', pgType: 'varchar', value: (n) => n.tag_id, fromClick: 'tag_id', superseded: true },
   { column: 'click_id', pgType: 'varchar', value: (n) => n.click_id },
   { column: 'bid_id', pgType: 'varchar', fromClick: 'bid_id' },
   { column: 'source', pgType: 'varchar', value: (n) => n.source },
   { column: 'event_type', pgType: 'varchar', value: (n) => n.event_type },
-  { column: 'conversion_time', pgType: 'timestamptz', value: (n) => n.conversion_time },
-  { column: 'conversion_value', pgType: 'numeric', value: (n) => n.conversion_value },
-  { column: 'currency', pgType: 'varchar', value: (n) => n.currency },
-  { column: 'order_id', pgType: 'varchar', value: (n) => n.order_id },
-  { column: 'event_id', pgType: 'varchar', value: (n) => n.event_id },
+  { column: 'conversion_time', pgType: 'timestamptz', value: (n) => n.conversion_time, superseded: true },
+  { column: 'conversion_value', pgType: 'numeric', value: (n) => n.conversion_value, superseded: true },
+  { column: 'currency', pgType: 'varchar', value: (n) => n.currency, superseded: true },
+  { column: 'order_id', pgType: 'varchar', value: (n) => n.order_id, superseded: true },
+  { column: 'event_id', pgType: 'varchar', value: (n) => n.event_id, superseded: true },
   { column: 'dedup_key', pgType: 'varchar', value: (n) => n.dedup_key },
   { column: 'dedup_layer', pgType: 'varchar', value: (n) => n.dedup_layer },
-  { column: 'page_url', pgType: 'varchar', value: (n) => n.page_url },
-  { column: 'referrer', pgType: 'varchar', value: (n) => n.referrer },
-  { column: 'user_agent', pgType: 'varchar', value: (n) => n.user_agent },
-  { column: 'session_id', pgType: 'varchar', value: (n) => n.session_id },
-  { column: 'client_id', pgType: 'varchar', value: (n) => n.client_id },
+  { column: 'page_url', pgType: 'varchar', value: (n) => n.page_url, superseded: true },
+  { column: 'referrer', pgType: 'varchar', value: (n) => n.referrer, superseded: true },
+  { column: 'user_agent', pgType: 'varchar', value: (n) => n.user_agent, superseded: true },
+  { column: 'session_id', pgType: 'varchar', value: (n) => n.session_id, superseded: true },
+  { column: 'client_id', pgType: 'varchar', value: (n) => n.client_id, superseded: true },
   { column: 'params', pgType: 'json', value: (n) => n.params },
   { column: 'created_at', pgType: 'timestamptz', value: (n) => n.created_at },
   { column: 'attribution_status', pgType: 'varchar', fromClick: 'attribution_status' },

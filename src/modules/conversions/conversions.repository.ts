@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseUnavailable } from '../../common/db-errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { fromDbTime } from '../../database/column-types';
 import {
   Dialect,
   NamedStatement,
@@ -34,6 +35,7 @@ import {
   pgHeldId,
   sqliteClaim,
   sqliteHeld,
+  withinWindowSql,
 } from '../dedup/dedup-claim.sql';
 import {
   ATTRIBUTION_TIME_PARAMS,
@@ -44,9 +46,25 @@ import {
   AttributionTiming,
   isRefusedByPolicy,
 } from './attribution-time';
-import { CONVERSION_COLUMNS, CONVERSION_WRITE, ConversionColumn, NewConversion } from './conversion.entity';
+import {
+  CONVERSION_COLUMNS,
+  CONVERSION_WRITE,
+  ConversionColumn,
+  ConversionSource,
+  NewConversion,
+} from './conversion.entity';
 
 export type { NewConversion };
+
+/** The conversion a duplicate matched, as it was before this request (its money fields and source). */
+export interface MatchedConversion {
+  /** Canonical decimal (no trailing zeros), as NewConversion holds it. */
+  conversion_value: string;
+  currency: string;
+  conversion_time: Date;
+  tag_id: string;
+  source: ConversionSource;
+}
 
 export interface RecordOutcome {
   click: ClickFacts;
@@ -54,6 +72,12 @@ export interface RecordOutcome {
   claimed_id: string | null;
   /** Our id when the row was written. */
   inserted_id: string | null;
+  /** For a duplicate: the conversion it matched, read in the same statement; null when not known. */
+  matched?: MatchedConversion | null;
+  /** The tag this conversion writes (its override, else the click's). */
+  tag_id?: string | null;
+  /** This server conversion replaced the values of the Tag conversion that held the claim. */
+  superseded?: boolean;
   /** The attribution-time verdict the statement computed (null when the click is not attributable). */
   attribution_status: AttributionStatus | null;
 }
@@ -110,6 +134,62 @@ function insertConversion(input: (name: string) => string, click: StatementColum
 }
 
 /*
+ * Tag vs server precedence: a server conversion (source 'api') that matches a claim held by a Tag
+ * conversion (source 'tag') replaces that row's values (the columns marked `superseded` in
+ * CONVERSION_WRITE, source and params), keeping the replaced ones in
+ * params.superseded = {source, at, values: {column: old value, …, extra: old params.extra}}.
+ * It is part of the same statement (PostgreSQL) or transaction (SQLite) as the claim; the UPDATE
+ * re-checks `source = 'tag'` under the row lock, so of two concurrent server conversions one
+ * supersedes and the other is a plain duplicate.
+ */
+const SUPERSEDED = CONVERSION_WRITE.filter((c) => c.superseded);
+
+/** A column's old value as kept in params.superseded.values (money as its canonical decimal text, times in ISO UTC). */
+function pgOldValue(c: ConversionColumn, t: string): string {
+  if (c.pgType === 'numeric') return `trim_scale(${t}.${c.column})::text`;
+  if (c.pgType === 'timestamptz') return pgIsoTime(`${t}.${c.column}`);
+  return `${t}.${c.column}`;
+}
+const pgIsoTime = (e: string) => `to_char(${e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** PostgreSQL: the UPDATE (a CTE) by which the conversion of `input` supersedes the Tag row `heldId`. */
+function pgSupersede(
+  input: (name: string) => string,
+  click: StatementColumn,
+  from: string,
+  where: string,
+  heldId: string,
+  returning: string,
+): string {
+  const set = SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, input, click)}`).join(', ');
+  const old = SUPERSEDED.map((c) => `'${c.column}', ${pgOldValue(c, 't')}`).join(', ');
+  return `UPDATE conversions t SET ${set}, source = ${input('source')},
+    params = (${input('params')}::jsonb || jsonb_build_object('superseded', jsonb_build_object('source', t.source,
+      'at', ${pgIsoTime(input('created_at'))}, 'values', jsonb_build_object(${old}, 'extra', t.params::jsonb -> 'extra'))))::json
+  FROM ${from}
+  WHERE ${input('source')} = 'api' AND (${where}) AND t.id = ${heldId} AND t.source = 'tag'
+  RETURNING ${returning}`;
+}
+
+/** Select-list items: the matched conversion `m` (all NULL when there is none). */
+const matchedSql = (m: string) =>
+  `${m}.conversion_value AS m_conversion_value, ${m}.currency AS m_currency, ${m}.conversion_time AS m_conversion_time, ${m}.tag_id AS m_tag_id, ${m}.source AS m_source`;
+
+const canonicalDecimal = (v: string) => (v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '') : v);
+
+/** The matched conversion of a row selected with `matchedSql` (or SQLite's matched statement, unprefixed). */
+function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): MatchedConversion | null {
+  if (!r || r[`${prefix}source`] == null) return null;
+  return {
+    conversion_value: canonicalDecimal(String(r[`${prefix}conversion_value`])),
+    currency: r[`${prefix}currency`] as string,
+    conversion_time: fromDbTime(r[`${prefix}conversion_time`])!,
+    tag_id: r[`${prefix}tag_id`] as string,
+    source: r[`${prefix}source`] as ConversionSource,
+  };
+}
+
+/*
  * PostgreSQL, the common case: one statement, prepared once per connection (a named statement),
  * for one conversion or for several that arrived together (see WriteBatcher): one round trip and
  * one commit for all. For each input row it reads the click and, only when the click is
@@ -125,7 +205,9 @@ function insertConversion(input: (name: string) => string, click: StatementColum
  * by a concurrent request after this statement's snapshot was taken (`held_id` reads the snapshot,
  * so it cannot name it). The click and the held claim are looked up per row (a LATERAL subquery
  * kept apart by OFFSET 0, a correlated subquery), so the plan, made once per connection while the
- * tables may still be small, stays index lookups as they grow.
+ * tables may still be small, stays index lookups as they grow. So is the conversion a duplicate
+ * matched (`m`: its fields, for payload_mismatch). A server conversion whose match is a Tag row is
+ * left to the full statement, which supersedes it (see SUPERSEDED).
  */
 function pgBatchStatement(p: PgParams<BatchItem>): string {
   const e = claimOf((n) => `a.${n}`);
@@ -149,9 +231,14 @@ WITH input AS (
   FROM a
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
   RETURNING id
+), h AS (
+  SELECT a.ord, ${pgHeldId(e)} AS held_id FROM a
 )
-SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution_status, ins.id AS inserted_id, ${pgHeldId(e)} AS held_id
-FROM a LEFT JOIN ins ON ins.id = a.id
+SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution_status, ins.id AS inserted_id,
+       h.held_id, NULL AS superseded_id, COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
+FROM a JOIN h ON h.ord = a.ord
+LEFT JOIN ins ON ins.id = a.id
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = h.held_id OFFSET 0) m ON true
 ORDER BY a.ord`;
 }
 
@@ -168,6 +255,8 @@ function pgFullStatement(p: PgParams<BatchItem>): string {
     (n) => p.ref(n),
     (n) => `a.${n}`,
   );
+  // The claim held inside the window as of the snapshot (not ours: ours is not in the snapshot).
+  const heldWithin = `(SELECT conversion_id FROM held WHERE ${withinWindowSql('held.claimed_at', e.windowStart)})`;
   const status = attributionStatusSql('c.clicked_at', (n) => p.ref(n));
   return `
 WITH c AS (
@@ -181,9 +270,21 @@ WITH c AS (
   FROM a
   WHERE ${e.key} IS NULL OR ${pgClaimWon(e)}
   RETURNING id
+), sup AS (
+  ${pgSupersede(
+    (n) => p.ref(n),
+    (n) => `a.${n}`,
+    'a',
+    `NOT ${pgClaimWon(e)}`,
+    heldWithin,
+    't.id',
+  )}
 )
-SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id, (SELECT id FROM ins) AS inserted_id
-FROM (SELECT 1) AS one LEFT JOIN c ON true`;
+SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id,
+       (SELECT id FROM ins) AS inserted_id, (SELECT id FROM sup) AS superseded_id,
+       COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
+FROM (SELECT 1) AS one LEFT JOIN c ON true
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = ${heldWithin} OFFSET 0) m ON true`;
 }
 
 /**
@@ -256,6 +357,8 @@ export class ConversionsRepository {
     held: NamedStatement;
     claim: NamedStatement;
     insert: NamedStatement;
+    matched: NamedStatement;
+    supersede: NamedStatement;
   };
 
   constructor(
@@ -361,6 +464,7 @@ export class ConversionsRepository {
         click: clickFactsOf(r),
         claimed_id: (r.claimed_id as string) ?? null,
         inserted_id: (r.inserted_id as string) ?? null,
+        ...pgMatchOutcome(r),
         attribution_status: statusOf(r),
       };
       if (!this.undecided(outcome, it) || attempt >= PG_RACE_ATTEMPTS) return outcome;
@@ -389,23 +493,36 @@ export class ConversionsRepository {
             click: clickFactsOf(r),
             claimed_id: ((r.inserted_id ?? r.held_id) as string) ?? null,
             inserted_id: (r.inserted_id as string) ?? null,
+            ...pgMatchOutcome(r),
             attribution_status: statusOf(r),
           }
         : null;
     });
     // The second of two conversions of this batch with one key: a duplicate of the first.
-    const winners = new Map<string, string>();
-    items.forEach(
-      (it, i) =>
-        outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), outcomes[i]!.inserted_id!),
-    );
+    const winners = new Map<string, number>();
+    items.forEach((it, i) => outcomes[i]?.inserted_id && it.n.dedup_key !== null && winners.set(claimKey(it.n), i));
     return Promise.allSettled(
       items.map(async (it, i) => {
         const o = outcomes[i];
         if (!o) throw new Error(`the batch statement answered no row for input ${i + 1} of ${items.length}`); // cannot happen: a bug, a 500
+        // A server conversion matching a Tag row: the full statement supersedes it (kept out of this
+        // statement, which every conversion pays for, since it is rare).
+        if (o.matched?.source === 'tag' && it.n.source === 'api') return this.recordPostgresFull(it);
         if (!this.undecided(o, it)) return o;
         const sibling = winners.get(claimKey(it.n));
-        if (sibling) return { ...o, claimed_id: sibling };
+        // A server conversion whose sibling is a Tag conversion supersedes it: the batch statement
+        // has committed, so the full statement finds the sibling's claim and row.
+        if (sibling !== undefined && !(it.n.source === 'api' && items[sibling].n.source === 'tag')) {
+          const w = items[sibling].n;
+          const matched: MatchedConversion = {
+            conversion_value: w.conversion_value,
+            currency: w.currency,
+            conversion_time: w.conversion_time,
+            tag_id: outcomes[sibling]!.tag_id!,
+            source: w.source,
+          };
+          return { ...o, claimed_id: outcomes[sibling]!.inserted_id, matched };
+        }
         return this.recordPostgresFull(it);
       }),
     );
@@ -472,7 +589,7 @@ export class ConversionsRepository {
       // A claim inside the window is a duplicate: answered without writing (no WAL frame to commit).
       const held = s.held.get(params) as { conversion_id: string; claimed_at: number | string } | undefined;
       if (held && isWithinWindow(held.claimed_at, it.windowStartMs))
-        return { click: facts, claimed_id: held.conversion_id, inserted_id: null, attribution_status };
+        return this.sqliteDuplicate(s, it, params, click, held.conversion_id);
       claimedId = (s.claim.get(params) as { conversion_id: string }).conversion_id;
       if (claimedId !== it.n.id) return { click: facts, claimed_id: claimedId, inserted_id: null, attribution_status };
     }
@@ -483,6 +600,43 @@ export class ConversionsRepository {
       click_attribution_status: attribution_status,
     });
     return { click: facts, claimed_id: claimedId, inserted_id: it.n.id, attribution_status };
+  }
+
+  /** SQLite: a duplicate of `heldId`; a server conversion supersedes a Tag one (see SUPERSEDED). */
+  private sqliteDuplicate(
+    s: ReturnType<ConversionsRepository['sqliteStatements']>,
+    it: BatchItem,
+    params: Record<string, unknown>,
+    click: Record<string, unknown>,
+    heldId: string,
+  ): RecordOutcome {
+    const m = s.matched.get({ held_id: heldId }) as Record<string, unknown> | undefined;
+    const outcome: RecordOutcome = {
+      click: clickFactsOf(click),
+      claimed_id: heldId,
+      inserted_id: null,
+      matched: matchedOf(m, ''),
+      tag_id: it.n.tag_id ?? (click.click_tag_id as string),
+      superseded: false,
+      attribution_status: statusOf(click),
+    };
+    if (m && m.source === 'tag' && it.n.source === 'api') {
+      const values: Record<string, unknown> = {};
+      for (const c of SUPERSEDED) {
+        values[c.column] = c.pgType === 'timestamptz' ? fromDbTime(m[c.column])!.toISOString() : m[c.column];
+      }
+      values.extra = (JSON.parse(m.params as string) as { extra?: unknown }).extra;
+      const superseded = { source: m.source, at: it.n.created_at.toISOString(), values };
+      s.supersede.run({
+        ...params,
+        params: JSON.stringify({ ...it.n.params, superseded }),
+        held_id: heldId,
+        click_tag_id: click.click_tag_id,
+        click_bid_id: click.click_bid_id,
+      });
+      outcome.superseded = true;
+    }
+    return outcome;
   }
 
   /** Prepared once, on first use (the handle exists once the DataSource is connected). */
@@ -504,8 +658,26 @@ export class ConversionsRepository {
         held: prepareNamed(db, sqliteHeld(e)),
         claim: prepareNamed(db, sqliteClaim(e)),
         insert: prepareNamed(db, `INSERT INTO conversions (${ins.columns}) VALUES (${ins.exprs})`),
+        matched: prepareNamed(
+          db,
+          `SELECT ${SUPERSEDED.map((c) => c.column).join(', ')}, source, params FROM conversions WHERE id = @held_id`,
+        ),
+        supersede: prepareNamed(
+          db,
+          `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
+             source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
+        ),
       };
     }
     return this.sqlite;
   }
+}
+
+/** The duplicate's part of a PostgreSQL statement's row: what it matched, the tag written, whether it superseded. */
+function pgMatchOutcome(r: Record<string, unknown>): Pick<RecordOutcome, 'matched' | 'tag_id' | 'superseded'> {
+  return {
+    matched: matchedOf(r),
+    tag_id: (r.written_tag_id as string) ?? null,
+    superseded: r.superseded_id != null,
+  };
 }

@@ -3,7 +3,10 @@ import { AppError } from '../../common/errors';
 import { loadConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
 import { DedupService } from '../dedup/dedup.service';
+import { MetricsService } from '../observability/metrics.service';
+import { strictMock } from '../../../test/strict-mock';
 import { toConversionCommand } from './conversion.command';
+import { RecordOutcome } from './conversions.repository';
 import { ConversionsService } from './conversions.service';
 
 describe('ConversionsService.record outcomes', () => {
@@ -16,8 +19,10 @@ describe('ConversionsService.record outcomes', () => {
   };
   const click = { found: true, partner_id: 'p1', has_bid: true };
 
-  function service(outcome: { claimed_id: string | null; inserted_id: string | null }) {
+  function service(outcome: Partial<RecordOutcome> & { claimed_id: string | null; inserted_id: string | null }) {
     const repo = { recordAtomically: jest.fn().mockResolvedValue({ click, ...outcome }) };
+    const metrics = strictMock(MetricsService);
+    metrics.attribution.mockReturnValue(undefined);
     const clicks = new ClicksService({} as never, {} as never, new Clock(), {} as never, loadConfig({}));
     const svc = new ConversionsService(
       repo as never,
@@ -26,8 +31,9 @@ describe('ConversionsService.record outcomes', () => {
       { attributionOf: async () => ({ attribution_window_days: null, attribution_policy: 'flag' }) } as never,
       new Clock(),
       loadConfig({}),
+      metrics,
     );
-    return { svc, repo };
+    return { svc, repo, metrics };
   }
 
   it('answers ok with the written id, after normalising the row', async () => {
@@ -64,6 +70,65 @@ describe('ConversionsService.record outcomes', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
+  });
+
+  const matched = {
+    conversion_value: '10',
+    currency: 'USD',
+    conversion_time: new Date('2026-05-26T12:34:56Z'),
+    tag_id: 'T1',
+    source: 'api' as const,
+  };
+
+  it('a duplicate of the same payload is plain (no metric)', async () => {
+    const { svc } = service({ claimed_id: 'EARLIER', inserted_id: null, matched, tag_id: 'T1' });
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+      status: 'duplicate',
+      conversion_id: 'EARLIER',
+      matched_on: 'order_id',
+    });
+  });
+
+  it('names each money field that differs from the matched conversion, and counts them', async () => {
+    const other = { ...matched, conversion_value: '10.5', currency: 'EUR', conversion_time: new Date(0), tag_id: 'T2' };
+    const { svc, metrics } = service({ claimed_id: 'EARLIER', inserted_id: null, matched: other, tag_id: 'T1' });
+    metrics.payloadMismatch.mockReturnValue(undefined);
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+      status: 'duplicate',
+      conversion_id: 'EARLIER',
+      matched_on: 'order_id',
+      payload_mismatch: ['conversion_value', 'currency', 'conversion_time', 'tag_id'],
+    });
+    expect(metrics.payloadMismatch).toHaveBeenCalledWith(['conversion_value', 'currency', 'conversion_time', 'tag_id']);
+  });
+
+  it('a superseding server conversion answers superseded "tag", is counted, and is no mismatch', async () => {
+    const tagRow = { ...matched, conversion_value: '0.01', source: 'tag' as const };
+    const { svc, metrics } = service({
+      claimed_id: 'TAG',
+      inserted_id: null,
+      matched: tagRow,
+      tag_id: 'T1',
+      superseded: true,
+    });
+    metrics.conversionSuperseded.mockReturnValue(undefined);
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+      status: 'duplicate',
+      conversion_id: 'TAG',
+      matched_on: 'order_id',
+      superseded: 'tag',
+    });
+    expect(metrics.conversionSuperseded).toHaveBeenCalledWith('tag');
+  });
+
+  it('a Tag row read before a concurrent server conversion superseded it is not compared', async () => {
+    const tagRow = { ...matched, conversion_value: '0.01', source: 'tag' as const };
+    const { svc } = service({ claimed_id: 'TAG', inserted_id: null, matched: tagRow, tag_id: 'T1', superseded: false });
+    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+      status: 'duplicate',
+      conversion_id: 'TAG',
+      matched_on: 'order_id',
+    });
   });
 
   describe('validate-only', () => {

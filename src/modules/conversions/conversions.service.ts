@@ -9,8 +9,8 @@ import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
 import type { ConversionSource } from './conversion.entity';
 import { ConversionCommand } from './conversion.command';
-import { ConversionResultDto } from './conversion.dto';
-import { ConversionsRepository, NewConversion } from './conversions.repository';
+import { ConversionResultDto, PayloadField } from './conversion.dto';
+import { ConversionsRepository, NewConversion, RecordOutcome } from './conversions.repository';
 import {
   attributionRejection,
   attributionTiming,
@@ -113,10 +113,43 @@ export class ConversionsService {
       return { status: 'ok', ...warnings, validate_only: true };
     }
     if (outcome.inserted_id) return { status: 'ok', conversion_id: outcome.inserted_id, ...warnings };
-    if (key && outcome.claimed_id)
-      return { status: 'duplicate', conversion_id: outcome.claimed_id, matched_on: key.layer, ...warnings };
+    if (key && outcome.claimed_id) {
+      const result: ConversionResultDto = {
+        status: 'duplicate',
+        conversion_id: outcome.claimed_id,
+        matched_on: key.layer,
+        ...warnings,
+      };
+      if (outcome.superseded) {
+        result.superseded = 'tag';
+        this.metrics?.conversionSuperseded('tag');
+      } else {
+        const fields = payloadMismatch(row, outcome);
+        if (fields.length > 0) {
+          result.payload_mismatch = fields;
+          this.metrics?.payloadMismatch(fields);
+        }
+      }
+      return result;
+    }
     // Nothing was written and no claim could be named: the statement lost a race with a concurrent
     // first claim more times than the repository retries. The client's retry is safe: a 503, not a 500.
     throw new AppError('unavailable');
   }
+}
+
+/**
+ * The money fields in which a duplicate differs from the conversion it matched. None when the
+ * matched row is not known, or when it is a Tag row that a concurrent server conversion superseded
+ * meanwhile (its values are then the other server conversion's, not the ones read).
+ */
+function payloadMismatch(row: NewConversion, o: RecordOutcome): PayloadField[] {
+  const m = o.matched;
+  if (!m || (m.source === 'tag' && row.source === 'api')) return [];
+  const fields: PayloadField[] = [];
+  if (m.conversion_value !== row.conversion_value) fields.push('conversion_value');
+  if (m.currency !== row.currency) fields.push('currency');
+  if (m.conversion_time.getTime() !== row.conversion_time.getTime()) fields.push('conversion_time');
+  if (o.tag_id != null && m.tag_id !== o.tag_id) fields.push('tag_id');
+  return fields;
 }

@@ -50,6 +50,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly superseded = new Counter({
+    name: 'conversions_superseded_total',
+    help: "Server conversions that replaced the values of the Tag conversion holding their dedup claim, by the replaced row's source.",
+    labelNames: ['replaced'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly payloadMismatches = new Counter({
+    name: 'conversion_payload_mismatch_total',
+    help: 'Duplicates whose money field differs from the conversion they matched, by field.',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
   private readonly attributions = new Counter({
     name: 'conversion_attribution_total',
     help: 'Attribution-time verdicts (ok, precedes_click, outside_window, future) of conversions past the click checks, by what became of them (recorded, rejected).',
@@ -88,6 +102,16 @@ export class MetricsService {
   conversion(outcome: string, source: string, dedupLayer?: string): void {
     this.conversions.inc({ outcome, source });
     if (outcome === 'duplicate' && dedupLayer) this.dedupMatches.inc({ layer: dedupLayer });
+  }
+
+  /** A server conversion superseded a conversion from `replaced` (the Tag). */
+  conversionSuperseded(replaced: string): void {
+    this.superseded.inc({ replaced });
+  }
+
+  /** A duplicate whose `fields` differ from the conversion it matched. */
+  payloadMismatch(fields: readonly string[]): void {
+    for (const field of fields) this.payloadMismatches.inc({ field });
   }
 
   /** A validate-only request's outcome: its own counter, so live conversion counts stay what was written. */

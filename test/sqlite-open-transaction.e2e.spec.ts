@@ -1,4 +1,4 @@
-import { conversionBody, makeClick } from './api-client';
+import { conversionBody, makeClick, SEED_TIME_WARNING } from './api-client';
 import { conversionRows, db } from './db';
 import { onPostgres, useTestApp } from './test-app';
 
@@ -21,7 +21,7 @@ import { onPostgres, useTestApp } from './test-app';
     await qr.release();
     const r = await pending;
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String) });
+    expect(r.body).toEqual({ status: 'ok', conversion_id: expect.any(String), ...SEED_TIME_WARNING });
     const rows = await conversionRows(t, click);
     expect(rows.map((x) => x.id)).toEqual([r.body.conversion_id]);
   });

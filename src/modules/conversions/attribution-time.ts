@@ -5,6 +5,7 @@
  * here (clicked_at compared with them: no date arithmetic in SQL, the same on both drivers) and the
  * clock's verdict; under the `reject` policy a failing conversion is neither claimed nor written.
  */
+import { MAX_INSTANT_MS, MIN_INSTANT_MS } from '../../common/parsers';
 import type { AttributionPolicy } from '../partners/partner.entity';
 
 export type AttributionStatus = 'ok' | 'precedes_click' | 'outside_window' | 'future';
@@ -35,9 +36,11 @@ export interface AttributionTiming {
 
 export function attributionTiming(conversionTime: Date, now: Date, s: AttributionSettings): AttributionTiming {
   const t = conversionTime.getTime();
+  // Kept inside the instants the stores hold (a conversion at 9999-12-31 or 0001-01-01 is valid):
+  // a click can never lie beyond them, so a clamped bound decides exactly as the exact one would.
   return {
-    precedesAfter: new Date(t + PRECEDES_TOLERANCE_MS),
-    windowBefore: new Date(t - s.windowMs),
+    precedesAfter: new Date(Math.min(t + PRECEDES_TOLERANCE_MS, MAX_INSTANT_MS)),
+    windowBefore: new Date(Math.max(t - s.windowMs, MIN_INSTANT_MS)),
     base: t > now.getTime() + FUTURE_TOLERANCE_MS ? 'future' : 'ok',
     policy: s.policy,
   };

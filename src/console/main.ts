@@ -54,9 +54,9 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...
 
 const main = () => document.getElementById('main')!;
 let uid = 0;
-function field(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLLabelElement {
-  input.id ||= `f${++uid}`;
-  return h('label', { for: input.id }, label, input);
+function field(label: string, control: HTMLInputElement | HTMLSelectElement): HTMLElement {
+  control.id ||= `f${++uid}`;
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
 }
 function input(name: string, attrs: Attrs = {}): HTMLInputElement {
   return h('input', { name, autocomplete: 'off', spellcheck: 'false', ...attrs });

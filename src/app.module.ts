@@ -14,6 +14,7 @@ import { AttemptsModule } from './modules/attempts/attempts.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
 import { AuthModule } from './modules/auth/auth.module';
 import { ClicksModule } from './modules/clicks/clicks.module';
+import { ConsoleModule } from './modules/console/console.module';
 import { ConversionsModule } from './modules/conversions/conversions.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { HealthModule } from './modules/health/health.module';
@@ -44,6 +45,7 @@ import { TagModule } from './modules/tag/tag.module';
     TagModule,
     AttemptsModule,
     DiagnosticsModule,
+    ConsoleModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

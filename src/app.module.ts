@@ -20,6 +20,7 @@ import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
+import { SandboxModule } from './modules/sandbox/sandbox.module';
 import { TagModule } from './modules/tag/tag.module';
 
 @Module({
@@ -44,6 +45,7 @@ import { TagModule } from './modules/tag/tag.module';
     TagModule,
     AttemptsModule,
     DiagnosticsModule,
+    SandboxModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

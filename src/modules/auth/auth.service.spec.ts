@@ -40,6 +40,7 @@ const record = (over: Partial<KeyRecord> = {}): KeyRecord => ({
   expires_at: null,
   revoked_at: null,
   partner_disabled_at: null,
+  mode: 'live',
   ...over,
 });
 

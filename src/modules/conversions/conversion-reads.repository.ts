@@ -15,6 +15,8 @@ export interface ConversionFilter {
   event_type?: string;
   source?: string;
   attribution_status?: string;
+  /** `live` or `test` (the listings and the export always name one; a click's conversions need none). */
+  mode?: string;
   from?: Date;
   to?: Date;
 }
@@ -218,6 +220,7 @@ export class ConversionReadsRepository {
       'event_type',
       'source',
       'attribution_status',
+      'mode',
     ] as const) {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });

@@ -220,6 +220,8 @@ export class ConversionReadsService {
     if (q.event_type != null) f.event_type = q.event_type;
     if (q.source != null) f.source = q.source;
     if (q.attribution_status != null) f.attribution_status = q.attribution_status;
+    // Live data unless test data is asked for: a listing never mixes the two.
+    f.mode = q.mode ?? 'live';
     if (q.from != null) f.from = (parseDateTime(q.from) as { date: Date }).date;
     if (q.to != null) f.to = (parseDateTime(q.to) as { date: Date }).date;
     return f;

@@ -17,6 +17,7 @@ function fakePostgres(answer: (name: string, values: unknown[], text: string) =>
 
 const conversion = (i: number): NewConversion => ({
   id: `id-${i}`,
+  mode: 'live',
   partner_id: 'p1',
   tag_id: null,
   click_id: `clk-${i}`,

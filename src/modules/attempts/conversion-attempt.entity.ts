@@ -62,6 +62,6 @@ export class ConversionAttempt {
   request_id: string | null;
 
   /** `test` for a test key's attempt, or the Tag's on a test click (resolved when written). */
-  @Column({ type: 'varchar', length: 4, default: "'live'" })
+  @Column({ type: 'varchar', length: 4, default: 'live' })
   mode?: DataMode;
 }

@@ -48,6 +48,6 @@ export class ApiKey {
   last_used_at: Date | null;
 
   /** `test` for a sandbox partner key (secret `thr_test_…`): it writes and reads test data only. */
-  @Column({ type: 'varchar', length: 4, default: "'live'" })
+  @Column({ type: 'varchar', length: 4, default: 'live' })
   mode?: DataMode;
 }

@@ -98,6 +98,7 @@ describe(AuthService.name, () => {
         keyId: 'key-1',
         role: 'partner',
         partnerId: 'partner-1',
+        mode: 'live',
       });
       expect(keys.findByHash).toHaveBeenCalledWith(hashKey(SECRET));
     });

@@ -34,6 +34,6 @@ export class Click {
   created_at: Date;
 
   /** `test` for a synthetic click (POST /api/test/clicks): only test keys' conversions are attributed to it. */
-  @Column({ type: 'varchar', length: 4, default: "'live'" })
+  @Column({ type: 'varchar', length: 4, default: 'live' })
   mode?: DataMode;
 }

@@ -188,6 +188,12 @@ export class ConversionItemDto {
     example: 'ok',
   })
   attribution_status: string | null;
+  @ApiProperty({
+    description: '`live`, or `test` for a conversion posted with a test (sandbox) key.',
+    enum: DATA_MODES,
+    example: 'live',
+  })
+  mode: DataMode;
 }
 
 export class ConversionPageDto {

@@ -90,6 +90,7 @@ export const CSV_EXPORT: readonly CsvColumn[] = [
     },
   },
   text('attribution_status'),
+  text('mode'),
 ];
 
 /** Where the keyset of the next export batch is read from a CSV row. */

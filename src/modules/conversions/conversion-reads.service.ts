@@ -69,6 +69,7 @@ export function toConversionItem(r: ConversionRow): ConversionItemDto {
     client_id: str(r.client_id),
     created_at: iso(r.created_at),
     attribution_status: str(r.attribution_status),
+    mode: r.mode === 'test' ? 'test' : 'live',
   };
 }
 

@@ -168,6 +168,6 @@ export class Conversion {
   attribution_status?: AttributionStatus | null;
 
   /** `live`, or `test` for a sandbox key's conversion (never in live listings, exports or metrics). */
-  @Column({ type: 'varchar', length: 4, default: "'live'" })
+  @Column({ type: 'varchar', length: 4, default: 'live' })
   mode?: DataMode;
 }

@@ -17,7 +17,7 @@ describe('ConversionsService.record outcomes', () => {
     currency: 'usd',
     order_id: 'o1',
   };
-  const click = { found: true, partner_id: 'p1', has_bid: true };
+  const click = { found: true, partner_id: 'p1', has_bid: true, mode: 'live' as const };
 
   function service(outcome: Partial<RecordOutcome> & { claimed_id: string | null; inserted_id: string | null }) {
     const repo = { recordAtomically: jest.fn().mockResolvedValue({ click, ...outcome }) };
@@ -184,11 +184,11 @@ describe('ConversionsService.record outcomes', () => {
     });
 
     it("answers the click's error by Clicks' rule, as the write does", async () => {
-      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false }, claimed_id: null });
+      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false, mode: 'live' as const }, claimed_id: null });
       await expect(svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_missing_bid',
       });
-      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true }, claimed_id: null });
+      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true, mode: 'live' as const }, claimed_id: null });
       await expect(other.svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_not_found',
       });

@@ -184,11 +184,17 @@ describe('ConversionsService.record outcomes', () => {
     });
 
     it("answers the click's error by Clicks' rule, as the write does", async () => {
-      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false, mode: 'live' as const }, claimed_id: null });
+      const { svc } = readOnlyService({
+        click: { found: true, partner_id: 'p1', has_bid: false, mode: 'live' as const },
+        claimed_id: null,
+      });
       await expect(svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_missing_bid',
       });
-      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true, mode: 'live' as const }, claimed_id: null });
+      const other = readOnlyService({
+        click: { found: true, partner_id: 'p2', has_bid: true, mode: 'live' as const },
+        claimed_id: null,
+      });
       await expect(other.svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_not_found',
       });

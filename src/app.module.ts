@@ -21,6 +21,7 @@ import { HealthModule } from './modules/health/health.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
+import { SandboxModule } from './modules/sandbox/sandbox.module';
 import { TagModule } from './modules/tag/tag.module';
 
 @Module({
@@ -46,6 +47,7 @@ import { TagModule } from './modules/tag/tag.module';
     AttemptsModule,
     DiagnosticsModule,
     ConsoleModule,
+    SandboxModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -124,6 +124,7 @@ describe('Admin conversion reads (e2e)', () => {
             client_id: null,
             created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
             attribution_status: 'outside_window', // w.base is long after a click registered today (issue 12)
+            mode: 'live',
           },
         ],
         next_cursor: expect.any(String),

@@ -30,6 +30,7 @@ const HEADER = [
   'created_at',
   'params_extra',
   'attribution_status',
+  'mode',
 ];
 
 describe('GET /admin/conversions/export.csv (e2e)', () => {
@@ -101,6 +102,7 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
       created_at: expect.stringMatching(/Z$/),
       params_extra: expect.any(String),
       attribution_status: 'outside_window', // w.base is long after a click registered today (issue 12)
+      mode: 'live',
     });
     expect(JSON.parse(second.params_extra)).toEqual(awkward);
     // Every row has every column (a stray newline would have split one).

@@ -88,6 +88,7 @@ describe('a conversion round trip: every written column reads back as sent (e2e)
       client_id: `rt_client_${run}`,
       created_at: createdAt.toISOString(),
       attribution_status: 'outside_window',
+      mode: 'live',
     };
     const extra = { rt_extra: `extra_${run}` };
     // Every column of the table is checked (params through its extra), each with a value no other has.

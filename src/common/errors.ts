@@ -38,6 +38,13 @@ export const ERRORS = {
   missing_token: { status: 401, detail: 'Missing bearer token', headers: BEARER },
   invalid_api_key: { status: 401, detail: 'Invalid API key', headers: BEARER },
   forbidden: { status: 403, detail: 'This API key may not call this endpoint' },
+  // The sandbox: test keys read and write test data only, live keys live data only.
+  test_key_required: { status: 403, detail: 'Only a test key (thr_test_…) may call this endpoint', kind: 'forbidden' },
+  mode_not_allowed: {
+    status: 403,
+    detail: "This API key reads only its own mode's data: a live key live data, a test key test data",
+    kind: 'forbidden',
+  },
   // The Tag: a signed click instead of a key, and CORS.
   invalid_click_signature: { status: 401, detail: 'Invalid click signature' },
   click_signature_expired: { status: 401, detail: 'Click signature expired', kind: 'invalid_click_signature' },

@@ -19,4 +19,11 @@ describe('loadConfig: keys', () => {
       /^AUTH_FAILURE_LIMIT_PER_MINUTE must be an integer/,
     );
   });
+
+  it('keeps sandbox data 7 days by default; TEST_DATA_TTL takes a duration (7d, 12h) or seconds', () => {
+    expect(loadConfig({}).testDataTtlMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ TEST_DATA_TTL: '12h' }).testDataTtlMs).toBe(12 * 3_600_000);
+    expect(loadConfig({ TEST_DATA_TTL: '90' }).testDataTtlMs).toBe(90_000);
+    expect(() => loadConfig({ TEST_DATA_TTL: 'a week' })).toThrow(/^TEST_DATA_TTL /);
+  });
 });

@@ -70,6 +70,8 @@ export interface AppConfig {
   attemptsFlushMs: number;
   /** How often the retention delete runs, jittered ±20% (RETENTION_INTERVAL, ms). */
   retentionIntervalMs: number;
+  /** How long sandbox (test) data is kept: conversions, clicks, claims and attempts (TEST_DATA_TTL, ms; default 7 days). */
+  testDataTtlMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -180,6 +182,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     attemptsQueueMax: intVar(env, 'ATTEMPTS_QUEUE_MAX', 10_000, 1, 1_000_000),
     attemptsFlushMs: durationVar(env, 'ATTEMPTS_FLUSH_INTERVAL', '250ms'),
     retentionIntervalMs: durationVar(env, 'RETENTION_INTERVAL', '10m'),
+    testDataTtlMs: durationVar(env, 'TEST_DATA_TTL', '7d'),
   };
 }
 

@@ -1,3 +1,4 @@
+import { DATA_MODES, DataMode } from '../../common/data-mode';
 import { ApiProperty } from '@nestjs/swagger';
 import { ValidateBy } from 'class-validator';
 import { Documented, OneOf, Optional, Required, Str, StrList } from '../../common/validation';
@@ -44,6 +45,19 @@ export class CreateApiKeyDto {
   @Str({ max: 255 })
   @ApiProperty({ description: 'A label for people.', example: 'acme production backend' })
   name?: string;
+
+  @Optional()
+  @OneOf(DATA_MODES)
+  @ApiProperty({
+    description:
+      'Partner keys only: `test` makes a sandbox key (secret `thr_test_…`). Its conversions take every check but are ' +
+      'test data: deduplicated only against other test conversions, attributable only to test clicks ' +
+      '(POST /api/test/clicks), never in live listings, exports or metrics, purged after TEST_DATA_TTL.',
+    enum: DATA_MODES,
+    default: 'live',
+    example: 'live',
+  })
+  mode?: DataMode;
 }
 
 export class PartnerDto {
@@ -63,10 +77,14 @@ export class TagDto {
 export class IssuedApiKeyDto {
   @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
   @ApiProperty({ enum: ROLES, example: 'partner' }) role: Role;
+  @ApiProperty({ enum: DATA_MODES, example: 'live', description: '`test` for a sandbox key.' }) mode: DataMode;
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id:
     string | null;
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;
-  @ApiProperty({ description: 'The secret. Shown only in this response; store it now.', example: 'thr_pk_q3VtN0f2…' })
+  @ApiProperty({
+    description: 'The secret (`thr_test_…` for a test key). Shown only in this response; store it now.',
+    example: 'thr_pk_q3VtN0f2…',
+  })
   key: string;
   @ApiProperty({ example: '2026-05-26T12:00:00.000Z' }) created_at: string;
 }
@@ -174,6 +192,8 @@ export class PartnerListDto {
 export class KeyMetadataDto {
   @ApiProperty({ example: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }) id: string;
   @ApiProperty({ enum: ROLES, example: 'partner' }) role: Role;
+  @ApiProperty({ enum: DATA_MODES, example: 'live', description: '`test` for a sandbox key (prefix `thr_test_`).' })
+  mode: DataMode;
   @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30', nullable: true, type: String }) partner_id:
     string | null;
   @ApiProperty({ example: 'acme production backend', nullable: true, type: String }) name: string | null;

@@ -8,13 +8,14 @@ import { ConversionReadsService } from '../conversions/conversion-reads.service'
 import { PartnersService, PartnerStateView } from '../partners/partners.service';
 import { AdminService } from './admin.service';
 
-const actor: Principal = { keyId: 'k-admin', role: 'admin', partnerId: null };
+const actor: Principal = { keyId: 'k-admin', role: 'admin', partnerId: null, mode: 'live' };
 const AT = '2026-05-26T12:00:00.000Z';
 
 function key(over: Partial<KeyMetadata> = {}): KeyMetadata {
   return {
     id: 'k1',
     role: 'partner',
+    mode: 'live',
     partner_id: 'p1',
     name: null,
     prefix: 'thr_pk_abcde',
@@ -114,6 +115,7 @@ describe('AdminService (strict mocks)', () => {
       const issued = {
         id: 'k1',
         role: 'partner' as const,
+        mode: 'live' as const,
         partner_id: 'p1',
         name: 'backend',
         key: 'thr_pk_secret',
@@ -122,7 +124,12 @@ describe('AdminService (strict mocks)', () => {
       auth.createApiKey.mockResolvedValueOnce(issued);
       auth.getKey.mockResolvedValueOnce(key({ name: 'backend' }));
       expect(await sut.createApiKey(actor, { role: 'partner', partner_id: 'p1', name: 'backend' })).toBe(issued);
-      expect(auth.createApiKey).toHaveBeenCalledWith({ role: 'partner', partner_id: 'p1', name: 'backend' });
+      expect(auth.createApiKey).toHaveBeenCalledWith({
+        role: 'partner',
+        partner_id: 'p1',
+        name: 'backend',
+        mode: 'live',
+      });
       expect(audit.record).toHaveBeenCalledWith(actor, 'key.create', 'api_key', 'k1', null, key({ name: 'backend' }));
       expect(events).toEqual(['begin', 'audit key.create', 'commit']);
     });
@@ -188,6 +195,7 @@ describe('AdminService (strict mocks)', () => {
     const issued = {
       id: 'k2',
       role: 'partner' as const,
+      mode: 'live' as const,
       partner_id: 'p1',
       name: null,
       key: 'thr_pk_new',

@@ -85,10 +85,27 @@ export class AdminService {
         },
       ]);
     }
+    const mode = dto.mode ?? 'live';
+    if (mode === 'test' && dto.role !== 'partner') {
+      throw AppError.validation([
+        {
+          type: 'value_error',
+          loc: ['body', 'mode'],
+          msg: 'Value error, only partner keys may be test keys',
+          input: mode,
+          ctx: { error: 'only partner keys may be test keys' },
+        },
+      ]);
+    }
     return this.tx.run(async () => {
       if (partnerId !== null && !(await this.partners.partnerExists(partnerId)))
         throw new AppError('partner_not_found');
-      const issued = await this.auth.createApiKey({ role: dto.role, partner_id: partnerId, name: dto.name ?? null });
+      const issued = await this.auth.createApiKey({
+        role: dto.role,
+        partner_id: partnerId,
+        name: dto.name ?? null,
+        mode,
+      });
       await this.audit.record(actor, 'key.create', 'api_key', issued.id, null, await this.auth.getKey(issued.id));
       return issued;
     });

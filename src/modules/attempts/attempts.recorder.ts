@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } f
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { Clock } from '../../common/clock';
+import type { DataMode } from '../../common/data-mode';
 import type { ValidationIssue } from '../../common/errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import type { Principal } from '../auth/principal';
@@ -30,6 +31,8 @@ export interface RefusedAttempt {
   /** For a 422, the first issue (its loc and type are kept). */
   issue?: Pick<ValidationIssue, 'loc' | 'type'> | null;
   requestId?: string | null;
+  /** The key's mode; for the Tag, resolved from its click when written. */
+  mode?: DataMode;
 }
 
 /** Text as sent, storable on both drivers (no NUL), at most `max` characters. */
@@ -143,6 +146,7 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
       error_loc: a.issue ? bounded(a.issue.loc.join('.')) : null,
       error_type: a.issue ? bounded(a.issue.type, 64) : null,
       request_id: bounded(a.requestId ?? null, 128),
+      mode: a.mode ?? 'live',
     });
     if (this.queue.length >= FLUSH_BATCH && !this.flushing) setImmediate(() => void this.flush());
   }
@@ -176,6 +180,7 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
         reason,
         issue,
         requestId: req.id,
+        mode: source === 'tag' ? undefined : principal!.mode,
       });
     } catch (e) {
       this.logger.warn(`Could not queue a refused attempt: ${(e as Error)?.message ?? e}`);
@@ -197,7 +202,11 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
         const unresolved = [...new Set(batch.filter((r) => !r.partner_id && r.click_id).map((r) => r.click_id!))];
         const owners = await this.repo.partnersOfClicks(unresolved);
         const rows = batch.filter((r) => {
-          if (!r.partner_id) r.partner_id = (r.click_id && owners.get(r.click_id)) || '';
+          if (!r.partner_id) {
+            const owner = r.click_id ? owners.get(r.click_id) : undefined;
+            r.partner_id = owner?.partner_id ?? '';
+            r.mode = owner?.mode ?? 'live';
+          }
           return r.partner_id !== '';
         });
         await this.repo.insertMany(rows);

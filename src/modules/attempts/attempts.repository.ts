@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { DataMode } from '../../common/data-mode';
 import { sqliteTime } from '../../database/column-types';
 import { ConversionAttempt } from './conversion-attempt.entity';
 
@@ -20,6 +21,7 @@ export const ATTEMPT_COLUMNS = [
   'error_loc',
   'error_type',
   'request_id',
+  'mode',
 ] as const satisfies readonly (keyof ConversionAttempt)[];
 
 /** Rows deleted per statement by the retention job, so no delete holds locks for long. */
@@ -56,17 +58,17 @@ export class AttemptsRepository {
     );
   }
 
-  /** The partner of each of these clicks (the Tag's attempts carry a click, not a key). */
-  async partnersOfClicks(clickIds: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  /** The partner and mode of each of these clicks (the Tag's attempts carry a click, not a key). */
+  async partnersOfClicks(clickIds: string[]): Promise<Map<string, { partner_id: string; mode: DataMode }>> {
+    const out = new Map<string, { partner_id: string; mode: DataMode }>();
     if (clickIds.length === 0) return out;
-    const rows: { click_id: string; partner_id: string }[] = await this.ds
+    const rows: { click_id: string; partner_id: string; mode: DataMode }[] = await this.ds
       .createQueryBuilder()
-      .select(['c.click_id AS click_id', 'c.partner_id AS partner_id'])
+      .select(['c.click_id AS click_id', 'c.partner_id AS partner_id', 'c.mode AS mode'])
       .from('clicks', 'c')
       .where('c.click_id IN (:...ids)', { ids: clickIds })
       .getRawMany();
-    for (const r of rows) out.set(r.click_id, r.partner_id);
+    for (const r of rows) out.set(r.click_id, { partner_id: r.partner_id, mode: r.mode === 'test' ? 'test' : 'live' });
     return out;
   }
 
@@ -97,6 +99,66 @@ export class AttemptsRepository {
       : this.affected(
           `DELETE FROM dedup_claims WHERE rowid IN (SELECT rowid FROM dedup_claims WHERE claimed_at <= ? LIMIT ${PURGE_BATCH}) AND claimed_at <= ?`,
           [windowStart, windowStart],
+        );
+  }
+
+  /*
+   * The sandbox's purge (TEST_DATA_TTL): test rows older than `before`, up to PURGE_BATCH per
+   * statement, through the partial indexes on mode = 'test' (live rows are never read). A test
+   * click goes once nothing of it is left (its conversions and claims may be younger than it).
+   */
+
+  purgeTestConversions(before: Date): Promise<number> {
+    return this.purgeTest('conversions', 'id', 'created_at', before);
+  }
+
+  purgeTestAttempts(before: Date): Promise<number> {
+    return this.purgeTest('conversion_attempts', 'id', 'at', before);
+  }
+
+  /** The dedup claims on test clicks made before `before` (a claim is test data when its click is). */
+  purgeTestDedupClaims(before: Date): Promise<number> {
+    const ms = before.getTime();
+    return this.isPostgres
+      ? this.affected(
+          `DELETE FROM dedup_claims WHERE ctid IN (SELECT d.ctid FROM dedup_claims d JOIN clicks c ON c.click_id = d.click_id
+             WHERE c.mode = 'test' AND d.claimed_at < $1 LIMIT ${PURGE_BATCH} FOR UPDATE OF d SKIP LOCKED)`,
+          [ms],
+        )
+      : this.affected(
+          `DELETE FROM dedup_claims WHERE rowid IN (SELECT d.rowid FROM dedup_claims d JOIN clicks c ON c.click_id = d.click_id
+             WHERE c.mode = 'test' AND d.claimed_at < ? LIMIT ${PURGE_BATCH})`,
+          [ms],
+        );
+  }
+
+  purgeTestClicks(before: Date): Promise<number> {
+    const rest = `NOT EXISTS (SELECT 1 FROM conversions v WHERE v.click_id = k.click_id)
+      AND NOT EXISTS (SELECT 1 FROM dedup_claims d WHERE d.click_id = k.click_id)`;
+    return this.isPostgres
+      ? this.affected(
+          `DELETE FROM clicks WHERE click_id IN (SELECT k.click_id FROM clicks k WHERE k.mode = 'test' AND k.created_at < $1
+             AND ${rest} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED) AND mode = 'test'`,
+          [before.toISOString()],
+        )
+      : this.affected(
+          `DELETE FROM clicks WHERE click_id IN (SELECT k.click_id FROM clicks k WHERE k.mode = 'test' AND k.created_at < ?
+             AND ${rest} LIMIT ${PURGE_BATCH}) AND mode = 'test'`,
+          [sqliteTime(before)],
+        );
+  }
+
+  private purgeTest(table: string, id: string, at: string, before: Date): Promise<number> {
+    return this.isPostgres
+      ? this.affected(
+          `DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE mode = 'test' AND ${at} < $1
+             LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED) AND mode = 'test'`,
+          [before.toISOString()],
+        )
+      : this.affected(
+          `DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE mode = 'test' AND ${at} < ?
+             LIMIT ${PURGE_BATCH}) AND mode = 'test'`,
+          [sqliteTime(before)],
         );
   }
 

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { DataMode } from '../../common/data-mode';
 import { TIMESTAMP } from '../../database/column-types';
 
 export type AttemptSource = 'api' | 'tag' | 'batch';
@@ -11,6 +12,7 @@ export type AttemptSource = 'api' | 'tag' | 'batch';
 @Index('IDX_conversion_attempts_click_at', ['click_id', 'at'])
 @Index('IDX_conversion_attempts_partner_at', ['partner_id', 'at'])
 @Index('IDX_conversion_attempts_at', ['at'])
+@Index('IDX_conversion_attempts_test_at', ['at'], { where: "mode = 'test'" })
 export class ConversionAttempt {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
@@ -58,4 +60,8 @@ export class ConversionAttempt {
   /** The request id (X-Request-Id when the client sent one: up to 128 characters). */
   @Column({ type: 'varchar', length: 128, nullable: true })
   request_id: string | null;
+
+  /** `test` for a test key's attempt, or the Tag's on a test click (resolved when written). */
+  @Column({ type: 'varchar', length: 4, default: 'live' })
+  mode?: DataMode;
 }

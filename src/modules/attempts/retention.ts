@@ -4,12 +4,21 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { DedupService } from '../dedup/dedup.service';
 import { AttemptsRepository, PURGE_BATCH } from './attempts.repository';
 
+/** What one run removed of the sandbox's data (TEST_DATA_TTL). */
+export interface TestPurge {
+  conversions: number;
+  dedupClaims: number;
+  clicks: number;
+  attempts: number;
+}
+
 /** At most this many batches per table per run, so one run never holds the database for long. */
 const MAX_BATCHES_PER_RUN = 100;
 
 /**
- * The periodic delete: refused attempts older than ATTEMPTS_RETENTION, and dedup claims past the
- * dedup window (they no longer match anything, and grew without bound). Every RETENTION_INTERVAL,
+ * The periodic delete: refused attempts older than ATTEMPTS_RETENTION, dedup claims past the
+ * dedup window (they no longer match anything, and grew without bound), and the sandbox's test
+ * conversions, claims, clicks and attempts older than TEST_DATA_TTL. Every RETENTION_INTERVAL,
  * jittered ±20% so replicas spread out; in bounded batches, which on PostgreSQL skip rows another
  * replica is deleting (FOR UPDATE SKIP LOCKED), so several replicas may run it at once.
  */
@@ -53,7 +62,7 @@ export class RetentionJob implements OnModuleInit, OnModuleDestroy {
   }
 
   /** One run; returns how many rows each delete removed. */
-  async run(): Promise<{ attempts: number; dedupClaims: number }> {
+  async run(): Promise<{ attempts: number; dedupClaims: number; test: TestPurge }> {
     const now = this.clock.now();
     const attempts = await this.repeat(() =>
       this.repo.purgeAttempts(new Date(now.getTime() - this.config.attemptsRetentionMs)),
@@ -61,7 +70,22 @@ export class RetentionJob implements OnModuleInit, OnModuleDestroy {
     const dedupClaims = await this.repeat(() => this.repo.purgeDedupClaims(this.dedup.windowStart(now)));
     if (attempts + dedupClaims > 0)
       this.logger.log(`Removed ${attempts} refused attempts and ${dedupClaims} expired dedup claims`);
-    return { attempts, dedupClaims };
+    const test = await this.purgeTestData(new Date(now.getTime() - this.config.testDataTtlMs));
+    if (test.conversions + test.clicks + test.dedupClaims + test.attempts > 0)
+      this.logger.log(
+        `Removed test data older than TEST_DATA_TTL: ${test.conversions} conversions, ${test.dedupClaims} dedup claims, ` +
+          `${test.clicks} clicks, ${test.attempts} refused attempts`,
+      );
+    return { attempts, dedupClaims, test };
+  }
+
+  /** The sandbox's rows older than `before`; a click last, once nothing of it is left. */
+  private async purgeTestData(before: Date): Promise<TestPurge> {
+    const conversions = await this.repeat(() => this.repo.purgeTestConversions(before));
+    const dedupClaims = await this.repeat(() => this.repo.purgeTestDedupClaims(before));
+    const clicks = await this.repeat(() => this.repo.purgeTestClicks(before));
+    const attempts = await this.repeat(() => this.repo.purgeTestAttempts(before));
+    return { conversions, dedupClaims, clicks, attempts };
   }
 
   private async repeat(step: () => Promise<number>): Promise<number> {

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { TIMESTAMP } from '../../database/column-types';
+import type { DataMode } from '../../common/data-mode';
 import { Partner } from '../partners/partner.entity';
 
 export const ROLES = ['partner', 'ingest', 'support', 'admin'] as const;
@@ -45,4 +46,8 @@ export class ApiKey {
 
   @Column({ ...TIMESTAMP, nullable: true })
   last_used_at: Date | null;
+
+  /** `test` for a sandbox partner key (secret `thr_test_…`): it writes and reads test data only. */
+  @Column({ type: 'varchar', length: 4, default: 'live' })
+  mode?: DataMode;
 }

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Not, Repository } from 'typeorm';
 import { fromDbTime, sqliteTime } from '../../database/column-types';
 import { TransactionScope } from '../../database/transaction-scope';
+import type { DataMode } from '../../common/data-mode';
 import { ApiKey, Role } from './api-key.entity';
 
 export interface KeyRecord {
@@ -12,6 +13,7 @@ export interface KeyRecord {
   expires_at: Date | null;
   revoked_at: Date | null;
   partner_disabled_at: Date | null;
+  mode: DataMode;
 }
 
 @Injectable()
@@ -37,6 +39,7 @@ export class ApiKeysRepository {
         'k.expires_at AS expires_at',
         'k.revoked_at AS revoked_at',
         'p.disabled_at AS partner_disabled_at',
+        'k.mode AS mode',
       ])
       .where('k.key_hash = :hash', { hash })
       .getRawOne<Record<string, unknown>>();
@@ -48,6 +51,7 @@ export class ApiKeysRepository {
       expires_at: fromDbTime(row.expires_at),
       revoked_at: fromDbTime(row.revoked_at),
       partner_disabled_at: fromDbTime(row.partner_disabled_at),
+      mode: row.mode === 'test' ? 'test' : 'live',
     };
   }
 

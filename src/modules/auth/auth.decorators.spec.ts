@@ -79,11 +79,13 @@ describe('every route', () => {
 
 describe('partnerOf (what @CurrentPartner() returns)', () => {
   it("is the partner key's partner", () => {
-    expect(partnerOf({ keyId: 'k', role: 'partner', partnerId: 'p1' })).toBe('p1');
+    expect(partnerOf({ keyId: 'k', role: 'partner', partnerId: 'p1', mode: 'live' })).toBe('p1');
   });
 
   it('throws (a wiring bug) on a principal without a partner, never returning an empty id', () => {
-    expect(() => partnerOf({ keyId: 'k', role: 'admin', partnerId: null })).toThrow(/@Authenticated\('partner'\)/);
+    expect(() => partnerOf({ keyId: 'k', role: 'admin', partnerId: null, mode: 'live' })).toThrow(
+      /@Authenticated\('partner'\)/,
+    );
     expect(() => partnerOf(undefined)).toThrow();
   });
 });

@@ -40,6 +40,7 @@ const record = (over: Partial<KeyRecord> = {}): KeyRecord => ({
   expires_at: null,
   revoked_at: null,
   partner_disabled_at: null,
+  mode: 'live',
   ...over,
 });
 
@@ -97,6 +98,7 @@ describe(AuthService.name, () => {
         keyId: 'key-1',
         role: 'partner',
         partnerId: 'partner-1',
+        mode: 'live',
       });
       expect(keys.findByHash).toHaveBeenCalledWith(hashKey(SECRET));
     });

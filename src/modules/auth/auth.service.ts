@@ -6,6 +6,7 @@ import { Clock } from '../../common/clock';
 import { TtlCache } from '../../common/ttl-cache';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 import { afterCommit } from '../../database/transaction-scope';
+import type { DataMode } from '../../common/data-mode';
 import { ApiKey, Role } from './api-key.entity';
 import { ApiKeysRepository, KeyRecord } from './api-keys.repository';
 import type { Principal } from './principal';
@@ -17,9 +18,13 @@ const PREFIX_BY_ROLE: Record<Role, string> = {
   admin: 'thr_ak_',
 };
 
+/** A test (sandbox) partner key's own visible prefix, so it is never mistaken for a live one. */
+export const TEST_KEY_PREFIX = 'thr_test_';
+
 export interface IssuedKey {
   id: string;
   role: Role;
+  mode: DataMode;
   partner_id: string | null;
   name: string | null;
   key: string;
@@ -30,6 +35,7 @@ export interface IssuedKey {
 export interface KeyMetadata {
   id: string;
   role: Role;
+  mode: DataMode;
   partner_id: string | null;
   name: string | null;
   prefix: string;
@@ -57,6 +63,8 @@ export function hashKey(secret: string): string {
  * unguessable as before.
  */
 const SHOWN_CHARS = 12;
+/** A test key shows its longer prefix (9) and the same 5 random characters. */
+const SHOWN_TEST_CHARS = TEST_KEY_PREFIX.length + 5;
 
 /**
  * The prefix shown for a secret an operator supplied (BOOTSTRAP_ADMIN_KEY): the role's prefix and
@@ -152,32 +160,42 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
       throw new AppError('invalid_api_key');
     }
     this.pendingUses.set(rec.id, new Date(now));
-    return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id };
+    return { keyId: rec.id, role: rec.role, partnerId: rec.partner_id, mode: rec.mode };
   }
 
   async createApiKey(
-    input: { role: Role; partner_id?: string | null; name?: string | null },
+    input: { role: Role; partner_id?: string | null; name?: string | null; mode?: DataMode },
     secret?: string,
   ): Promise<IssuedKey> {
-    const key = secret ?? PREFIX_BY_ROLE[input.role] + randomBytes(32).toString('base64url');
+    const mode: DataMode = input.mode ?? 'live';
+    // Only partner keys may be test keys (AdminService answers the 422); anything else is a bug.
+    if (mode === 'test' && (input.role !== 'partner' || secret !== undefined))
+      throw new Error('only a generated partner key may be a test key');
+    const prefix = mode === 'test' ? TEST_KEY_PREFIX : PREFIX_BY_ROLE[input.role];
+    const key = secret ?? prefix + randomBytes(32).toString('base64url');
     const keyHash = hashKey(key);
     const row: ApiKey = {
       id: randomUUID(),
       role: input.role,
       partner_id: input.partner_id ?? null,
       name: input.name ?? null,
-      prefix: secret === undefined ? key.slice(0, SHOWN_CHARS) : suppliedKeyPrefix(input.role, keyHash),
+      prefix:
+        secret === undefined
+          ? key.slice(0, mode === 'test' ? SHOWN_TEST_CHARS : SHOWN_CHARS)
+          : suppliedKeyPrefix(input.role, keyHash),
       key_hash: keyHash,
       created_at: this.clock.now(),
       expires_at: null,
       revoked_at: null,
       last_used_at: null,
+      mode,
     };
     await this.keys.insert(row);
     this.misses.delete(keyHash);
     return {
       id: row.id,
       role: row.role,
+      mode,
       partner_id: row.partner_id,
       name: row.name,
       key,
@@ -220,7 +238,12 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     if (old.expires_at && old.expires_at.getTime() <= now.getTime()) throw new AppError('api_key_expired');
     const expiresAt = new Date(now.getTime() + graceMs);
     const newExpiry = old.expires_at && old.expires_at < expiresAt ? old.expires_at : expiresAt;
-    const issued = await this.createApiKey({ role: old.role, partner_id: old.partner_id, name: old.name });
+    const issued = await this.createApiKey({
+      role: old.role,
+      partner_id: old.partner_id,
+      name: old.name,
+      mode: old.mode,
+    });
     await this.keys.setExpiry(id, newExpiry);
     afterCommit(() => this.cache.delete(old.key_hash));
     return {
@@ -236,6 +259,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     return {
       id: k.id,
       role: k.role,
+      mode: k.mode ?? 'live',
       partner_id: k.partner_id,
       name: k.name,
       prefix: k.prefix,

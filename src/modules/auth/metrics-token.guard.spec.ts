@@ -35,6 +35,7 @@ const principal = (role: Principal['role']): Principal => ({
   keyId: 'k',
   role,
   partnerId: role === 'partner' ? 'p' : null,
+  mode: 'live',
 });
 
 describe('MetricsTokenGuard', () => {

@@ -5,6 +5,7 @@
  * click-attribution.spec.ts holds the SQL's verdict to the JavaScript one on both drivers.
  */
 
+import type { DataMode } from '../../common/data-mode';
 import { fromDbTime } from '../../database/column-types';
 
 /** What the conversion path learnt about a click, seen through the caller's partner. */
@@ -14,6 +15,8 @@ export interface ClickFacts {
   has_bid: boolean;
   /** When the click happened (null when there is no such click): the attribution-time checks read it. */
   clicked_at?: Date | null;
+  /** `test` for a synthetic click (null when there is no such click). */
+  mode?: DataMode | null;
 }
 
 /** Why a click cannot be attributed: the error code the caller is answered with. */
@@ -22,10 +25,10 @@ export type AttributionFailure = 'click_not_found' | 'click_missing_bid';
 interface AttributionCheck {
   /** Answered when this check fails (and every one before it held). */
   failure: AttributionFailure;
-  /** The check in SQL, on the click's columns (NULL when there is no such click) and the caller's partner. */
-  sql(c: ClickColumn, partnerId: string): string;
+  /** The check in SQL, on the click's columns (NULL when there is no such click), the caller's partner and mode. */
+  sql(c: ClickColumn, partnerId: string, mode: string): string;
   /** The same check on what the statement answered about the click. */
-  holds(facts: ClickFacts, partnerId: string): boolean;
+  holds(facts: ClickFacts, partnerId: string, mode: DataMode): boolean;
 }
 
 const CHECKS: readonly AttributionCheck[] = [
@@ -36,11 +39,14 @@ const CHECKS: readonly AttributionCheck[] = [
     sql: (c, p) => `${c('partner_id')} = ${p}`,
     holds: (f, p) => f.partner_id === p,
   },
+  // The sandbox: a test key's conversion is attributable to test clicks only, a live one to live
+  // clicks only; the other mode's click is answered as a missing one.
+  { failure: 'click_not_found', sql: (c, _p, m) => `${c('mode')} = ${m}`, holds: (f, _p, m) => f.mode === m },
   { failure: 'click_missing_bid', sql: (c) => `${c('bid_id')} IS NOT NULL`, holds: (f) => f.has_bid },
 ];
 
 /** The click columns the rule and the conversion row read. */
-export const ATTRIBUTION_CLICK_COLUMNS = ['click_id', 'partner_id', 'tag_id', 'bid_id', 'clicked_at'] as const;
+export const ATTRIBUTION_CLICK_COLUMNS = ['click_id', 'partner_id', 'tag_id', 'bid_id', 'clicked_at', 'mode'] as const;
 
 /** Names a click column in the statement at hand (`(n) => \`c.${n}\``). */
 export type ClickColumn = (name: (typeof ATTRIBUTION_CLICK_COLUMNS)[number]) => string;
@@ -52,15 +58,16 @@ export function clickLookupSql(clickId: string): string {
 
 /**
  * SQL: true when the click whose columns `c` names (NULL columns when there is no such click, as
- * from a LEFT JOIN) is attributable to the partner `partnerId` (an SQL expression); never NULL.
+ * from a LEFT JOIN) is attributable to the partner `partnerId` writing data of `mode` (SQL
+ * expressions); never NULL.
  */
-export function attributableSql(c: ClickColumn, partnerId: string): string {
-  return `COALESCE(${CHECKS.map((k) => `(${k.sql(c, partnerId)})`).join(' AND ')}, false)`;
+export function attributableSql(c: ClickColumn, partnerId: string, mode: string): string {
+  return `COALESCE(${CHECKS.map((k) => `(${k.sql(c, partnerId, mode)})`).join(' AND ')}, false)`;
 }
 
 /** SQL select-list items: the facts of the click whose columns `c` names, as ClickFacts names them. */
 export function clickFactsSql(c: ClickColumn): string {
-  return `${c('click_id')} IS NOT NULL AS found, ${c('partner_id')} AS partner_id, ${c('bid_id')} IS NOT NULL AS has_bid, ${c('clicked_at')} AS clicked_at`;
+  return `${c('click_id')} IS NOT NULL AS found, ${c('partner_id')} AS partner_id, ${c('bid_id')} IS NOT NULL AS has_bid, ${c('clicked_at')} AS clicked_at, ${c('mode')} AS mode`;
 }
 
 /** ClickFacts from a row selected with `clickFactsSql` (booleans may come back as 0/1 on SQLite). */
@@ -70,15 +77,16 @@ export function clickFactsOf(r: Record<string, unknown>): ClickFacts {
     partner_id: (r.partner_id as string | null) ?? null,
     has_bid: !!r.has_bid,
     clicked_at: fromDbTime(r.clicked_at),
+    mode: (r.mode as DataMode | null) ?? null,
   };
 }
 
-/** JavaScript: why the click cannot be attributed to `partnerId`, or null when it can. */
-export function attributionFailure(facts: ClickFacts, partnerId: string): AttributionFailure | null {
-  for (const k of CHECKS) if (!k.holds(facts, partnerId)) return k.failure;
+/** JavaScript: why the click cannot be attributed to `partnerId` writing `mode` data, or null when it can. */
+export function attributionFailure(facts: ClickFacts, partnerId: string, mode: DataMode): AttributionFailure | null {
+  for (const k of CHECKS) if (!k.holds(facts, partnerId, mode)) return k.failure;
   return null;
 }
 
-export function isAttributable(facts: ClickFacts, partnerId: string): boolean {
-  return attributionFailure(facts, partnerId) === null;
+export function isAttributable(facts: ClickFacts, partnerId: string, mode: DataMode): boolean {
+  return attributionFailure(facts, partnerId, mode) === null;
 }

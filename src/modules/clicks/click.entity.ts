@@ -1,9 +1,11 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { TIMESTAMP } from '../../database/column-types';
+import type { DataMode } from '../../common/data-mode';
 import { Tag } from '../partners/tag.entity';
 
 @Entity('clicks')
 @Index('IDX_clicks_tag', ['tag_id'])
+@Index('IDX_clicks_test_created', ['created_at'], { where: "mode = 'test'" })
 export class Click {
   @PrimaryColumn({ type: 'varchar', length: 255 })
   click_id: string;
@@ -30,4 +32,8 @@ export class Click {
 
   @Column({ ...TIMESTAMP })
   created_at: Date;
+
+  /** `test` for a synthetic click (POST /api/test/clicks): only test keys' conversions are attributed to it. */
+  @Column({ type: 'varchar', length: 4, default: 'live' })
+  mode?: DataMode;
 }

@@ -22,10 +22,10 @@ export class ClicksRepository {
     await this.repo.createQueryBuilder().insert().into(Click).values(click).execute();
   }
 
-  /** The tag a click belongs to, or null. */
-  async findTagOf(clickId: string): Promise<string | null> {
-    const row = await this.repo.findOne({ select: { tag_id: true }, where: { click_id: clickId } });
-    return row?.tag_id ?? null;
+  /** The tag a click belongs to and its mode, or null. */
+  async findTagOf(clickId: string): Promise<Pick<Click, 'tag_id' | 'mode'> | null> {
+    const row = await this.repo.findOne({ select: { tag_id: true, mode: true }, where: { click_id: clickId } });
+    return row ? { tag_id: row.tag_id, mode: row.mode === 'test' ? 'test' : 'live' } : null;
   }
 
   findById(clickId: string): Promise<Click | null> {

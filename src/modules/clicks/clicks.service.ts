@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock';
+import type { DataMode } from '../../common/data-mode';
 import { AppError } from '../../common/errors';
 import { parseDateTime } from '../../common/parsers';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
@@ -29,6 +30,8 @@ export type { ClickFacts } from './click-attribution';
 export interface ClickAccess {
   partnerId: string;
   allowedOrigins: string[];
+  /** A synthetic (test) click's conversions are test data. */
+  mode: DataMode;
 }
 
 /** The click store: who owns a click, whether it can be attributed, and its signature. */
@@ -55,9 +58,11 @@ export class ClicksService {
 
   /** The partner and allowed origins of a click's tag, or null when there is no such click (or its partner is disabled). */
   async accessOfClick(clickId: string): Promise<ClickAccess | null> {
-    const tagId = await this.repo.findTagOf(clickId);
-    const access = tagId === null ? null : await this.partners.tagAccess(tagId);
-    return access && { partnerId: access.partnerId, allowedOrigins: access.allowedOrigins };
+    const click = await this.repo.findTagOf(clickId);
+    const access = click === null ? null : await this.partners.tagAccess(click.tag_id);
+    return (
+      access && { partnerId: access.partnerId, allowedOrigins: access.allowedOrigins, mode: click!.mode ?? 'live' }
+    );
   }
 
   /**
@@ -83,6 +88,7 @@ export class ClicksService {
       clicked_at: now,
       landing_url: dest.href,
       created_at: now,
+      mode: 'live',
     };
     await this.repo.insertNew(click);
     const { sig, exp } = this.signClick(click);
@@ -117,6 +123,7 @@ export class ClicksService {
       clicked_at: clickedAt,
       landing_url: dto.landing_url ?? null,
       created_at: now,
+      mode: 'live',
     };
     const stored = await this.repo.insertIfAbsent(click);
     // Re-posting the same click is not an error; reusing its id for a different click is.
@@ -127,6 +134,42 @@ export class ClicksService {
       (dto.landing_url == null || stored.landing_url === click.landing_url);
     if (!same) throw new AppError('click_conflict');
     return this.toSignedClickView(stored);
+  }
+
+  /**
+   * The sandbox: a synthetic (test) click on one of the partner's own tags, signed as the Tag's
+   * clicks are. Only test keys' conversions (and the Tag's) are attributable to it. Another
+   * partner's tag (or a disabled partner's) is answered as an unknown one: never reveal it exists.
+   */
+  async registerTestClick(
+    partnerId: string,
+    dto: { tag_id: string; bid_id?: string | null; clicked_at?: string | null },
+  ): Promise<SignedClickView> {
+    const access = await this.partners.tagAccess(dto.tag_id);
+    if (!access || access.partnerId !== partnerId) {
+      throw AppError.validation([
+        {
+          type: 'value_error',
+          loc: ['body', 'tag_id'],
+          msg: 'Value error, unknown tag',
+          input: dto.tag_id,
+          ctx: { error: 'unknown tag' },
+        },
+      ]);
+    }
+    const now = this.clock.now();
+    const click: Click = {
+      click_id: `clk_test_${randomBytes(16).toString('base64url')}`,
+      tag_id: dto.tag_id,
+      partner_id: partnerId,
+      bid_id: dto.bid_id ?? null,
+      clicked_at: dto.clicked_at != null ? (parseDateTime(dto.clicked_at) as { date: Date }).date : now,
+      landing_url: null,
+      created_at: now,
+      mode: 'test',
+    };
+    await this.repo.insertNew(click);
+    return this.toSignedClickView(click);
   }
 
   /** The ingest key's view of a click: the stored click with its signature. */
@@ -151,8 +194,8 @@ export class ClicksService {
   }
 
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */
-  assertAttributable(facts: ClickFacts, partnerId: string): void {
-    const failure = attributionFailure(facts, partnerId);
+  assertAttributable(facts: ClickFacts, partnerId: string, mode: DataMode): void {
+    const failure = attributionFailure(facts, partnerId, mode);
     if (failure === 'click_not_found') throw new AppError('click_not_found');
     if (failure === 'click_missing_bid') throw new AppError('click_missing_bid');
   }

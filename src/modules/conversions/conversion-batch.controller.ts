@@ -106,7 +106,12 @@ export class ConversionBatchController {
     @ValidateOnly() validateOnly: boolean,
     @Body() body: unknown,
   ): Promise<ConversionBatchResponseDto> {
-    const caller = { partnerId: principal.partnerId!, keyId: principal.keyId, requestId: request.id ?? null };
+    const caller = {
+      partnerId: principal.partnerId!,
+      keyId: principal.keyId,
+      requestId: request.id ?? null,
+      mode: principal.mode,
+    };
     return this.batches.recordBatch(caller, body, idempotencyKey, validateOnly);
   }
 }

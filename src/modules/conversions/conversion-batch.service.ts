@@ -1,3 +1,4 @@
+import type { DataMode } from '../../common/data-mode';
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { databaseUnavailable } from '../../common/db-errors';
 import { AppError, ValidationIssue } from '../../common/errors';
@@ -31,7 +32,7 @@ export class ConversionBatchService {
   ) {}
 
   async recordBatch(
-    caller: { partnerId: string; keyId: string; requestId: string | null },
+    caller: { partnerId: string; keyId: string; requestId: string | null; mode: DataMode },
     body: unknown,
     idempotencyHeader: string | string[] | undefined,
     validateOnly = false,
@@ -46,7 +47,6 @@ export class ConversionBatchService {
         },
       ]);
     }
-    const { partnerId } = caller;
     const items = checkEnvelope(body);
     const checked = await Promise.all(items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i])));
 
@@ -60,7 +60,7 @@ export class ConversionBatchService {
       checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
         if (!c.ok) return rejected(index, 'validation', 422, c.issues, false);
         const key = this.claimKey(c);
-        const record = () => this.recordItem(partnerId, index, c, validateOnly);
+        const record = () => this.recordItem(caller, index, c, validateOnly);
         const run =
           validateOnly && key !== null
             ? async () => {
@@ -84,7 +84,8 @@ export class ConversionBatchService {
       // The database is away: every item that reached it failed and nothing was written. The whole
       // request is the single route's retryable 503.
       for (const o of outcomes) {
-        if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
+        if (caller.mode === 'test') this.metrics.testConversion(o.kind, BATCH_SOURCE);
+        else if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
         else this.metrics.conversion(o.kind, BATCH_SOURCE);
       }
       throw databaseUnavailable();
@@ -93,7 +94,8 @@ export class ConversionBatchService {
     const counts = { ok: 0, duplicate: 0, rejected: 0 };
     for (const o of outcomes) {
       counts[o.result.status]++;
-      if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
+      if (caller.mode === 'test') this.metrics.testConversion(o.kind, BATCH_SOURCE);
+      else if (validateOnly) this.metrics.validateOnlyConversion(o.kind, BATCH_SOURCE);
       else this.metrics.conversion(o.kind, BATCH_SOURCE, o.result.matched_on);
     }
     if (!validateOnly) return { results: outcomes.map((o) => o.result), counts };
@@ -114,7 +116,7 @@ export class ConversionBatchService {
 
   /** Each refused item is a refused attempt (issue 14), kept like the single route's, in the background. */
   private keepRefusedItems(
-    caller: { partnerId: string; keyId: string; requestId: string | null },
+    caller: { partnerId: string; keyId: string; requestId: string | null; mode: DataMode },
     items: unknown[],
     outcomes: ItemOutcome[],
   ): void {
@@ -137,6 +139,7 @@ export class ConversionBatchService {
         reason,
         issue,
         requestId: caller.requestId,
+        mode: caller.mode,
       });
     });
   }
@@ -148,14 +151,20 @@ export class ConversionBatchService {
   }
 
   private async recordItem(
-    partnerId: string,
+    caller: { partnerId: string; mode: DataMode },
     index: number,
     c: ValidConversionItem,
     validateOnly: boolean,
   ): Promise<ItemOutcome> {
     try {
       const r = await this.conversions.record(
-        { partnerId, source: 'api', idempotencyKey: c.idempotencyKey, validateOnly },
+        {
+          partnerId: caller.partnerId,
+          source: 'api',
+          idempotencyKey: c.idempotencyKey,
+          validateOnly,
+          mode: caller.mode,
+        },
         c.command,
       );
       return { result: { index, ...r }, kind: r.status, reachedDatabase: true };

@@ -1,3 +1,4 @@
+import { DATA_MODES, DataMode } from '../../common/data-mode';
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DateTime, OneOf, Optional, Str } from '../../common/validation';
@@ -56,6 +57,19 @@ export class OwnConversionFiltersDto {
     example: 'precedes_click',
   })
   attribution_status?: (typeof ATTRIBUTION_STATUSES)[number];
+
+  @Optional()
+  @OneOf(DATA_MODES)
+  @ApiProperty({
+    description:
+      "Live data (the default) or the sandbox's test data (`test`: conversions posted with a test key). Never both. " +
+      "On a partner's own listing it must be the calling key's mode (a live key never reads test data, a test key " +
+      "never reads live data); there it defaults to the key's mode.",
+    enum: DATA_MODES,
+    default: 'live',
+    example: 'live',
+  })
+  mode?: DataMode;
 
   @Optional()
   @DateTime()
@@ -174,6 +188,12 @@ export class ConversionItemDto {
     example: 'ok',
   })
   attribution_status: string | null;
+  @ApiProperty({
+    description: '`live`, or `test` for a conversion posted with a test (sandbox) key.',
+    enum: DATA_MODES,
+    example: 'live',
+  })
+  mode: DataMode;
 }
 
 export class ConversionPageDto {

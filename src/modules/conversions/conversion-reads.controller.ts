@@ -1,7 +1,9 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
+import { AppError } from '../../common/errors';
+import { Authenticated, CurrentPrincipal, partnerOf } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { ConversionPageDto, ListOwnConversionsQueryDto } from './conversion-query.dto';
 import { ConversionReadsService } from './conversion-reads.service';
 
@@ -20,11 +22,13 @@ export class ConversionReadsController {
       'repeat a row that existed when you started.',
   })
   @ApiResponse({ status: 200, type: ConversionPageDto })
-  @ApiErrors('validation')
+  @ApiErrors('mode_not_allowed', 'validation')
   listOwnConversions(
-    @CurrentPartner() partnerId: string,
+    @CurrentPrincipal() principal: Principal,
     @Query() query: ListOwnConversionsQueryDto,
   ): Promise<ConversionPageDto> {
-    return this.reads.listConversions(query, partnerId);
+    // A key reads its own mode's data only: a live key never test data, a test key never live data.
+    if (query.mode !== undefined && query.mode !== principal.mode) throw new AppError('mode_not_allowed');
+    return this.reads.listConversions({ ...query, mode: principal.mode }, partnerOf(principal));
   }
 }

@@ -15,6 +15,8 @@ export interface ConversionFilter {
   event_type?: string;
   source?: string;
   attribution_status?: string;
+  /** `live` or `test` (the listings and the export always name one; a click's conversions need none). */
+  mode?: string;
   from?: Date;
   to?: Date;
 }
@@ -88,6 +90,7 @@ export const CSV_EXPORT: readonly CsvColumn[] = [
     },
   },
   text('attribution_status'),
+  text('mode'),
 ];
 
 /** Where the keyset of the next export batch is read from a CSV row. */
@@ -218,6 +221,7 @@ export class ConversionReadsRepository {
       'event_type',
       'source',
       'attribution_status',
+      'mode',
     ] as const) {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });

@@ -69,6 +69,7 @@ export function toConversionItem(r: ConversionRow): ConversionItemDto {
     client_id: str(r.client_id),
     created_at: iso(r.created_at),
     attribution_status: str(r.attribution_status),
+    mode: r.mode === 'test' ? 'test' : 'live',
   };
 }
 
@@ -220,6 +221,8 @@ export class ConversionReadsService {
     if (q.event_type != null) f.event_type = q.event_type;
     if (q.source != null) f.source = q.source;
     if (q.attribution_status != null) f.attribution_status = q.attribution_status;
+    // Live data unless test data is asked for: a listing never mixes the two.
+    f.mode = q.mode ?? 'live';
     if (q.from != null) f.from = (parseDateTime(q.from) as { date: Date }).date;
     if (q.to != null) f.to = (parseDateTime(q.to) as { date: Date }).date;
     return f;

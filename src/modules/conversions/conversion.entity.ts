@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MONEY, TIMESTAMP } from '../../database/column-types';
+import type { DataMode } from '../../common/data-mode';
 import type { Param } from '../../database/dialect';
 import type { DedupLayer } from '../dedup/dedup-claim.sql';
 import type { AttributionStatus } from './attribution-time';
@@ -30,6 +31,8 @@ export interface NewConversion {
   client_id: string | null;
   params: object;
   created_at: Date;
+  /** The caller's: a test key's conversions are test data (and attributable only to test clicks). */
+  mode: DataMode;
 }
 
 /** One column a conversion writes: where its value comes from, and its PostgreSQL type. */
@@ -78,6 +81,7 @@ export const CONVERSION_WRITE: readonly ConversionColumn[] = [
   { column: 'params', pgType: 'json', value: (n) => n.params },
   { column: 'created_at', pgType: 'timestamptz', value: (n) => n.created_at },
   { column: 'attribution_status', pgType: 'varchar', fromClick: 'attribution_status' },
+  { column: 'mode', pgType: 'varchar', value: (n) => n.mode },
 ];
 
 /** The columns of `conversions`, in the order of CONVERSION_WRITE. */
@@ -92,6 +96,7 @@ export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVER
 @Index('IDX_conversions_order', ['order_id'])
 @Index('IDX_conversions_partner_event_time', ['partner_id', 'event_type', 'conversion_time', 'id'])
 @Index('IDX_conversions_partner_source_time', ['partner_id', 'source', 'conversion_time', 'id'])
+@Index('IDX_conversions_test_created', ['created_at'], { where: "mode = 'test'" })
 export class Conversion {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
@@ -161,4 +166,8 @@ export class Conversion {
   /** The attribution-time verdict: ok, precedes_click, outside_window or future; null for rows recorded before the checks. */
   @Column({ type: 'varchar', length: 16, nullable: true })
   attribution_status?: AttributionStatus | null;
+
+  /** `live`, or `test` for a sandbox key's conversion (never in live listings, exports or metrics). */
+  @Column({ type: 'varchar', length: 4, default: 'live' })
+  mode?: DataMode;
 }

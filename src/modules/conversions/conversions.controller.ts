@@ -1,7 +1,8 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
+import { Authenticated, CurrentPrincipal, partnerOf } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { ConversionBody, ConversionCommand } from './conversion.command';
 import { ConversionResultDto } from './conversion.dto';
 import { ConversionsService } from './conversions.service';
@@ -75,11 +76,15 @@ export class ConversionsController {
   )
   @CountConversions('api', { validateOnly: true })
   createConversion(
-    @CurrentPartner() partnerId: string,
+    @CurrentPrincipal() principal: Principal,
     @IdempotencyKey() idempotencyKey: string | null,
     @ValidateOnly() validateOnly: boolean,
     @ConversionBody() command: ConversionCommand,
   ): Promise<ConversionResultDto> {
-    return this.conversions.record({ partnerId, source: 'api', idempotencyKey, validateOnly }, command);
+    const partnerId = partnerOf(principal);
+    return this.conversions.record(
+      { partnerId, source: 'api', idempotencyKey, validateOnly, mode: principal.mode },
+      command,
+    );
   }
 }

@@ -17,6 +17,7 @@ function fakePostgres(answer: (name: string, values: unknown[], text: string) =>
 
 const conversion = (i: number): NewConversion => ({
   id: `id-${i}`,
+  mode: 'live',
   partner_id: 'p1',
   tag_id: null,
   click_id: `clk-${i}`,
@@ -130,15 +131,16 @@ describe('ConversionsRepository on SQLite: one transaction per batch, a savepoin
   it('rolls back a conversion that fails half-way (its claim with it) and commits the others of its batch', async () => {
     const db = new Database(':memory:');
     db.exec(`
-      CREATE TABLE clicks (click_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, tag_id TEXT NOT NULL, bid_id TEXT, clicked_at TEXT);
+      CREATE TABLE clicks (click_id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, tag_id TEXT NOT NULL, bid_id TEXT, clicked_at TEXT,
+        mode TEXT NOT NULL DEFAULT 'live');
       CREATE TABLE dedup_claims (dedup_key TEXT, click_id TEXT, event_type TEXT, conversion_id TEXT NOT NULL, claimed_at INTEGER NOT NULL,
         PRIMARY KEY (dedup_key, click_id, event_type));
       CREATE TABLE conversions (id TEXT PRIMARY KEY, partner_id TEXT, tag_id TEXT, click_id TEXT, bid_id TEXT, source TEXT, event_type TEXT,
         conversion_time TEXT, conversion_value TEXT, currency TEXT NOT NULL, order_id TEXT, event_id TEXT, dedup_key TEXT, dedup_layer TEXT,
         page_url TEXT, referrer TEXT, user_agent TEXT, session_id TEXT, client_id TEXT, params TEXT, created_at TEXT,
-        attribution_status TEXT);`);
+        attribution_status TEXT, mode TEXT NOT NULL);`);
     for (const i of [1, 2, 3])
-      db.prepare('INSERT INTO clicks VALUES (?, ?, ?, ?, ?)').run(
+      db.prepare('INSERT INTO clicks (click_id, partner_id, tag_id, bid_id, clicked_at) VALUES (?, ?, ?, ?, ?)').run(
         `clk-${i}`,
         'p1',
         't1',

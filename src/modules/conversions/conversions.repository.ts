@@ -220,7 +220,7 @@ WITH input AS (
 ), a AS (
   SELECT i.*, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
          ${status} AS click_attribution_status,
-         ${attributableSql((n) => `c.${n}`, 'i.partner_id')} AND ${attributionAcceptedSql(status, (n) => `i.${n}`)} AS attributable
+         ${attributableSql((n) => `c.${n}`, 'i.partner_id', 'i.mode')} AND ${attributionAcceptedSql(status, (n) => `i.${n}`)} AS attributable
   FROM input i
   LEFT JOIN LATERAL (${clickLookupSql('i.click_id')} OFFSET 0) c ON true
 ), claim AS (
@@ -263,7 +263,7 @@ WITH c AS (
   ${clickLookupSql(p.ref('click_id'))}
 ), a AS (
   SELECT c.*, ${status} AS attribution_status FROM c
-  WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'))} AND ${attributionAcceptedSql(status, (n) => p.ref(n))}
+  WHERE ${attributableSql((n) => `c.${n}`, p.ref('partner_id'), p.ref('mode'))} AND ${attributionAcceptedSql(status, (n) => p.ref(n))}
 ), ${pgClaimCtes(e, 'a')}, ins AS (
   INSERT INTO conversions (${ins.columns})
   SELECT ${ins.exprs}
@@ -439,7 +439,7 @@ export class ConversionsRepository {
     const attribution_status = click.found && click.clicked_at ? attributionStatusOf(click.clicked_at, timing) : null;
     return {
       click,
-      claimed_id: isAttributable(click, n.partner_id) ? held : null,
+      claimed_id: isAttributable(click, n.partner_id, n.mode) ? held : null,
       inserted_id: null,
       attribution_status,
     };
@@ -532,7 +532,7 @@ export class ConversionsRepository {
   private undecided(o: RecordOutcome, it: BatchItem): boolean {
     const n = it.n;
     return (
-      isAttributable(o.click, n.partner_id) &&
+      isAttributable(o.click, n.partner_id, n.mode) &&
       !isRefusedByPolicy(o.attribution_status, it.timing.policy) &&
       n.dedup_key !== null &&
       !o.claimed_id &&
@@ -651,7 +651,7 @@ export class ConversionsRepository {
         click: prepareNamed(
           db,
           `SELECT ${clickFactsSql((n) => `c.${n}`)}, ${ATTRIBUTION_CLICK_COLUMNS.map((n) => `c.${n} AS click_${n}`).join(', ')},
-             ${attributableSql((n) => `c.${n}`, '@partner_id')} AS attributable,
+             ${attributableSql((n) => `c.${n}`, '@partner_id', '@mode')} AS attributable,
              ${attributionStatusSql('c.clicked_at', (n) => `@${n}`)} AS attribution_status
            FROM clicks c WHERE c.click_id = @click_id`,
         ),

@@ -17,7 +17,7 @@ describe('ConversionsService.record outcomes', () => {
     currency: 'usd',
     order_id: 'o1',
   };
-  const click = { found: true, partner_id: 'p1', has_bid: true };
+  const click = { found: true, partner_id: 'p1', has_bid: true, mode: 'live' as const };
 
   function service(outcome: Partial<RecordOutcome> & { claimed_id: string | null; inserted_id: string | null }) {
     const repo = { recordAtomically: jest.fn().mockResolvedValue({ click, ...outcome }) };
@@ -38,7 +38,9 @@ describe('ConversionsService.record outcomes', () => {
 
   it('answers ok with the written id, after normalising the row', async () => {
     const { svc, repo } = service({ claimed_id: 'X', inserted_id: 'X' });
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'ok',
       conversion_id: 'X',
     });
@@ -55,7 +57,10 @@ describe('ConversionsService.record outcomes', () => {
   it('answers duplicate with the matched id and layer', async () => {
     const { svc } = service({ claimed_id: 'EARLIER', inserted_id: null });
     await expect(
-      svc.record({ partnerId: 'p1', source: 'api', idempotencyKey: 'k' }, toConversionCommand(body as never)),
+      svc.record(
+        { partnerId: 'p1', source: 'api', mode: 'live', idempotencyKey: 'k' },
+        toConversionCommand(body as never),
+      ),
     ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'EARLIER',
@@ -66,7 +71,7 @@ describe('ConversionsService.record outcomes', () => {
   it('answers a retryable 503, never a 500, when nothing was written and no claim could be named', async () => {
     const { svc } = service({ claimed_id: null, inserted_id: null });
     const err = await svc
-      .record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))
+      .record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
@@ -82,7 +87,9 @@ describe('ConversionsService.record outcomes', () => {
 
   it('a duplicate of the same payload is plain (no metric)', async () => {
     const { svc } = service({ claimed_id: 'EARLIER', inserted_id: null, matched, tag_id: 'T1' });
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'EARLIER',
       matched_on: 'order_id',
@@ -93,7 +100,9 @@ describe('ConversionsService.record outcomes', () => {
     const other = { ...matched, conversion_value: '10.5', currency: 'EUR', conversion_time: new Date(0), tag_id: 'T2' };
     const { svc, metrics } = service({ claimed_id: 'EARLIER', inserted_id: null, matched: other, tag_id: 'T1' });
     metrics.payloadMismatch.mockReturnValue(undefined);
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'EARLIER',
       matched_on: 'order_id',
@@ -112,7 +121,9 @@ describe('ConversionsService.record outcomes', () => {
       superseded: true,
     });
     metrics.conversionSuperseded.mockReturnValue(undefined);
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'TAG',
       matched_on: 'order_id',
@@ -124,7 +135,9 @@ describe('ConversionsService.record outcomes', () => {
   it('a Tag row read before a concurrent server conversion superseded it is not compared', async () => {
     const tagRow = { ...matched, conversion_value: '0.01', source: 'tag' as const };
     const { svc } = service({ claimed_id: 'TAG', inserted_id: null, matched: tagRow, tag_id: 'T1', superseded: false });
-    await expect(svc.record({ partnerId: 'p1', source: 'api' }, toConversionCommand(body as never))).resolves.toEqual({
+    await expect(
+      svc.record({ partnerId: 'p1', source: 'api', mode: 'live' }, toConversionCommand(body as never)),
+    ).resolves.toEqual({
       status: 'duplicate',
       conversion_id: 'TAG',
       matched_on: 'order_id',
@@ -148,7 +161,7 @@ describe('ConversionsService.record outcomes', () => {
       );
       return { svc, repo };
     }
-    const ctx = { partnerId: 'p1', source: 'api' as const, validateOnly: true };
+    const ctx = { partnerId: 'p1', source: 'api' as const, mode: 'live' as const, validateOnly: true };
 
     it('reads instead of writing, and answers ok without a conversion_id', async () => {
       const { svc, repo } = readOnlyService({ claimed_id: null });
@@ -171,11 +184,17 @@ describe('ConversionsService.record outcomes', () => {
     });
 
     it("answers the click's error by Clicks' rule, as the write does", async () => {
-      const { svc } = readOnlyService({ click: { found: true, partner_id: 'p1', has_bid: false }, claimed_id: null });
+      const { svc } = readOnlyService({
+        click: { found: true, partner_id: 'p1', has_bid: false, mode: 'live' as const },
+        claimed_id: null,
+      });
       await expect(svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_missing_bid',
       });
-      const other = readOnlyService({ click: { found: true, partner_id: 'p2', has_bid: true }, claimed_id: null });
+      const other = readOnlyService({
+        click: { found: true, partner_id: 'p2', has_bid: true, mode: 'live' as const },
+        claimed_id: null,
+      });
       await expect(other.svc.record(ctx, toConversionCommand(body as never))).rejects.toMatchObject({
         code: 'click_not_found',
       });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
+import type { DataMode } from '../../common/data-mode';
 import { AppError } from '../../common/errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
@@ -28,6 +29,8 @@ export interface RecordContext {
   idempotencyKey?: string | null;
   /** `?validate_only=true`: every check, the same answer, nothing written (not even a dedup claim). */
   validateOnly?: boolean;
+  /** The caller's key's mode (the Tag: its click's): a test conversion is test data. */
+  mode: DataMode;
 }
 
 /** The one path every conversion takes, whichever door it came in by. */
@@ -85,18 +88,21 @@ export class ConversionsService {
       client_id: cmd.client_id,
       params: { extra: cmd.extra },
       created_at: now,
+      mode: ctx.mode,
     };
     // Validate-only reads what the write would decide (the same click, held-claim and attribution-time
     // rules, in the same repository) and writes nothing; everything else here is the same path.
     const outcome = ctx.validateOnly
       ? await this.repo.recordReadOnly(row, this.dedup.windowStart(now), timing)
       : await this.repo.recordAtomically(row, this.dedup.windowStart(now), timing);
-    this.clicks.assertAttributable(outcome.click, ctx.partnerId);
+    this.clicks.assertAttributable(outcome.click, ctx.partnerId, ctx.mode);
+    // Test data is never counted in the live metrics.
+    const metrics = ctx.mode === 'live' ? this.metrics : undefined;
     // After the click and bid checks: the attribution-time verdict the statement computed.
     const verdict = outcome.attribution_status ?? 'ok';
     const clickedAt = outcome.click.clicked_at ?? cmd.conversion_time;
     const refused = isRefusedByPolicy(verdict, timing.policy);
-    if (!ctx.validateOnly) this.metrics?.attribution(verdict, refused ? 'rejected' : 'recorded');
+    if (!ctx.validateOnly) metrics?.attribution(verdict, refused ? 'rejected' : 'recorded');
     if (verdict !== 'ok' && refused)
       throw AppError.validation([attributionRejection(verdict, clickedAt, cmd.conversion_time, windowMs)]);
     const warnings = verdict === 'ok' ? undefined : { warnings: [attributionWarning(verdict, clickedAt)] };
@@ -122,12 +128,12 @@ export class ConversionsService {
       };
       if (outcome.superseded) {
         result.superseded = 'tag';
-        this.metrics?.conversionSuperseded('tag');
+        metrics?.conversionSuperseded('tag');
       } else {
         const fields = payloadMismatch(row, outcome);
         if (fields.length > 0) {
           result.payload_mismatch = fields;
-          this.metrics?.payloadMismatch(fields);
+          metrics?.payloadMismatch(fields);
         }
       }
       return result;

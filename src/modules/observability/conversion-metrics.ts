@@ -17,3 +17,14 @@ export const CountConversions = (source: 'api' | 'tag', opts: { validateOnly?: b
  * counted in `conversions_validate_only_total{outcome,source,mode="validate_only"}` instead.
  */
 export const CONVERSION_VALIDATE_ONLY = 'conversionValidateOnly';
+
+/**
+ * Set (to true) on the Fastify reply of a conversion whose data is test data (a test key's, or the
+ * Tag's on a test click): it is counted in `conversions_test_total` instead of the live series.
+ */
+export const TEST_DATA = Symbol('testData');
+
+/** Marks a reply as answering a test conversion (see TEST_DATA). */
+export function markTestData(reply: object): void {
+  (reply as Record<symbol, unknown>)[TEST_DATA] = true;
+}

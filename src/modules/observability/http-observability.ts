@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import { parseBoolQuery } from '../../common/bool-query';
 import { ERROR_KIND } from '../../common/exception.filter';
 import { CONVERSION_REFUSALS, ConversionRefusalListener } from './conversion-refusals';
-import { CONVERSION_SOURCE, CONVERSION_VALIDATE_ONLY } from './conversion-metrics';
+import { CONVERSION_SOURCE, CONVERSION_VALIDATE_ONLY, TEST_DATA } from './conversion-metrics';
 import { MetricsService } from './metrics.service';
 
-type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string } };
+type RequestWithPrincipal = FastifyRequest & { principal?: { keyId?: string; mode?: string } };
 
 /**
  * Per request, on Fastify's own hooks (cheap: no Nest middleware): echo the request id, write one
@@ -47,7 +47,12 @@ export class HttpObservability implements OnModuleInit {
           const res = payload as { status?: string; matched_on?: string } | null;
           const kind = (request as unknown as Record<symbol, string | undefined>)[ERROR_KIND];
           const outcome = reply.statusCode === 200 ? (res?.status ?? 'unknown') : (kind ?? `http_${reply.statusCode}`);
-          if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnly(request))
+          if (
+            (request as RequestWithPrincipal).principal?.mode === 'test' ||
+            (reply as unknown as Record<symbol, unknown>)[TEST_DATA]
+          )
+            metrics.testConversion(outcome, source);
+          else if (config?.[CONVERSION_VALIDATE_ONLY] && isValidateOnly(request))
             metrics.validateOnlyConversion(outcome, source);
           else metrics.conversion(outcome, source, reply.statusCode === 200 ? res?.matched_on : undefined);
           // The one place that knows a conversion was refused, and why: kept by the recorder (not 401s),

@@ -43,6 +43,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly testConversions = new Counter({
+    name: 'conversions_test_total',
+    help:
+      'Sandbox conversion requests (a test key, or the Tag on a test click) by outcome and source; test data is ' +
+      'never counted in conversions_total or the other conversion series.',
+    labelNames: ['outcome', 'source'] as const,
+    registers: [this.registry],
+  });
+
   private readonly dedupMatches = new Counter({
     name: 'dedup_matches_total',
     help: 'Conversions answered duplicate, by the layer the dedup key came from.',
@@ -117,6 +126,11 @@ export class MetricsService {
   /** A validate-only request's outcome: its own counter, so live conversion counts stay what was written. */
   validateOnlyConversion(outcome: string, source: string): void {
     this.validateOnlyConversions.inc({ outcome, source, mode: 'validate_only' });
+  }
+
+  /** A test (sandbox) conversion's outcome: its own counter, so the live series count live data only. */
+  testConversion(outcome: string, source: string): void {
+    this.testConversions.inc({ outcome, source });
   }
 
   attribution(verdict: string, action: 'recorded' | 'rejected'): void {

@@ -18,7 +18,7 @@ import { Public } from '../auth/auth.decorators';
 import { ClickRedirectQueryDto } from '../clicks/click.dto';
 import { ConversionBody, ConversionCommand } from '../conversions/conversion.command';
 import { ConversionResultDto } from '../conversions/conversion.dto';
-import { CountConversions } from '../observability/conversion-metrics';
+import { CountConversions, markTestData } from '../observability/conversion-metrics';
 import { SignedClickGuard } from './signed-click.guard';
 import { TAG_SCRIPT } from './tag-script';
 import { TAG_TRANSPORT_FIELDS, TagConversionBodyDto } from './tag.dto';
@@ -163,7 +163,7 @@ export class TagController {
     command: ConversionCommand,
     @Res({ passthrough: true }) reply: ReplyLike,
   ): Promise<ConversionResultDto> {
-    const { result, headers } = await this.tag.recordTagConversion(command, origin);
+    const { result, headers } = await this.tag.recordTagConversion(command, origin, () => markTestData(reply));
     setHeaders(reply, headers);
     return result;
   }

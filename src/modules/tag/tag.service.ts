@@ -44,9 +44,12 @@ export class TagService {
   async recordTagConversion(
     command: ConversionCommand,
     origin: string | undefined,
+    onTestClick?: () => void,
   ): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
     const access = await this.clicks.accessOfClick(command.click_id);
     if (!access) throw new AppError('click_not_found');
+    // A synthetic (test) click's conversion is test data, whatever becomes of it.
+    if (access.mode === 'test') onTestClick?.();
     let headers: Record<string, string> = {};
     if (origin !== undefined) {
       const o = normaliseOrigin(origin);
@@ -55,7 +58,7 @@ export class TagService {
     }
     try {
       const result = await this.conversions.record(
-        { partnerId: access.partnerId, source: 'tag', idempotencyKey: null },
+        { partnerId: access.partnerId, source: 'tag', idempotencyKey: null, mode: access.mode },
         command,
       );
       return { result, headers };

@@ -80,7 +80,13 @@ export const CONVERSION_WRITE: readonly ConversionColumn[] = [
   { column: 'attribution_status', pgType: 'varchar', fromClick: 'attribution_status' },
 ];
 
-/** The columns of `conversions`, in the order of CONVERSION_WRITE. */
+/**
+ * The conversion's net state after adjustments (issue 13): not written by the insert (null, and
+ * `status`'s default 'active'), set only by an adjustment under the row lock (src/modules/adjustments).
+ */
+export const CONVERSION_STATE_COLUMNS = ['current_value', 'status', 'adjusted_at'] as const;
+
+/** The columns of `conversions` the insert writes, in the order of CONVERSION_WRITE. */
 export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVERSION_WRITE.map((c) => c.column);
 
 @Entity('conversions')
@@ -161,4 +167,16 @@ export class Conversion {
   /** The attribution-time verdict: ok, precedes_click, outside_window or future; null for rows recorded before the checks. */
   @Column({ type: 'varchar', length: 16, nullable: true })
   attribution_status?: AttributionStatus | null;
+
+  /** The net value after adjustments; null until the first one (then the net value is conversion_value). */
+  @Column({ ...MONEY, nullable: true })
+  current_value?: string | null;
+
+  /** `active`, or `retracted` (it no longer counts). */
+  @Column({ type: 'varchar', length: 16, default: 'active' })
+  status?: 'active' | 'retracted';
+
+  /** The adjusted_at of the latest adjustment applied; null until the first one. */
+  @Column({ ...TIMESTAMP, nullable: true })
+  adjusted_at?: Date | null;
 }

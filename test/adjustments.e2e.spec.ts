@@ -465,6 +465,122 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
     });
   });
 
+  describe('reads show the net state and the history', () => {
+    it('the admin view: current_value, status, adjusted_at and every adjustment, oldest first', async () => {
+      const c = await conversion(f, { conversion_value: '50.5' });
+      await adjust([refund(c.id, '0.5', '2026-05-27T10:00:00Z', { adjustment_id: 'h-1' })]);
+      await adjust([{ conversion_id: c.id, type: 'restate', adjusted_value: 30, adjusted_at: '2026-05-28T10:00:00Z' }]);
+      const r = await api.request('GET', `/admin/conversions/${c.id}`, { key: ADMIN_KEY });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(
+        expect.objectContaining({
+          id: c.id,
+          conversion_value: '50.5',
+          current_value: '30',
+          status: 'active',
+          adjusted_at: '2026-05-28T10:00:00.000Z',
+          adjustment_count: 2,
+          adjustments: [
+            expect.objectContaining({
+              type: 'refund',
+              value: '0.5',
+              adjustment_id: 'h-1',
+              value_before: '50.5',
+              value_after: '50',
+            }),
+            expect.objectContaining({
+              type: 'restate',
+              value: '30',
+              value_before: '50',
+              value_after: '30',
+              outcome: 'applied',
+            }),
+          ],
+        }),
+      );
+      const untouched = await conversion();
+      const u = await api.request('GET', `/admin/conversions/${untouched.id}`, { key: ADMIN_KEY });
+      expect(u.body).toEqual(
+        expect.objectContaining({ current_value: '100', status: 'active', adjusted_at: null, adjustments: [] }),
+      );
+    });
+
+    it("the partner's own listing shows the net state and filters by status; a bad status is 422", async () => {
+      const fx = partners[1];
+      const kept = await conversion(fx);
+      const gone = await conversion(fx);
+      await adjust([{ conversion_id: gone.id, type: 'retract', adjusted_at: '2026-05-27T10:00:00Z' }], fx.partnerKey);
+      await adjust([refund(kept.id, 1, '2026-05-27T10:00:00Z')], fx.partnerKey);
+      const list = (q: string) => api.request('GET', `/api/conversions?${q}`, { key: fx.partnerKey });
+      const retracted = await list('status=retracted');
+      expect(retracted.status).toBe(200);
+      expect(retracted.body.items).toEqual([
+        expect.objectContaining({ id: gone.id, status: 'retracted', current_value: '0', adjustment_count: 1 }),
+      ]);
+      const active = await list(`status=active&order_id=${kept.order}`);
+      expect(active.body.items).toEqual([
+        expect.objectContaining({
+          id: kept.id,
+          status: 'active',
+          current_value: '99',
+          adjusted_at: '2026-05-27T10:00:00.000Z',
+        }),
+      ]);
+      expect((await list(`status=active&order_id=${gone.order}`)).body.items).toEqual([]);
+      const bad = await list('status=cancelled');
+      expect(bad.status).toBe(422);
+      expect(bad.body.detail).toEqual([expect.objectContaining({ type: 'enum', loc: ['query', 'status'] })]);
+    });
+
+    it('the CSV export carries current_value, status, adjusted_at and adjustment_count, and filters by status', async () => {
+      const c = await conversion(f, { conversion_value: '12.25' });
+      await adjust([refund(c.id, '2.25', '2026-05-27T10:00:00Z')]);
+      const r = await api.request('GET', `/admin/conversions/export.csv?order_id=${c.order}&status=active`, {
+        key: ADMIN_KEY,
+      });
+      expect(r.status).toBe(200);
+      const [header, row] = String(r.body)
+        .trim()
+        .split('\r\n')
+        .map((l) => l.split(','));
+      const cell = (name: string) => row[header.indexOf(name)];
+      expect([
+        cell('conversion_value'),
+        cell('current_value'),
+        cell('status'),
+        cell('adjusted_at'),
+        cell('adjustment_count'),
+      ]).toEqual(['12.25', '10', 'active', '2026-05-27T10:00:00.000Z', '1']);
+      const none = await api.request('GET', `/admin/conversions/export.csv?order_id=${c.order}&status=retracted`, {
+        key: ADMIN_KEY,
+      });
+      expect(String(none.body).trim().split('\r\n')).toHaveLength(1);
+    });
+
+    it("GET /admin/explain shows each conversion's net value and its adjustments", async () => {
+      const c = await conversion();
+      await adjust([refund(c.id, 40, '2026-05-27T10:00:00Z')]);
+      const r = await api.request('GET', `/admin/explain?click_id=${c.click}`, { key: ADMIN_KEY });
+      expect(r.status).toBe(200);
+      expect(r.body.conversions).toEqual([
+        expect.objectContaining({
+          id: c.id,
+          conversion_value: '100',
+          current_value: '60',
+          status: 'active',
+          adjustments: [expect.objectContaining({ type: 'refund', value: '40', value_after: '60' })],
+        }),
+      ]);
+      expect(r.body.checks).toContainEqual(
+        expect.objectContaining({
+          check: 'adjustments',
+          verdict: 'ok',
+          message: expect.stringContaining('net value 60 USD'),
+        }),
+      );
+    });
+  });
+
   it('metrics count adjustments by type and outcome', async () => {
     const c = await conversion();
     await adjust([

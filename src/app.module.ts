@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { buildDataSourceOptions } from './database/data-source-options';
 import { openAndMigrate } from './database/migrate-with-lock';
 import { TransactionModule } from './database/transaction-scope';
+import { AdjustmentsModule } from './modules/adjustments/adjustments.module';
 import { AdminModule } from './modules/admin/admin.module';
 import { AttemptsModule } from './modules/attempts/attempts.module';
 import { ApiKeyGuard } from './modules/auth/api-key.guard';
@@ -39,6 +40,7 @@ import { TagModule } from './modules/tag/tag.module';
     AuthModule,
     ClicksModule,
     ConversionsModule,
+    AdjustmentsModule,
     AdminModule,
     HealthModule,
     ObservabilityModule,

@@ -125,6 +125,11 @@ describe('Admin conversion reads (e2e)', () => {
             created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
             attribution_status: 'outside_window', // w.base is long after a click registered today (issue 12)
             mode: 'live',
+            // Never adjusted (issue 13): the net value is the value as sent.
+            current_value: '99.99',
+            status: 'active',
+            adjusted_at: null,
+            adjustment_count: 0,
           },
         ],
         next_cursor: expect.any(String),

@@ -31,6 +31,10 @@ const HEADER = [
   'params_extra',
   'attribution_status',
   'mode',
+  'current_value',
+  'status',
+  'adjusted_at',
+  'adjustment_count',
 ];
 
 describe('GET /admin/conversions/export.csv (e2e)', () => {
@@ -103,6 +107,10 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
       params_extra: expect.any(String),
       attribution_status: 'outside_window', // w.base is long after a click registered today (issue 12)
       mode: 'live',
+      current_value: '12.5',
+      status: 'active',
+      adjusted_at: '',
+      adjustment_count: '0',
     });
     expect(JSON.parse(second.params_extra)).toEqual(awkward);
     // Every row has every column (a stray newline would have split one).

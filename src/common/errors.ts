@@ -78,6 +78,29 @@ export const ERRORS = {
   api_key_not_found: { status: 404, detail: 'API key not found', kind: 'not_found' },
   api_key_revoked: { status: 409, detail: 'The API key is revoked', kind: 'conflict' },
   api_key_expired: { status: 409, detail: 'The API key has expired', kind: 'conflict' },
+  // Adjustments (issue 13), answered per item of POST /api/conversion/adjustments.
+  already_retracted: { status: 409, detail: 'The conversion is already retracted', kind: 'conflict' },
+  adjustment_precedes_conversion: {
+    status: 409,
+    detail: 'adjusted_at is before the conversion_time of the conversion',
+    kind: 'conflict',
+  },
+  refund_exceeds_value: {
+    status: 409,
+    detail: "The refund would take the conversion's value below zero",
+    kind: 'conflict',
+  },
+  order_id_ambiguous: {
+    status: 409,
+    detail: 'More than one conversion has this order_id and event_type: name it by conversion_id',
+    kind: 'conflict',
+  },
+  // Not a refusal: the answer's warning when an adjustment was recorded but changes nothing (its status is never sent).
+  more_recent_adjustment: {
+    status: 409,
+    detail: 'A more recent restatement already decides the total: recorded in the history, the total is unchanged',
+    kind: 'conflict',
+  },
   // Answered by the framework (unknown route, body limit, content type); listed for the docs.
   not_found: { status: 404, detail: 'Not Found' },
   payload_too_large: { status: 413, detail: 'Request body is too large' },

@@ -6,17 +6,20 @@ import { findUnstorableText, invalidUtf8Offset, jsonNestingBeyond, MAX_JSON_DEPT
 
 export const BODY_LIMIT = 64 * 1024;
 
-/** The batch route's body limit: up to 1,000 conversions. */
+/** The batch routes' body limit: up to 1,000 conversions, or 1,000 adjustments. */
 export const BATCH_BODY_LIMIT = 1024 * 1024;
 
 /** Routes allowed a larger body than BODY_LIMIT (Fastify's per-route bodyLimit, set as each route is added). */
-export const ROUTE_BODY_LIMITS = new Map<string, number>([['/api/conversions/batch', BATCH_BODY_LIMIT]]);
+export const ROUTE_BODY_LIMITS = new Map<string, number>([
+  ['/api/conversions/batch', BATCH_BODY_LIMIT],
+  ['/api/conversion/adjustments', BATCH_BODY_LIMIT],
+]);
 
 /**
  * Routes whose body is a list of independent items: text PostgreSQL cannot store is refused per
  * item by the route (so one bad item does not refuse the others), not here for the whole body.
  */
-export const ITEM_CHECKED_ROUTES = new Set<string>(['/api/conversions/batch']);
+export const ITEM_CHECKED_ROUTES = new Set<string>(['/api/conversions/batch', '/api/conversion/adjustments']);
 
 /**
  * A body that could not be accepted. The parser does not fail the request itself: the guard must

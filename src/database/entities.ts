@@ -1,3 +1,4 @@
+import { ConversionAdjustment } from '../modules/adjustments/conversion-adjustment.entity';
 import { ConversionAttempt } from '../modules/attempts/conversion-attempt.entity';
 import { AuditEntry } from '../modules/audit/audit-entry.entity';
 import { ApiKey } from '../modules/auth/api-key.entity';
@@ -8,4 +9,14 @@ import { Partner } from '../modules/partners/partner.entity';
 import { Tag } from '../modules/partners/tag.entity';
 
 /** Every entity, listed explicitly (never globbed). */
-export const ENTITIES = [Partner, Tag, ApiKey, Click, Conversion, DedupClaim, AuditEntry, ConversionAttempt];
+export const ENTITIES = [
+  Partner,
+  Tag,
+  ApiKey,
+  Click,
+  Conversion,
+  DedupClaim,
+  AuditEntry,
+  ConversionAttempt,
+  ConversionAdjustment,
+];

@@ -6,6 +6,7 @@ import { HideSuppliedKeyPrefixes1764900000010 } from '../../migrations/176490000
 import { ConversionAttempts1764900000020 } from '../../migrations/1764900000020-conversion-attempts';
 import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-attribution-checks';
 import { SandboxMode1765100000012 } from '../../migrations/1765100000012-sandbox-mode';
+import { ConversionAdjustments1765100000013 } from '../../migrations/1765100000013-conversion-adjustments';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   ConversionAttempts1764900000020,
   AttributionChecks1765000000012,
   SandboxMode1765100000012,
+  ConversionAdjustments1765100000013,
 ];

@@ -3,12 +3,14 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DateTime, OneOf, Optional, Str } from '../../common/validation';
 import { IntQuery } from '../../common/query';
+import { AdjustmentViewDto } from '../adjustments/adjustment.dto';
 import { ClickView } from '../clicks/click.dto';
 import { ATTRIBUTION_STATUSES } from './attribution-time';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 export const SOURCES = ['api', 'tag'] as const;
+export const CONVERSION_STATUSES = ['active', 'retracted'] as const;
 
 /** Filters every conversion listing shares (the partner's own listing has no partner_id). */
 export class OwnConversionFiltersDto {
@@ -70,6 +72,12 @@ export class OwnConversionFiltersDto {
     example: 'live',
   })
   mode?: DataMode;
+  @OneOf(CONVERSION_STATUSES)
+  @ApiProperty({
+    description: 'Only conversions in this state: `active`, or `retracted` by an adjustment (issue 13).',
+    example: 'retracted',
+  })
+  status?: (typeof CONVERSION_STATUSES)[number];
 
   @Optional()
   @DateTime()
@@ -194,6 +202,28 @@ export class ConversionItemDto {
     example: 'live',
   })
   mode: DataMode;
+  @ApiProperty({
+    description:
+      'The net value after adjustments (0 once retracted; conversion_value when never adjusted). Exact decimal.',
+    example: '80',
+  })
+  current_value: string;
+  @ApiProperty({
+    description: '`active`, or `retracted` (it no longer counts).',
+    enum: CONVERSION_STATUSES,
+    example: 'active',
+  })
+  status: string;
+  @ApiProperty({
+    description: 'The adjusted_at of the latest adjustment applied; null when never adjusted.',
+    example: '2026-05-28T09:00:00.000Z',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
+  adjusted_at: string | null;
+  @ApiProperty({ description: 'How many adjustments are recorded (the history is in the single view).', example: 1 })
+  adjustment_count: number;
 }
 
 export class ConversionPageDto {
@@ -226,6 +256,11 @@ export class ConversionDetailDto extends ConversionItemDto {
   @ApiProperty({ type: ConversionParamsDto }) params: ConversionParamsDto;
   @ApiProperty({ type: ClickView, nullable: true, description: 'The click the conversion was attributed to.' })
   click: ClickView | null;
+  @ApiProperty({
+    type: [AdjustmentViewDto],
+    description: 'Every adjustment recorded, oldest first (POST /api/conversion/adjustments).',
+  })
+  adjustments: AdjustmentViewDto[];
 }
 
 export class ClickWithConversionsDto extends ClickView {

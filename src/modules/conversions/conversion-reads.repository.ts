@@ -17,6 +17,8 @@ export interface ConversionFilter {
   attribution_status?: string;
   /** `live` or `test` (the listings and the export always name one; a click's conversions need none). */
   mode?: string;
+  /** active | retracted (issue 13). */
+  status?: string;
   from?: Date;
   to?: Date;
 }
@@ -25,6 +27,20 @@ export type ConversionRow = Record<string, unknown>;
 
 /** Listings leave `params` out (it may be large); the detail view reads it too. */
 const LIST_COLUMNS = CONVERSION_COLUMNS.filter((c) => c !== 'params');
+
+/** How many adjustments a conversion has (served by the dedup index of conversion_adjustments, which leads with click_id). */
+const ADJUSTMENT_COUNT = `(SELECT COUNT(*) FROM conversion_adjustments a WHERE a.click_id = c.click_id AND a.conversion_id = c.id)`;
+
+/**
+ * The conversion's net state (issue 13), read beside its columns: a null current_value means never
+ * adjusted, so the net value is the value as sent.
+ */
+const STATE_SELECT = [
+  'COALESCE(c.current_value, c.conversion_value) AS current_value',
+  'c.status AS status',
+  'c.adjusted_at AS adjusted_at',
+  `${ADJUSTMENT_COUNT} AS adjustment_count`,
+];
 
 /** One column of the CSV export: its header, how PostgreSQL writes it as text, and how a row read on SQLite maps to it. */
 export interface CsvColumn {
@@ -91,6 +107,25 @@ export const CSV_EXPORT: readonly CsvColumn[] = [
   },
   text('attribution_status'),
   text('mode'),
+  {
+    header: 'current_value',
+    kind: 'number',
+    pg: 'trim_scale(COALESCE(c.current_value, c.conversion_value))::text',
+    cell: (r) => String(r.current_value),
+  },
+  text('status'),
+  {
+    header: 'adjusted_at',
+    kind: 'time',
+    pg: `to_char(c.adjusted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    cell: (r) => fromDbTime(r.adjusted_at)?.toISOString() ?? null,
+  },
+  {
+    header: 'adjustment_count',
+    kind: 'number',
+    pg: `${ADJUSTMENT_COUNT}::text`,
+    cell: (r) => String(r.adjustment_count),
+  },
 ];
 
 /** Where the keyset of the next export batch is read from a CSV row. */
@@ -115,11 +150,7 @@ export class ConversionReadsRepository {
   /** At most `limit` rows after the cursor, newest first; `withParams` adds the params column. */
   page(filter: ConversionFilter, after: Cursor | null, limit: number, withParams = false): Promise<ConversionRow[]> {
     const cols = withParams ? CONVERSION_COLUMNS : LIST_COLUMNS;
-    return this.listing(
-      filter,
-      after,
-      cols.map((col) => `c.${col} AS ${col}`),
-    )
+    return this.listing(filter, after, [...cols.map((col) => `c.${col} AS ${col}`), ...STATE_SELECT])
       .limit(limit)
       .getRawMany<ConversionRow>();
   }
@@ -188,10 +219,7 @@ export class ConversionReadsRepository {
   }
 
   async findById(id: string): Promise<ConversionRow | null> {
-    const row = await this.base(
-      {},
-      CONVERSION_COLUMNS.map((col) => `c.${col} AS ${col}`),
-    )
+    const row = await this.base({}, [...CONVERSION_COLUMNS.map((col) => `c.${col} AS ${col}`), ...STATE_SELECT])
       .andWhere('c.id = :id', { id })
       .getRawOne<ConversionRow>();
     return row ?? null;
@@ -222,6 +250,7 @@ export class ConversionReadsRepository {
       'source',
       'attribution_status',
       'mode',
+      'status',
     ] as const) {
       const v = filter[key];
       if (v !== undefined) qb.andWhere(`c.${key} = :${key}`, { [key]: v });

@@ -5,6 +5,7 @@ import { AppError } from '../../common/errors';
 import { decodeCursor, encodeCursor, intOr } from '../../common/query';
 import { parseDateTime } from '../../common/parsers';
 import { fromDbTime } from '../../database/column-types';
+import { AdjustmentsService } from '../adjustments/adjustments.service';
 import { ClicksService } from '../clicks/clicks.service';
 import {
   ClickWithConversionsDto,
@@ -34,7 +35,9 @@ export const CSV_COLUMNS = CSV_EXPORT.map((c) => c.header);
  * Numeric columns are left alone, so a negative value stays -5.
  */
 const FORMULA_START = new Set(['=', '+', '-', '@', '\t', '\r']);
-const NUMERIC_COLUMNS = new Set<number>([CSV_COLUMNS.indexOf('conversion_value')]);
+const NUMERIC_COLUMNS = new Set<number>(
+  ['conversion_value', 'current_value', 'adjustment_count'].map((c) => CSV_COLUMNS.indexOf(c)),
+);
 const csvCell = (value: string, ctx: { column?: number | string; header: boolean }): string =>
   !ctx.header && FORMULA_START.has(value.charAt(0)) && !NUMERIC_COLUMNS.has(ctx.column as number) ? `'${value}` : value;
 
@@ -70,6 +73,10 @@ export function toConversionItem(r: ConversionRow): ConversionItemDto {
     created_at: iso(r.created_at),
     attribution_status: str(r.attribution_status),
     mode: r.mode === 'test' ? 'test' : 'live',
+    current_value: String(r.current_value ?? r.conversion_value),
+    status: (r.status as string | null) ?? 'active',
+    adjusted_at: r.adjusted_at == null ? null : iso(r.adjusted_at),
+    adjustment_count: Number(r.adjustment_count ?? 0),
   };
 }
 
@@ -127,6 +134,7 @@ export class ConversionReadsService {
   constructor(
     private readonly repo: ConversionReadsRepository,
     private readonly clicks: ClicksService,
+    private readonly adjustments: AdjustmentsService,
   ) {}
 
   /** One page, newest first. `partnerId` confines the listing to one partner's rows. */
@@ -150,8 +158,11 @@ export class ConversionReadsService {
   async getConversion(id: string): Promise<ConversionDetailDto> {
     const row = await this.repo.findById(id);
     if (!row) throw new AppError('conversion_not_found');
-    const click = await this.clicks.findClick(row.click_id as string);
-    return { ...this.item(row), params: { extra: extraOf(row.params) }, click };
+    const [click, adjustments] = await Promise.all([
+      this.clicks.findClick(row.click_id as string),
+      this.adjustments.historyOf(row.click_id as string, id),
+    ]);
+    return { ...this.item(row), params: { extra: extraOf(row.params) }, click, adjustments };
   }
 
   async getClickWithConversions(clickId: string): Promise<ClickWithConversionsDto> {
@@ -208,6 +219,7 @@ export class ConversionReadsService {
   private item(r: ConversionRow): ConversionItemDto {
     const it = toConversionItem(r);
     it.conversion_value = canonicalMoney(it.conversion_value);
+    it.current_value = canonicalMoney(it.current_value);
     return it;
   }
 
@@ -223,6 +235,7 @@ export class ConversionReadsService {
     if (q.attribution_status != null) f.attribution_status = q.attribution_status;
     // Live data unless test data is asked for: a listing never mixes the two.
     f.mode = q.mode ?? 'live';
+    if (q.status != null) f.status = q.status;
     if (q.from != null) f.from = (parseDateTime(q.from) as { date: Date }).date;
     if (q.to != null) f.to = (parseDateTime(q.to) as { date: Date }).date;
     return f;

@@ -84,7 +84,13 @@ export const CONVERSION_WRITE: readonly ConversionColumn[] = [
   { column: 'mode', pgType: 'varchar', value: (n) => n.mode },
 ];
 
-/** The columns of `conversions`, in the order of CONVERSION_WRITE. */
+/**
+ * The conversion's net state after adjustments (issue 13): not written by the insert (null, and
+ * `status`'s default 'active'), set only by an adjustment under the row lock (src/modules/adjustments).
+ */
+export const CONVERSION_STATE_COLUMNS = ['current_value', 'status', 'adjusted_at'] as const;
+
+/** The columns of `conversions` the insert writes, in the order of CONVERSION_WRITE. */
 export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVERSION_WRITE.map((c) => c.column);
 
 @Entity('conversions')
@@ -170,4 +176,15 @@ export class Conversion {
   /** `live`, or `test` for a sandbox key's conversion (never in live listings, exports or metrics). */
   @Column({ type: 'varchar', length: 4, default: 'live' })
   mode?: DataMode;
+  /** The net value after adjustments; null until the first one (then the net value is conversion_value). */
+  @Column({ ...MONEY, nullable: true })
+  current_value?: string | null;
+
+  /** `active`, or `retracted` (it no longer counts). */
+  @Column({ type: 'varchar', length: 16, default: 'active' })
+  status?: 'active' | 'retracted';
+
+  /** The adjusted_at of the latest adjustment applied; null until the first one. */
+  @Column({ ...TIMESTAMP, nullable: true })
+  adjusted_at?: Date | null;
 }

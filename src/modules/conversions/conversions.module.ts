@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdjustmentsModule } from '../adjustments/adjustments.module';
 import { ClicksModule } from '../clicks/clicks.module';
 import { DedupModule } from '../dedup/dedup.module';
 import { PartnersModule } from '../partners/partners.module';
@@ -12,7 +13,7 @@ import { ConversionsRepository } from './conversions.repository';
 import { ConversionsService } from './conversions.service';
 
 @Module({
-  imports: [ClicksModule, DedupModule, PartnersModule],
+  imports: [ClicksModule, DedupModule, PartnersModule, AdjustmentsModule],
   controllers: [ConversionsController, ConversionBatchController, ConversionReadsController],
   providers: [
     ConversionsRepository,

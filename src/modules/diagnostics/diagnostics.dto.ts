@@ -1,3 +1,4 @@
+import { AdjustmentViewDto } from '../adjustments/adjustment.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IntQuery } from '../../common/query';
 import { Optional, Str } from '../../common/validation';
@@ -95,6 +96,18 @@ export class ExplainConversionDto {
     description: 'Where the dedup key came from: idempotency_key, event_id or order_id.',
   })
   dedup_layer: string | null;
+  @ApiProperty({ example: '80', description: 'The net value after adjustments (0 once retracted). Exact decimal.' })
+  current_value: string;
+  @ApiProperty({ enum: ['active', 'retracted'], example: 'active' }) status: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2026-05-28T09:00:00.000Z',
+    description: 'The adjusted_at of the latest adjustment applied; null when never adjusted.',
+  })
+  adjusted_at: string | null;
+  @ApiProperty({ type: [AdjustmentViewDto], description: 'Its adjustments, oldest recorded first.' })
+  adjustments: AdjustmentViewDto[];
 }
 
 export class ExplainClaimDto {

@@ -43,6 +43,10 @@ export interface ConversionRow {
   event_id: string | null;
   dedup_key: string | null;
   dedup_layer: string | null;
+  /** The net state after adjustments (issue 13). */
+  current_value: string;
+  status: string;
+  adjusted_at: Date | null;
 }
 
 export interface ClaimRow {
@@ -113,13 +117,16 @@ export class DiagnosticsRepository {
     if (!isStorable(...params)) return [];
     const rows: ConversionRow[] = await this.ds.query(
       `SELECT id, partner_id, click_id, source, event_type, conversion_value, currency, conversion_time, created_at,
-              order_id, event_id, dedup_key, dedup_layer
+              order_id, event_id, dedup_key, dedup_layer,
+              COALESCE(current_value, conversion_value) AS current_value, status, adjusted_at
        FROM conversions WHERE ${where} ORDER BY created_at, id LIMIT ${EXPLAIN_LIMIT}`,
       params,
     );
     return rows.map((r) => ({
       ...r,
       conversion_value: canonicalMoney(r.conversion_value),
+      current_value: canonicalMoney(r.current_value),
+      adjusted_at: fromDbTime(r.adjusted_at),
       conversion_time: fromDbTime(r.conversion_time)!,
       created_at: fromDbTime(r.created_at)!,
     }));

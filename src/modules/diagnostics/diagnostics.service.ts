@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { reasonOf } from '../attempts/refusal-reasons';
+import { AdjustmentsService } from '../adjustments/adjustments.service';
 import { ConversionAttempt } from '../attempts/conversion-attempt.entity';
 import { ClicksService } from '../clicks/clicks.service';
 import { DedupService } from '../dedup/dedup.service';
@@ -57,6 +58,7 @@ export class DiagnosticsService {
     private readonly clicks: ClicksService,
     private readonly dedup: DedupService,
     private readonly clock: Clock,
+    private readonly adjustments: AdjustmentsService,
   ) {}
 
   /** Support: by click id, or by order id and partner. */
@@ -279,7 +281,7 @@ export class DiagnosticsService {
     return this.clicks.signClick(click).exp * 1000;
   }
 
-  private document(
+  private async document(
     subject: ExplainDto['subject'],
     checks: ExplainCheckDto[],
     clickId: string | null,
@@ -287,7 +289,18 @@ export class DiagnosticsService {
     conversions: ConversionRow[],
     claims: ClaimRow[],
     attempts: ConversionAttempt[],
-  ): ExplainDto {
+  ): Promise<ExplainDto> {
+    const histories = await Promise.all(conversions.map((c) => this.adjustments.historyOf(c.click_id, c.id)));
+    conversions.forEach((c, i) => {
+      if (histories[i].length === 0) return;
+      const net =
+        c.status === 'retracted' ? 'retracted (it no longer counts)' : `net value ${c.current_value} ${c.currency}`;
+      checks.push({
+        check: 'adjustments',
+        verdict: c.status === 'retracted' ? 'warning' : 'ok',
+        message: `Conversion \`${c.id}\` (sent as ${c.conversion_value} ${c.currency}) has ${plural(histories[i].length, 'adjustment')}: ${net}.`,
+      });
+    });
     const layerOf = new Map(conversions.map((c) => [c.id, c.dedup_layer]));
     const windowMs = this.clock.now().getTime() - this.dedup.windowStart(this.clock.now());
     const now = this.clock.now().getTime();
@@ -300,7 +313,7 @@ export class DiagnosticsService {
           : `Everything checks out: ${plural(conversions.length, 'conversion')} stored, ${plural(attempts.length, 'refused attempt')}.`,
       checks,
       click: clickId === null ? null : this.clickView(clickId, click),
-      conversions: conversions.map((c): ExplainConversionDto => ({
+      conversions: conversions.map((c, i): ExplainConversionDto => ({
         id: c.id,
         source: c.source,
         event_type: c.event_type,
@@ -312,6 +325,10 @@ export class DiagnosticsService {
         event_id: c.event_id,
         dedup_key: c.dedup_key,
         dedup_layer: c.dedup_layer,
+        current_value: c.current_value,
+        status: c.status,
+        adjusted_at: c.adjusted_at ? c.adjusted_at.toISOString() : null,
+        adjustments: histories[i],
       })),
       dedup_claims: claims.map((c): ExplainClaimDto => ({
         dedup_key: c.dedup_key,

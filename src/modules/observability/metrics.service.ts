@@ -73,6 +73,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly adjustments = new Counter({
+    name: 'conversion_adjustments_total',
+    help: 'Conversion adjustments by type and outcome: applied, more_recent_adjustment (recorded, total unchanged), duplicate, or the refusal code.',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+  });
+
   private readonly attributions = new Counter({
     name: 'conversion_attribution_total',
     help: 'Attribution-time verdicts (ok, precedes_click, outside_window, future) of conversions past the click checks, by what became of them (recorded, rejected).',
@@ -135,6 +142,11 @@ export class MetricsService {
 
   attribution(verdict: string, action: 'recorded' | 'rejected'): void {
     this.attributions.inc({ verdict, action });
+  }
+
+  /** One adjustment item's outcome; `type` is `invalid` when the item's type was not valid. */
+  adjustment(type: string, outcome: string): void {
+    this.adjustments.inc({ type, outcome });
   }
 
   render(): Promise<string> {

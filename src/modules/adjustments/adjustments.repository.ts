@@ -1,0 +1,312 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { AppError } from '../../common/errors';
+import { fromDbTime } from '../../database/column-types';
+import { Dialect } from '../../database/dialect';
+import { AdjustmentEvents } from './adjustment-events';
+import { fold, FoldEntry, fromMicros, isSuperseded, toMicros } from './adjustment-fold';
+import type { AdjustmentCommand } from './adjustment-item.validation';
+import type { AdjustmentOutcome, AdjustmentType, ConversionStatus } from './conversion-adjustment.entity';
+
+/** A conversion's net state after its adjustments. */
+export interface NetState {
+  conversion_value: string;
+  current_value: string;
+  status: ConversionStatus;
+  adjusted_at: Date | null;
+}
+
+/** One row of conversion_adjustments, read or just written (money as canonical decimals). */
+export interface AdjustmentRecord {
+  id: string;
+  conversion_id: string;
+  type: AdjustmentType;
+  value: string | null;
+  adjusted_at: Date;
+  adjustment_id: string | null;
+  dedup_key: string;
+  outcome: AdjustmentOutcome;
+  value_before: string;
+  value_after: string;
+  status_after: ConversionStatus;
+  created_at: Date;
+}
+
+export interface ApplyOutcome {
+  status: 'ok' | 'duplicate';
+  matched_on?: 'adjustment_id' | 'content';
+  conversion_id: string;
+  adjustment: AdjustmentRecord;
+  state: NetState;
+}
+
+const ADJUSTMENT_COLUMNS = [
+  'click_id',
+  'id',
+  'conversion_id',
+  'partner_id',
+  'type',
+  'adjustment_id',
+  'dedup_key',
+  'value',
+  'adjusted_at',
+  'outcome',
+  'value_before',
+  'value_after',
+  'status_after',
+  'created_at',
+] as const;
+
+/** What an adjustment is deduplicated on: the advertiser's id, else its content. */
+export function dedupKeyOf(cmd: AdjustmentCommand): { key: string; on: 'adjustment_id' | 'content' } {
+  if (cmd.adjustment_id !== null) return { key: `id:${cmd.adjustment_id}`, on: 'adjustment_id' };
+  return { key: `auto:${cmd.type}|${cmd.adjusted_at.toISOString()}|${cmd.value ?? ''}`, on: 'content' };
+}
+
+const money = (v: unknown): string => fromMicros(toMicros(String(v)));
+const moneyOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : money(v));
+
+function recordOf(r: Record<string, unknown>): AdjustmentRecord {
+  return {
+    id: r.id as string,
+    conversion_id: r.conversion_id as string,
+    type: r.type as AdjustmentType,
+    value: moneyOrNull(r.value),
+    adjusted_at: fromDbTime(r.adjusted_at)!,
+    adjustment_id: (r.adjustment_id as string | null) ?? null,
+    dedup_key: r.dedup_key as string,
+    outcome: r.outcome as AdjustmentOutcome,
+    value_before: money(r.value_before),
+    value_after: money(r.value_after),
+    status_after: r.status_after as ConversionStatus,
+    created_at: fromDbTime(r.created_at)!,
+  };
+}
+
+const entryOf = (a: Pick<AdjustmentRecord, 'type' | 'value' | 'adjusted_at'>, seq: number): FoldEntry => ({
+  type: a.type,
+  value: a.value === null ? null : toMicros(a.value),
+  adjustedAtMs: a.adjusted_at.getTime(),
+  seq,
+});
+
+/** The net state of a conversion row (current_value null: never adjusted). */
+export function netStateOf(r: Record<string, unknown>): NetState {
+  return {
+    conversion_value: money(r.conversion_value),
+    current_value: money(r.current_value ?? r.conversion_value),
+    status: ((r.status as ConversionStatus | null) ?? 'active') as ConversionStatus,
+    adjusted_at: fromDbTime(r.adjusted_at),
+  };
+}
+
+/**
+ * Adjustments' data access. `apply` is the whole decision for one adjustment inside a
+ * transaction: it locks the conversion row, reads its history, decides, writes the adjustment row
+ * and the conversion's net state, and calls AdjustmentEvents, all in the caller's transaction.
+ */
+@Injectable()
+export class AdjustmentsRepository {
+  private readonly dialect: Dialect;
+  /** SQLite: this process's adjustment transactions, one after the other (one connection, one writer). */
+  private sqliteQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly events: AdjustmentEvents,
+  ) {
+    this.dialect = new Dialect(ds);
+  }
+
+  private p(n: number): string {
+    return this.dialect.isPostgres ? `$${n}` : '?';
+  }
+
+  private ps(count: number, from = 1): string {
+    return Array.from({ length: count }, (_, i) => this.p(from + i)).join(', ');
+  }
+
+  /**
+   * The conversion an adjustment names, among the caller's own: by id, or by order_id and
+   * event_type. Another partner's conversion is not found, exactly like a missing one.
+   */
+  async resolveConversion(partnerId: string, cmd: AdjustmentCommand): Promise<string> {
+    if (cmd.conversion_id !== null) {
+      const rows: { id: string }[] = await this.ds.query(
+        `SELECT id FROM conversions WHERE id = ${this.p(1)} AND partner_id = ${this.p(2)}`,
+        [cmd.conversion_id, partnerId],
+      );
+      if (rows.length === 0) throw new AppError('conversion_not_found');
+      return rows[0].id;
+    }
+    const rows: { id: string }[] = await this.ds.query(
+      `SELECT id FROM conversions WHERE order_id = ${this.p(1)} AND partner_id = ${this.p(2)} AND event_type = ${this.p(3)} LIMIT 2`,
+      [cmd.order!.order_id, partnerId, cmd.order!.event_type],
+    );
+    if (rows.length === 0) throw new AppError('conversion_not_found');
+    if (rows.length > 1) throw new AppError('order_id_ambiguous');
+    return rows[0].id;
+  }
+
+  /** Runs `fn` in a transaction: PostgreSQL's own connection; SQLite's one connection, one at a time. */
+  async transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    if (this.dialect.isPostgres) return this.ds.transaction(fn);
+    const run = this.sqliteQueue.then(async () => {
+      // Not inside a transaction someone else opened on the shared connection (an admin write).
+      const db = this.dialect.sqlite();
+      while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+      return this.ds.transaction(fn);
+    });
+    this.sqliteQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The apply step, in the caller's transaction `m`: lock the conversion (PostgreSQL: SELECT … FOR
+   * UPDATE; SQLite: a write first, so the transaction holds the database's write lock before it
+   * reads), then dedup, the refusals, the fold, the row, the state and the event. Throws the
+   * refusal's AppError (the caller rolls back; nothing was written).
+   */
+  async apply(
+    m: EntityManager,
+    partnerId: string,
+    conversionId: string,
+    cmd: AdjustmentCommand,
+    now: Date,
+  ): Promise<ApplyOutcome> {
+    const p = (n: number) => this.p(n);
+    if (!this.dialect.isPostgres) {
+      await m.query(`UPDATE conversions SET status = status WHERE id = ${p(1)}`, [conversionId]);
+    }
+    const [conv] = (await m.query(
+      `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
+       FROM conversions WHERE id = ${p(1)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
+      [conversionId],
+    )) as Record<string, unknown>[];
+    if (!conv || conv.partner_id !== partnerId) throw new AppError('conversion_not_found');
+    const clickId = conv.click_id as string;
+    const before = netStateOf(conv);
+    const history = (
+      (await m.query(
+        `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
+         WHERE click_id = ${p(1)} AND conversion_id = ${p(2)} ORDER BY created_at, id`,
+        [clickId, conversionId],
+      )) as Record<string, unknown>[]
+    ).map(recordOf);
+
+    const dedup = dedupKeyOf(cmd);
+    const held = history.find((a) => a.dedup_key === dedup.key);
+    if (!held && cmd.adjustment_id !== null) {
+      // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
+      const [r] = (await m.query(
+        `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
+         WHERE partner_id = ${p(1)} AND adjustment_id = ${p(2)} LIMIT 1`,
+        [partnerId, cmd.adjustment_id],
+      )) as Record<string, unknown>[];
+      if (r) {
+        const other = recordOf(r);
+        const [oc] = (await m.query(
+          `SELECT conversion_value, current_value, status, adjusted_at FROM conversions WHERE id = ${p(1)}`,
+          [other.conversion_id],
+        )) as Record<string, unknown>[];
+        return {
+          status: 'duplicate',
+          matched_on: 'adjustment_id',
+          conversion_id: other.conversion_id,
+          adjustment: other,
+          state: netStateOf(oc),
+        };
+      }
+    }
+    if (held)
+      return {
+        status: 'duplicate',
+        matched_on: dedup.on,
+        conversion_id: conversionId,
+        adjustment: held,
+        state: before,
+      };
+
+    if (before.status === 'retracted') throw new AppError('already_retracted');
+    if (cmd.adjusted_at.getTime() < fromDbTime(conv.conversion_time)!.getTime()) {
+      throw new AppError('adjustment_precedes_conversion');
+    }
+    const recorded = history.map((a, i) => entryOf(a, i));
+    const entry = entryOf({ type: cmd.type, value: cmd.value, adjusted_at: cmd.adjusted_at }, recorded.length);
+    const original = toMicros(before.conversion_value);
+    const after = fold(original, [...recorded, entry]);
+    if (after.negative && !fold(original, recorded).negative) throw new AppError('refund_exceeds_value');
+    const superseded = isSuperseded(entry, recorded);
+    const outcome: AdjustmentOutcome = superseded ? 'more_recent_adjustment' : 'applied';
+    const last = history[history.length - 1];
+    // Recording order is the tie-break of equal adjusted_at: strictly increasing per conversion.
+    const createdAt =
+      last && last.created_at.getTime() >= now.getTime() ? new Date(last.created_at.getTime() + 1) : now;
+    const adjustedAt =
+      superseded || (before.adjusted_at && before.adjusted_at.getTime() > cmd.adjusted_at.getTime())
+        ? before.adjusted_at
+        : cmd.adjusted_at;
+    const state: NetState = {
+      conversion_value: before.conversion_value,
+      current_value: fromMicros(after.value),
+      status: after.status,
+      adjusted_at: adjustedAt,
+    };
+    const record: AdjustmentRecord = {
+      id: randomUUID(),
+      conversion_id: conversionId,
+      type: cmd.type,
+      value: cmd.value,
+      adjusted_at: cmd.adjusted_at,
+      adjustment_id: cmd.adjustment_id,
+      dedup_key: dedup.key,
+      outcome,
+      value_before: before.current_value,
+      value_after: state.current_value,
+      status_after: state.status,
+      created_at: createdAt,
+    };
+    const row: Record<(typeof ADJUSTMENT_COLUMNS)[number], unknown> = {
+      ...record,
+      click_id: clickId,
+      partner_id: partnerId,
+      adjusted_at: this.dialect.encode('timestamptz', record.adjusted_at),
+      created_at: this.dialect.encode('timestamptz', record.created_at),
+    };
+    await m.query(
+      `INSERT INTO conversion_adjustments (${ADJUSTMENT_COLUMNS.join(', ')}) VALUES (${this.ps(ADJUSTMENT_COLUMNS.length)})`,
+      ADJUSTMENT_COLUMNS.map((c) => row[c]),
+    );
+    if (!superseded) {
+      await m.query(
+        `UPDATE conversions SET current_value = ${p(1)}, status = ${p(2)}, adjusted_at = ${this.dialect.isPostgres ? `${p(3)}::timestamptz` : p(3)} WHERE id = ${p(4)}`,
+        [
+          state.current_value,
+          state.status,
+          state.adjusted_at && this.dialect.encode('timestamptz', state.adjusted_at),
+          conversionId,
+        ],
+      );
+    }
+    await this.events.adjusted(m, {
+      conversion_id: conversionId,
+      partner_id: partnerId,
+      click_id: clickId,
+      adjustment: record,
+      state,
+    });
+    return { status: 'ok', conversion_id: conversionId, adjustment: record, state };
+  }
+
+  /** A conversion's adjustments, in the order they were recorded. */
+  async historyOf(clickId: string, conversionId: string): Promise<AdjustmentRecord[]> {
+    const rows = (await this.ds.query(
+      `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
+       WHERE click_id = ${this.p(1)} AND conversion_id = ${this.p(2)} ORDER BY created_at, id`,
+      [clickId, conversionId],
+    )) as Record<string, unknown>[];
+    return rows.map(recordOf);
+  }
+}

@@ -21,6 +21,7 @@ import { ObservabilityModule } from './modules/observability/observability.modul
 import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.guard';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
 import { TagModule } from './modules/tag/tag.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 
 @Module({
   imports: [
@@ -44,6 +45,7 @@ import { TagModule } from './modules/tag/tag.module';
     TagModule,
     AttemptsModule,
     DiagnosticsModule,
+    WebhooksModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

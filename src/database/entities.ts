@@ -6,6 +6,19 @@ import { Conversion } from '../modules/conversions/conversion.entity';
 import { DedupClaim } from '../modules/dedup/dedup-claim.entity';
 import { Partner } from '../modules/partners/partner.entity';
 import { Tag } from '../modules/partners/tag.entity';
+import { WebhookDelivery, WebhookEndpoint, WebhookMessage } from '../modules/webhooks/webhook.entities';
 
 /** Every entity, listed explicitly (never globbed). */
-export const ENTITIES = [Partner, Tag, ApiKey, Click, Conversion, DedupClaim, AuditEntry, ConversionAttempt];
+export const ENTITIES = [
+  Partner,
+  Tag,
+  ApiKey,
+  Click,
+  Conversion,
+  DedupClaim,
+  AuditEntry,
+  ConversionAttempt,
+  WebhookEndpoint,
+  WebhookMessage,
+  WebhookDelivery,
+];

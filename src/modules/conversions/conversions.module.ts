@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ClicksModule } from '../clicks/clicks.module';
 import { DedupModule } from '../dedup/dedup.module';
 import { PartnersModule } from '../partners/partners.module';
+import { WebhookOutboxModule } from '../webhooks/webhook-outbox.module';
 import { ConversionBatchController } from './conversion-batch.controller';
 import { ConversionBatchService } from './conversion-batch.service';
 import { ConversionReadsController } from './conversion-reads.controller';
@@ -12,7 +13,7 @@ import { ConversionsRepository } from './conversions.repository';
 import { ConversionsService } from './conversions.service';
 
 @Module({
-  imports: [ClicksModule, DedupModule, PartnersModule],
+  imports: [ClicksModule, DedupModule, PartnersModule, WebhookOutboxModule],
   controllers: [ConversionsController, ConversionBatchController, ConversionReadsController],
   providers: [
     ConversionsRepository,

@@ -201,6 +201,73 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
+    const ep = await register(a, '/tagsup');
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const click = await api.post(
+      '/api/clicks',
+      { tag_id: a.tagId, bid_id: 'bid_1', clicked_at: `${day}T12:00:00Z` },
+      a.ingestKey,
+    );
+    expect(click.status).toBe(201);
+    const order = `o_${randomUUID()}`;
+    const tag = await api.post(
+      '/api/tag/conversion',
+      conversionBody(click.body.click_id, {
+        conversion_time: `${day}T12:34:56Z`,
+        sig: click.body.sig,
+        exp: click.body.exp,
+        order_id: order,
+        conversion_value: '0.01',
+        currency: 'EUR',
+      }),
+      undefined,
+      { origin: 'https://shop.example.com' },
+    );
+    expect(tag.status).toBe(200);
+    const id = tag.body.conversion_id as string;
+    const server = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, {
+        order_id: order,
+        conversion_value: '500',
+        conversion_time: `${day}T13:00:00Z`,
+      }),
+      a.partnerKey,
+    );
+    expect(server.body).toMatchObject({ status: 'duplicate', superseded: 'tag', conversion_id: id });
+    await receiver.until(() => ofConversion('/tagsup', id).length === 2);
+    const types = ofConversion('/tagsup', id).map(
+      (m) => JSON.parse(m.body) as { type: string; data: { conversion_value: unknown } },
+    );
+    expect(types.map((m) => m.type).sort()).toEqual(['conversion.created', 'conversion.superseded']);
+    const sup = types.find((m) => m.type === 'conversion.superseded')!;
+    expect(String(sup.data.conversion_value)).toBe('500');
+    // A batch: one conversion.created per row written, none for the duplicate and the refused item.
+    const c1 = await makeClick(api, a);
+    const batch = await api.post(
+      '/api/conversions/batch',
+      {
+        conversions: [
+          conversionBody(c1, { order_id: 'b1' }),
+          conversionBody(c1, { order_id: 'b2' }),
+          conversionBody(c1, { order_id: 'b1' }),
+          conversionBody('clk_nope', { order_id: 'b3' }),
+          conversionBody(c1, { order_id: 'b4' }),
+        ],
+      },
+      a.partnerKey,
+    );
+    expect(batch.body.counts).toEqual({ ok: 3, duplicate: 1, rejected: 1 });
+    const okIds = (batch.body.results as { status: string; conversion_id?: string }[])
+      .filter((r) => r.status === 'ok')
+      .map((r) => r.conversion_id!);
+    await receiver.until(() => okIds.every((cid) => ofConversion('/tagsup', cid).length === 1));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(okIds.map((cid) => ofConversion('/tagsup', cid).length)).toEqual([1, 1, 1]);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('during a rotation both signatures are sent: the old secret and the new one each verify', async () => {
     const ep = await register(a, '/rotate');
     const rotated = await api.post(`/api/webhooks/${ep.id}/rotate-secret`, {}, a.partnerKey);

@@ -198,6 +198,18 @@ describe('Webhooks (e2e, real receiver)', () => {
       error: null,
       next_attempt_at: null,
     });
+    // /admin/explain tells the click's story with its webhook deliveries.
+    const explain = await api.request('GET', `/admin/explain?click_id=${view.body.click_id}`, { key: ADMIN_KEY });
+    expect(explain.body.webhook_deliveries).toEqual([
+      expect.objectContaining({
+        message_id: m.headers['webhook-id'],
+        endpoint_id: ep.id,
+        conversion_id: id,
+        type: 'conversion.created',
+        attempt: 1,
+        status_code: 200,
+      }),
+    ]);
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 

@@ -24,6 +24,8 @@ export class WebhookReceiver {
   private readonly scripts = new Map<string, Answer[]>();
   private server?: Server;
   port = 0;
+  /** How long each answer is held back (ms): keeps deliveries in flight. */
+  delayMs = 0;
 
   async start(): Promise<this> {
     this.server = createServer((req: IncomingMessage, res) => {
@@ -38,8 +40,12 @@ export class WebhookReceiver {
           at: Date.now(),
         });
         const a = this.scripts.get(path)?.shift() ?? { status: 200 };
-        res.writeHead(a.status, a.headers ?? {});
-        res.end('ok');
+        const answer = () => {
+          res.writeHead(a.status, a.headers ?? {});
+          res.end('ok');
+        };
+        if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));

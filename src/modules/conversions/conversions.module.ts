@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { ClicksModule } from '../clicks/clicks.module';
 import { DedupModule } from '../dedup/dedup.module';
 import { PartnersModule } from '../partners/partners.module';
-import { WebhookOutboxModule } from '../webhooks/webhook-outbox.module';
+import { WebhookOutboxModule } from '../webhook-outbox/webhook-outbox.module';
 import { ConversionBatchController } from './conversion-batch.controller';
 import { ConversionBatchService } from './conversion-batch.service';
 import { ConversionReadsController } from './conversion-reads.controller';

@@ -37,7 +37,7 @@ import {
   sqliteHeld,
   withinWindowSql,
 } from '../dedup/dedup-claim.sql';
-import { pgOutboxInsert, sqliteOutboxInsert, WebhookOutbox } from '../webhooks/webhook-outbox';
+import { pgOutboxInsert, sqliteOutboxInsert, WebhookOutbox } from '../webhook-outbox/webhook-outbox';
 import {
   ATTRIBUTION_TIME_PARAMS,
   attributionAcceptedSql,

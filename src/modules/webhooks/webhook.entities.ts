@@ -1,9 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { TIMESTAMP } from '../../database/column-types';
 
-/** The events an endpoint may subscribe to. */
-export const WEBHOOK_EVENTS = ['conversion.created', 'conversion.adjusted', 'conversion.superseded', 'test'] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export { WEBHOOK_EVENTS, type WebhookEvent } from '../webhook-outbox/webhook-events';
 
 /**
  * A partner's webhook endpoint. `events` is stored as `,a,b,` (leading and trailing commas) so the

@@ -3,7 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { ConversionsModule } from '../conversions/conversions.module';
 import { PartnersModule } from '../partners/partners.module';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import { WebhookOutboxModule } from './webhook-outbox.module';
+import { WebhookOutboxModule } from '../webhook-outbox/webhook-outbox.module';
 import { AdminWebhooksController, WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';

@@ -11,7 +11,7 @@ import type { Principal } from '../auth/principal';
 import { embeddedSecret } from '../clicks/embedded-secret';
 import { PartnersService } from '../partners/partners.service';
 import { generateSecret, SecretBox } from './webhook-signature';
-import { WebhookOutbox } from './webhook-outbox';
+import { WebhookOutbox } from '../webhook-outbox/webhook-outbox';
 import { WebhookEndpoint, WebhookEvent } from './webhook.entities';
 import {
   CreatedWebhookEndpointDto,

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { sqliteTime } from '../../database/column-types';
-import type { WebhookEvent } from './webhook.entities';
+import type { WebhookEvent } from './webhook-events';
 
 /** How often each process re-reads which partners have an enabled endpoint (ms). */
 export const ENDPOINT_CACHE_MS = 1000;

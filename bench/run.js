@@ -16,7 +16,9 @@
  * build of the service to run instead of dist/src/main.js, for A/B comparisons; implies --no-build),
  * --no-save (do not write bench/results/), --no-adversarial (skip the adversarial step), --recording-ab (each
  * run twice, ATTEMPTS_RECORDING=on and off, alternating which goes first; prints the cost of recording refused
- * attempts). Scenario 5 sends 20% of its requests with unknown click ids (answered 404 and, with recording on,
+ * attempts), --webhook (register one webhook endpoint, to a receiver in this process, before the scenarios),
+ * --webhook-ab (each run twice, with and without that endpoint, alternating which goes first; prints the cost
+ * of the outbox write and the deliveries: `npm run bench -- --scenarios 1 --webhook-ab --runs 3`). Scenario 5 sends 20% of its requests with unknown click ids (answered 404 and, with recording on,
  * kept in conversion_attempts; those 404s are expected and do not fail the run).
  *
  * After the scenarios, a short adversarial step sends the corpus of bench/adversarial-corpus.js
@@ -58,6 +60,8 @@ function parseArgs(argv) {
     batchSize: 100,
     batchConnections: 8,
     recordingAb: false,
+    webhook: false,
+    webhookAb: false,
     pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432',
     pgDb: 'thrad_bench',
     env: {},
@@ -83,6 +87,8 @@ function parseArgs(argv) {
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;
     else if (a === '--recording-ab') o.recordingAb = true;
+    else if (a === '--webhook') o.webhook = true;
+    else if (a === '--webhook-ab') o.webhookAb = true;
     else if (a === '--runs') o.runs = num();
     else if (a === '--duration') o.duration = num();
     else if (a === '--warmup') o.warmup = Number(next());
@@ -583,6 +589,13 @@ async function runOnce(opts, runNo) {
     console.log(
       `  run ${runNo}: service pid ${svc.child.pid}, ${fx.clicks.length} clicks made through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
+    if (opts.webhook) {
+      await api(svc.base, 'POST', `/admin/partners/${fx.partnerId}/webhooks`, ADMIN_KEY, {
+        url: webhookReceiver.url,
+        events: ['conversion.created'],
+      });
+    }
+    const receivedBefore = webhookReceiver.received;
     if (opts.warmup > 0) {
       const warm = new Tally();
       await runAutocannon(opts, svc.base, scenarioRequest(1, `w${runNo}-`, fx, warm), opts.warmup);
@@ -636,6 +649,10 @@ async function runOnce(opts, runNo) {
         db_check: check,
       };
       printScenario(n, results[n]);
+    }
+    if (opts.webhook) {
+      results.webhooks_received = webhookReceiver.received - receivedBefore;
+      console.log(`  webhook messages received during the run: ${results.webhooks_received}`);
     }
     if (opts.adversarial) results.adversarial = await adversarialStep(svc.base, fx);
     return results;
@@ -809,6 +826,68 @@ async function recordingAb(opts) {
   if (!allOk) process.exitCode = 1;
 }
 
+/** A webhook receiver in this process (--webhook, --webhook-ab): answers 204 at once, counts messages. */
+const webhookReceiver = { url: null, received: 0, server: null };
+
+async function startWebhookReceiver() {
+  const http = require('node:http');
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      webhookReceiver.received++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  server.unref();
+  webhookReceiver.server = server;
+  webhookReceiver.url = `http://127.0.0.1:${server.address().port}/bench-hook`;
+}
+
+/** Throughput with one webhook endpoint registered vs none: each run twice, alternating the order. */
+async function webhookAb(opts) {
+  const by = { with: [], without: [] };
+  for (let i = 1; i <= opts.runs; i++) {
+    for (const mode of i % 2 ? ['with', 'without'] : ['without', 'with']) {
+      console.log(`  webhook endpoint: ${mode}`);
+      by[mode].push(await runOnce({ ...opts, webhook: mode === 'with' }, i));
+    }
+  }
+  console.log(`\nwebhook A/B, median of ${opts.runs} run(s) each:`);
+  console.log(
+    '  scenario                                        webhook   req/s   p50   p99  cpu us/req svc+pg  db check',
+  );
+  let allOk = true;
+  for (const n of opts.scenarios) {
+    const line = {};
+    for (const mode of ['with', 'without']) {
+      const rs = by[mode].map((r) => r[n]);
+      const ok = rs.every((r) => r.db_check.ok && r.errors === 0 && r.non_2xx === r.expected_refused);
+      allOk &&= ok;
+      line[mode] = {
+        req_per_s: median(rs.map((r) => r.req_per_s)),
+        p50: median(rs.map((r) => r.latency_ms.p50)),
+        p99: median(rs.map((r) => r.latency_ms.p99)),
+        cpu: median(rs.map((r) => r.cpu_us_per_request.service)),
+        pg:
+          rs[0].cpu_us_per_request.pg_backends === null
+            ? null
+            : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      };
+      const l = line[mode];
+      console.log(
+        `  ${n} ${SCENARIOS[n].padEnd(44)} ${mode.padStart(9)} ${String(l.req_per_s).padStart(7)} ${String(l.p50).padStart(5)} ${String(l.p99).padStart(5)}  ` +
+          `${String(l.cpu).padStart(7)}+${l.pg ?? '-'}  ${ok ? 'ok' : 'FAILED'}`,
+      );
+    }
+    const ratio = (line.with.req_per_s / line.without.req_per_s) * 100;
+    console.log(`    with an endpoint: ${ratio.toFixed(1)}% of the throughput without one (target: at least 90%)`);
+  }
+  const received = by.with.map((r) => r.webhooks_received);
+  console.log(`  webhook messages received per 'with' run: ${received.join(', ')}`);
+  if (!allOk) process.exitCode = 1;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.build && !opts.main) build();
@@ -817,7 +896,13 @@ async function main() {
     `bench: ${driver}, ${opts.runs} run(s), ${opts.connections} connections, ${opts.duration} s per scenario, ${opts.clicks} clicks, ` +
       `node ${process.version}, ${os.cpus().length} cpus, service NODE_OPTIONS=${opts.env.NODE_OPTIONS ?? productionNodeOptions()}`,
   );
+  if (opts.webhook || opts.webhookAb) {
+    await startWebhookReceiver();
+    // The receiver is on loopback; both arms run with the same setting.
+    opts.env = { WEBHOOK_ALLOW_PRIVATE: 'true', ...opts.env };
+  }
   if (opts.recordingAb) return recordingAb(opts);
+  if (opts.webhookAb) return webhookAb(opts);
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
   const summary = {};

@@ -24,6 +24,7 @@ import { ApiKeyThrottlerGuard } from './modules/rate-limit/api-key-throttler.gua
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
 import { SandboxModule } from './modules/sandbox/sandbox.module';
 import { TagModule } from './modules/tag/tag.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 
 @Module({
   imports: [
@@ -50,6 +51,7 @@ import { TagModule } from './modules/tag/tag.module';
     DiagnosticsModule,
     ConsoleModule,
     SandboxModule,
+    WebhooksModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: ApiKeyGuard },

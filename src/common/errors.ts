@@ -101,6 +101,10 @@ export const ERRORS = {
     detail: 'A more recent restatement already decides the total: recorded in the history, the total is unchanged',
     kind: 'conflict',
   },
+  // Webhooks.
+  webhook_not_found: { status: 404, detail: 'Webhook endpoint not found', kind: 'not_found' },
+  webhook_message_not_found: { status: 404, detail: 'Webhook message not found', kind: 'not_found' },
+  webhook_limit: { status: 409, detail: 'Too many webhook endpoints for this partner (at most 20)', kind: 'conflict' },
   // Answered by the framework (unknown route, body limit, content type); listed for the docs.
   not_found: { status: 404, detail: 'Not Found' },
   payload_too_large: { status: 413, detail: 'Request body is too large' },

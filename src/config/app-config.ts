@@ -72,6 +72,28 @@ export interface AppConfig {
   retentionIntervalMs: number;
   /** How long sandbox (test) data is kept: conversions, clicks, claims and attempts (TEST_DATA_TTL, ms; default 7 days). */
   testDataTtlMs: number;
+  /** Webhooks may reach private, loopback and link-local addresses (WEBHOOK_ALLOW_PRIVATE=true; tests and local receivers only). */
+  webhookAllowPrivate: boolean;
+  /** How long the previous endpoint secret keeps signing after a rotation (WEBHOOK_SECRET_GRACE, ms; default 24h). */
+  webhookSecretGraceMs: number;
+  /** First retry delay of a failed delivery; each next one is 4 times longer, capped at 6 h (WEBHOOK_RETRY_BASE_MS; default 5000). */
+  webhookRetryBaseMs: number;
+  /** How long a message is retried before it is given up (WEBHOOK_RETRY_WINDOW, ms; default 26h). */
+  webhookRetryWindowMs: number;
+  /** How often the dispatcher looks for due messages when idle (WEBHOOK_POLL_MS; default 1000). */
+  webhookPollMs: number;
+  /** Per-attempt timeout (WEBHOOK_TIMEOUT_MS; default 10000). */
+  webhookTimeoutMs: number;
+  /** How long a claimed message is reserved for the replica sending it (WEBHOOK_LEASE_MS; default 30000; more than the timeout). */
+  webhookLeaseMs: number;
+  /** An endpoint failing this long in a row is disabled (WEBHOOK_DISABLE_AFTER, ms; default 24h). */
+  webhookDisableAfterMs: number;
+  /** Deliveries in flight per process (WEBHOOK_CONCURRENCY; default 16). */
+  webhookConcurrency: number;
+  /** Delivery runs in this process (WEBHOOK_DISPATCHER=on, the default). */
+  webhookDispatcher: boolean;
+  /** The key endpoint secrets are encrypted with at rest (WEBHOOK_SECRET_KEY); unset: derived from CLICK_SIGNING_SECRET or the embedded secret. */
+  webhookSecretKey?: string;
 }
 
 export class ConfigError extends Error {}
@@ -183,6 +205,29 @@ export function loadConfig(env: Env = process.env): AppConfig {
     attemptsFlushMs: durationVar(env, 'ATTEMPTS_FLUSH_INTERVAL', '250ms'),
     retentionIntervalMs: durationVar(env, 'RETENTION_INTERVAL', '10m'),
     testDataTtlMs: durationVar(env, 'TEST_DATA_TTL', '7d'),
+    ...webhookVars(env),
+  };
+}
+
+function webhookVars(env: Env) {
+  const webhookTimeoutMs = intVar(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
+  const webhookLeaseMs = intVar(env, 'WEBHOOK_LEASE_MS', 30_000, 200, 3_600_000);
+  if (webhookLeaseMs <= webhookTimeoutMs)
+    throw new ConfigError(
+      `WEBHOOK_LEASE_MS (${webhookLeaseMs}) must be more than WEBHOOK_TIMEOUT_MS (${webhookTimeoutMs})`,
+    );
+  return {
+    webhookAllowPrivate: onOffVar(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    webhookSecretGraceMs: durationVar(env, 'WEBHOOK_SECRET_GRACE', '24h'),
+    webhookRetryBaseMs: intVar(env, 'WEBHOOK_RETRY_BASE_MS', 5000, 1, 3_600_000),
+    webhookRetryWindowMs: durationVar(env, 'WEBHOOK_RETRY_WINDOW', '26h'),
+    webhookPollMs: intVar(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
+    webhookTimeoutMs,
+    webhookLeaseMs,
+    webhookDisableAfterMs: durationVar(env, 'WEBHOOK_DISABLE_AFTER', '24h'),
+    webhookConcurrency: intVar(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),
+    webhookDispatcher: onOffVar(env, 'WEBHOOK_DISPATCHER', true),
+    webhookSecretKey: secretVar(env, 'WEBHOOK_SECRET_KEY'),
   };
 }
 

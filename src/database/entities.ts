@@ -7,6 +7,7 @@ import { Conversion } from '../modules/conversions/conversion.entity';
 import { DedupClaim } from '../modules/dedup/dedup-claim.entity';
 import { Partner } from '../modules/partners/partner.entity';
 import { Tag } from '../modules/partners/tag.entity';
+import { WebhookDelivery, WebhookEndpoint, WebhookMessage } from '../modules/webhooks/webhook.entities';
 
 /** Every entity, listed explicitly (never globbed). */
 export const ENTITIES = [
@@ -19,4 +20,7 @@ export const ENTITIES = [
   AuditEntry,
   ConversionAttempt,
   ConversionAdjustment,
+  WebhookEndpoint,
+  WebhookMessage,
+  WebhookDelivery,
 ];

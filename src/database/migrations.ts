@@ -7,6 +7,7 @@ import { ConversionAttempts1764900000020 } from '../../migrations/1764900000020-
 import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-attribution-checks';
 import { SandboxMode1765100000012 } from '../../migrations/1765100000012-sandbox-mode';
 import { ConversionAdjustments1765100000013 } from '../../migrations/1765100000013-conversion-adjustments';
+import { Webhooks1765100000023 } from '../../migrations/1765100000023-webhooks';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AttributionChecks1765000000012,
   SandboxMode1765100000012,
   ConversionAdjustments1765100000013,
+  Webhooks1765100000023,
 ];

@@ -7,7 +7,7 @@ import { AuditEntry } from './audit-entry.entity';
 import { AuditEntryDto, AuditPageDto, ListAuditQueryDto } from './audit.dto';
 import { AuditRepository } from './audit.repository';
 
-export type AuditTarget = 'partner' | 'tag' | 'api_key';
+export type AuditTarget = 'partner' | 'tag' | 'api_key' | 'webhook_endpoint';
 
 /** Keys whose values never enter the log, wherever they appear. */
 const SECRET_FIELDS = new Set(['key', 'key_hash', 'secret']);

@@ -3,6 +3,7 @@ import { AdjustmentsModule } from '../adjustments/adjustments.module';
 import { ClicksModule } from '../clicks/clicks.module';
 import { DedupModule } from '../dedup/dedup.module';
 import { PartnersModule } from '../partners/partners.module';
+import { WebhookOutboxModule } from '../webhook-outbox/webhook-outbox.module';
 import { ConversionBatchController } from './conversion-batch.controller';
 import { ConversionBatchService } from './conversion-batch.service';
 import { ConversionReadsController } from './conversion-reads.controller';
@@ -13,7 +14,7 @@ import { ConversionsRepository } from './conversions.repository';
 import { ConversionsService } from './conversions.service';
 
 @Module({
-  imports: [ClicksModule, DedupModule, PartnersModule, AdjustmentsModule],
+  imports: [ClicksModule, DedupModule, PartnersModule, AdjustmentsModule, WebhookOutboxModule],
   controllers: [ConversionsController, ConversionBatchController, ConversionReadsController],
   providers: [
     ConversionsRepository,

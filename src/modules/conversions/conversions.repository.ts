@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseUnavailable } from '../../common/db-errors';
@@ -37,6 +37,7 @@ import {
   sqliteHeld,
   withinWindowSql,
 } from '../dedup/dedup-claim.sql';
+import { pgOutboxInsert, sqliteOutboxInsert, WebhookOutbox } from '../webhook-outbox/webhook-outbox';
 import {
   ATTRIBUTION_TIME_PARAMS,
   attributionAcceptedSql,
@@ -209,7 +210,7 @@ function matchedOf(r: Record<string, unknown> | undefined, prefix = 'm_'): Match
  * matched (`m`: its fields, for payload_mismatch). A server conversion whose match is a Tag row is
  * left to the full statement, which supersedes it (see SUPERSEDED).
  */
-function pgBatchStatement(p: PgParams<BatchItem>): string {
+function pgBatchStatement(p: PgParams<BatchItem>, webhooks = false): string {
   const e = claimOf((n) => `a.${n}`);
   const click: StatementColumn = (n) => `a.click_${n}`;
   const ins = insertConversion((n) => `a.${n}`, click);
@@ -230,8 +231,14 @@ WITH input AS (
   SELECT ${ins.exprs}
   FROM a
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
-  RETURNING id
-), h AS (
+  RETURNING ${webhooks ? 'id, click_id, partner_id, created_at' : 'id'}
+)${
+    webhooks
+      ? `, wh AS (
+  ${pgOutboxCreated}
+)`
+      : ''
+  }, h AS (
   SELECT a.ord, ${pgHeldId(e)} AS held_id FROM a
 )
 SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution_status, ins.id AS inserted_id,
@@ -269,7 +276,9 @@ WITH c AS (
   SELECT ${ins.exprs}
   FROM a
   WHERE ${e.key} IS NULL OR ${pgClaimWon(e)}
-  RETURNING id
+  RETURNING id, click_id, partner_id, created_at
+), wh AS (
+  ${pgOutboxCreated}
 ), sup AS (
   ${pgSupersede(
     (n) => p.ref(n),
@@ -277,8 +286,10 @@ WITH c AS (
     'a',
     `NOT ${pgClaimWon(e)}`,
     heldWithin,
-    't.id',
+    't.id, t.click_id, t.partner_id',
   )}
+), whs AS (
+  ${pgOutboxInsert('conversion.superseded', 'sup', { click: 'sup.click_id', conversion: 'sup.id', partner: 'sup.partner_id', at: p.ref('created_at') })}
 )
 SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id,
        (SELECT id FROM ins) AS inserted_id, (SELECT id FROM sup) AS superseded_id,
@@ -286,6 +297,14 @@ SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgC
 FROM (SELECT 1) AS one LEFT JOIN c ON true
 LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = ${heldWithin} OFFSET 0) m ON true`;
 }
+
+/** The outbox CTE of a statement whose `ins` CTE returns the inserted rows (see WebhookOutbox). */
+const pgOutboxCreated = pgOutboxInsert('conversion.created', 'ins', {
+  click: 'ins.click_id',
+  conversion: 'ins.id',
+  partner: 'ins.partner_id',
+  at: 'ins.created_at',
+});
 
 /**
  * The parameters of the read-only check (validate-only): the click and the claim's key and window
@@ -347,6 +366,8 @@ export class ConversionsRepository {
   private readonly pg: {
     params: PgParams<BatchItem>;
     batch: string;
+    /** The batch statement with the outbox CTE: used when a partner of the batch has a webhook endpoint. */
+    batchWebhooks: string;
     full: string;
     checkParams: PgParams<BatchItem>;
     check: string;
@@ -359,11 +380,14 @@ export class ConversionsRepository {
     insert: NamedStatement;
     matched: NamedStatement;
     supersede: NamedStatement;
+    outboxCreated: NamedStatement;
+    outboxSuperseded: NamedStatement;
   };
 
   constructor(
     @InjectDataSource() ds: DataSource,
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs'>,
+    @Optional() private readonly outbox?: WebhookOutbox,
   ) {
     this.dialect = new Dialect(ds);
     const params = new PgParams(this.dialect, INPUTS);
@@ -374,6 +398,7 @@ export class ConversionsRepository {
     this.pg = {
       params,
       batch: pgBatchStatement(params),
+      batchWebhooks: pgBatchStatement(params, true),
       full: pgFullStatement(params),
       checkParams,
       check: pgCheckStatement(checkParams),
@@ -474,7 +499,12 @@ export class ConversionsRepository {
   private async recordPostgresBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
     let rows: Record<string, unknown>[];
     try {
-      rows = await this.query('conversions_record_batch', this.pg.batch, this.pg.params.arrays(items));
+      const webhooks = items.some((it) => this.outbox?.hasEndpoints(it.n.partner_id));
+      rows = await this.query(
+        webhooks ? 'conversions_record_batch_webhooks' : 'conversions_record_batch',
+        webhooks ? this.pg.batchWebhooks : this.pg.batch,
+        this.pg.params.arrays(items),
+      );
     } catch (e) {
       // A problem of one row (bad data, a constraint) or a deadlock: the batch wrote nothing, so each
       // conversion is tried on its own and answered for itself. Anything else (the database away or
@@ -599,6 +629,7 @@ export class ConversionsRepository {
       click_bid_id: click.click_bid_id,
       click_attribution_status: attribution_status,
     });
+    if (this.outbox?.hasEndpoints(it.n.partner_id)) s.outboxCreated.run(outboxParams(it.n.id, it.n, params.created_at));
     return { click: facts, claimed_id: claimedId, inserted_id: it.n.id, attribution_status };
   }
 
@@ -634,6 +665,7 @@ export class ConversionsRepository {
         click_tag_id: click.click_tag_id,
         click_bid_id: click.click_bid_id,
       });
+      s.outboxSuperseded.run(outboxParams(heldId, it.n, params.created_at));
       outcome.superseded = true;
     }
     return outcome;
@@ -667,10 +699,17 @@ export class ConversionsRepository {
           `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
              source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
         ),
+        outboxCreated: prepareNamed(db, sqliteOutboxInsert('conversion.created')),
+        outboxSuperseded: prepareNamed(db, sqliteOutboxInsert('conversion.superseded')),
       };
     }
     return this.sqlite;
   }
+}
+
+/** SQLite: the outbox statement's parameters for conversion `id` (the click and partner of `n`, in its transaction). */
+function outboxParams(id: string, n: NewConversion, at: unknown): Record<string, unknown> {
+  return { click_id: n.click_id, conversion_id: id, partner_id: n.partner_id, at };
 }
 
 /** The duplicate's part of a PostgreSQL statement's row: what it matched, the tag written, whether it superseded. */

@@ -152,6 +152,20 @@ export class ExplainSubjectDto {
   @ApiPropertyOptional({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) partner_id?: string;
 }
 
+export class ExplainWebhookDeliveryDto {
+  @ApiProperty({ example: 'msg_2f1c0e9d8b7a49e6a5d4c3b2a1f0e9d8', description: 'The webhook-id header.' })
+  message_id: string;
+  @ApiProperty({ example: '5c1d8e2a-3b4f-4a6e-9d7c-8b2a1f0e3d4c' }) endpoint_id: string;
+  @ApiProperty({ example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40' }) conversion_id: string;
+  @ApiProperty({ example: 'conversion.created' }) type: string;
+  @ApiProperty({ example: 1 }) attempt: number;
+  @ApiProperty({ example: '2026-05-26T12:34:57.300Z' }) attempted_at: string;
+  @ApiProperty({ example: 200, nullable: true, type: Number }) status_code: number | null;
+  @ApiProperty({ example: 42 }) latency_ms: number;
+  @ApiProperty({ example: null, nullable: true, type: String }) error: string | null;
+  @ApiProperty({ example: null, nullable: true, type: String }) next_attempt_at: string | null;
+}
+
 export class ExplainDto {
   @ApiProperty({ type: ExplainSubjectDto, description: 'What was asked about.' })
   subject: ExplainSubjectDto;
@@ -176,6 +190,12 @@ export class ExplainDto {
   @ApiProperty({ type: [ExplainClaimDto] }) dedup_claims: ExplainClaimDto[];
   @ApiProperty({ type: [ExplainAttemptDto], description: 'Refused attempts (kept ATTEMPTS_RETENTION), oldest first.' })
   refused_attempts: ExplainAttemptDto[];
+
+  @ApiProperty({
+    type: [ExplainWebhookDeliveryDto],
+    description: "Webhook delivery attempts for the click's conversions, oldest first.",
+  })
+  webhook_deliveries: ExplainWebhookDeliveryDto[];
 
   @ApiProperty({
     type: [String],

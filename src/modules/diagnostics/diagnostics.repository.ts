@@ -57,6 +57,19 @@ export interface ClaimRow {
   claimed_at: number;
 }
 
+export interface WebhookDeliveryRow {
+  message_id: string;
+  endpoint_id: string;
+  conversion_id: string;
+  type: string;
+  attempt: number;
+  attempted_at: Date;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  next_attempt_at: Date | null;
+}
+
 export interface DayCount {
   day: string;
   key: string;
@@ -140,6 +153,29 @@ export class DiagnosticsRepository {
       [clickId],
     );
     return rows.map((r) => ({ ...r, claimed_at: Number(r.claimed_at) }));
+  }
+
+  /** Webhook delivery attempts for the conversions of a click, oldest first. */
+  async webhookDeliveriesOfClick(clickId: string): Promise<WebhookDeliveryRow[]> {
+    if (!isStorable(clickId)) return [];
+    const rows: Record<string, unknown>[] = await this.ds.query(
+      `SELECT d.message_id, d.endpoint_id, d.conversion_id, d.type, d.attempt, d.attempted_at, d.status_code, d.latency_ms,
+              d.error, d.next_attempt_at
+       FROM webhook_deliveries d WHERE d.click_id = ${this.p(1)} ORDER BY d.attempted_at, d.id LIMIT ${EXPLAIN_LIMIT}`,
+      [clickId],
+    );
+    return rows.map((r) => ({
+      message_id: r.message_id as string,
+      endpoint_id: r.endpoint_id as string,
+      conversion_id: r.conversion_id as string,
+      type: r.type as string,
+      attempt: Number(r.attempt),
+      attempted_at: fromDbTime(r.attempted_at)!,
+      status_code: r.status_code == null ? null : Number(r.status_code),
+      latency_ms: Number(r.latency_ms),
+      error: (r.error as string | null) ?? null,
+      next_attempt_at: fromDbTime(r.next_attempt_at),
+    }));
   }
 
   /** Refused attempts on a click, oldest first; only `partnerId`'s when given. */

@@ -18,7 +18,14 @@ import {
   ExplainDto,
   ExplainQueryDto,
 } from './diagnostics.dto';
-import { ClaimRow, ClickRow, ConversionRow, DiagnosticsRepository, isStorable } from './diagnostics.repository';
+import {
+  ClaimRow,
+  ClickRow,
+  ConversionRow,
+  DiagnosticsRepository,
+  isStorable,
+  WebhookDeliveryRow,
+} from './diagnostics.repository';
 
 /** An alert is raised when a reason is at least this share of the last 24 h's attempts… */
 export const ALERT_MIN_SHARE = 0.1;
@@ -30,7 +37,6 @@ const DAY_MS = 86_400_000;
 const NOT_RECORDED = [
   'Duplicates are answered but not stored: a repeat of a held dedup key leaves no trace here (see the `conversions_total{outcome="duplicate"}` metric).',
   'Unauthenticated attempts (401) are counted in metrics only.',
-  'Attribution verdicts, adjustments and webhook deliveries appear here once the service records them.',
 ];
 
 function plural(n: number, word: string): string {
@@ -85,15 +91,16 @@ export class DiagnosticsService {
 
   private async explainClick(clickId: string, viewer?: string, known?: ClickRow): Promise<ExplainDto> {
     const click = known ?? (await this.repo.findClick(clickId));
-    const [conversions, claims, attempts] = await Promise.all([
+    const [conversions, claims, attempts, deliveries] = await Promise.all([
       this.repo.conversionsOfClick(clickId),
       this.repo.claimsOfClick(clickId),
       this.repo.attemptsOfClick(clickId, viewer),
+      this.repo.webhookDeliveriesOfClick(clickId),
     ]);
     const checks: ExplainCheckDto[] = [];
     await this.clickChecks(checks, clickId, click, attempts);
     this.storyChecks(checks, conversions, claims, attempts, click ? 'on this click' : 'with this click id');
-    return this.document({ click_id: clickId }, checks, clickId, click, conversions, claims, attempts);
+    return this.document({ click_id: clickId }, checks, clickId, click, conversions, claims, attempts, deliveries);
   }
 
   private async explainOrder(partnerId: string, orderId: string): Promise<ExplainDto> {
@@ -140,9 +147,11 @@ export class DiagnosticsService {
     const clickId = latest.length > 0 ? latest[latest.length - 1].click : null;
     let click: ClickRow | null = null;
     let claims: ClaimRow[] = [];
+    let deliveries: WebhookDeliveryRow[] = [];
     if (clickId !== null) {
       click = await this.repo.findClick(clickId);
       claims = await this.repo.claimsOfClick(clickId);
+      deliveries = await this.repo.webhookDeliveriesOfClick(clickId);
       await this.clickChecks(checks, clickId, click, attempts);
     }
     this.storyChecks(checks, [], claims, attempts, 'for this order');
@@ -154,6 +163,7 @@ export class DiagnosticsService {
       conversions,
       claims,
       attempts,
+      deliveries,
     );
   }
 
@@ -289,6 +299,7 @@ export class DiagnosticsService {
     conversions: ConversionRow[],
     claims: ClaimRow[],
     attempts: ConversionAttempt[],
+    deliveries: WebhookDeliveryRow[] = [],
   ): Promise<ExplainDto> {
     const histories = await Promise.all(conversions.map((c) => this.adjustments.historyOf(c.click_id, c.id)));
     conversions.forEach((c, i) => {
@@ -355,6 +366,11 @@ export class DiagnosticsService {
         request_id: a.request_id,
         key_id: a.key_id,
         partner_id: a.partner_id,
+      })),
+      webhook_deliveries: deliveries.map((d) => ({
+        ...d,
+        attempted_at: d.attempted_at.toISOString(),
+        next_attempt_at: d.next_attempt_at ? d.next_attempt_at.toISOString() : null,
       })),
       not_recorded: NOT_RECORDED,
     };

@@ -1,0 +1,297 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, QueryRunner, Repository } from 'typeorm';
+import type { Cursor } from '../../common/query';
+import { fromDbTime } from '../../database/column-types';
+import { Dialect } from '../../database/dialect';
+import { TransactionScope } from '../../database/transaction-scope';
+import { WebhookEndpoint } from './webhook.entities';
+
+/** A claimed message, as the dispatcher sends it. */
+export interface ClaimedMessage {
+  click_id: string;
+  id: string;
+  endpoint_id: string;
+  partner_id: string;
+  conversion_id: string;
+  type: string;
+  attempts: number;
+  created_at: Date;
+  cycle_started_at: Date;
+  body: string | null;
+}
+
+/** A delivery-log row as read back. */
+export interface DeliveryRow {
+  click_id: string;
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  conversion_id: string;
+  type: string;
+  attempt: number;
+  attempted_at: Date;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  next_attempt_at: Date | null;
+}
+
+/** What one attempt changes, written in one transaction. */
+export interface AttemptWrite {
+  message: {
+    click_id: string;
+    id: string;
+    status: 'pending' | 'delivered' | 'failed';
+    next_attempt_at: Date;
+    body: string;
+    delivered_at: Date | null;
+  };
+  delivery: DeliveryRow;
+  /** The endpoint's failing_since after this attempt (null: it succeeded). */
+  endpoint: { id: string; failing_since: Date | null };
+}
+
+const MESSAGE_FIELDS =
+  'm.click_id, m.id, m.endpoint_id, m.partner_id, m.conversion_id, m.type, m.attempts, m.created_at, m.cycle_started_at, m.body';
+
+/**
+ * Webhook tables. Endpoints through TypeORM (so admin writes share the audit entry's transaction);
+ * the outbox and the delivery log through SQL written once for both drivers (`$n` parameters,
+ * rewritten to `?` on SQLite), outside the conversion hot path.
+ */
+@Injectable()
+export class WebhooksRepository {
+  readonly endpoints: Repository<WebhookEndpoint>;
+  private readonly dialect: Dialect;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    tx: TransactionScope,
+  ) {
+    this.endpoints = tx.repository(WebhookEndpoint);
+    this.dialect = new Dialect(ds);
+  }
+
+  private get TRUE(): string {
+    return this.dialect.isPostgres ? 'true' : '1';
+  }
+
+  /** One statement on `runner` (a fresh one when absent): its rows, and the rows it changed. */
+  private async run(
+    sql: string,
+    params: unknown[],
+    runner?: QueryRunner,
+  ): Promise<{ rows: Record<string, unknown>[]; affected: number }> {
+    let text = sql;
+    let values = params;
+    if (!this.dialect.isPostgres) {
+      const order: number[] = [];
+      text = sql.replace(/\$(\d+)(::\w+)?/g, (_, n: string) => (order.push(Number(n) - 1), '?'));
+      values = order.map((i) => params[i]);
+    }
+    const own = !runner;
+    const qr = runner ?? this.ds.createQueryRunner();
+    try {
+      const r = await qr.query(text, values, true);
+      const records = Array.isArray(r.records) ? (r.records as Record<string, unknown>[]) : [];
+      return { rows: records, affected: r.affected ?? records.length };
+    } finally {
+      if (own) await qr.release();
+    }
+  }
+
+  /** A transaction of raw statements (on SQLite, once no other TypeORM transaction holds the one connection). */
+  private async transaction<T>(fn: (qr: QueryRunner) => Promise<T>): Promise<T> {
+    if (!this.dialect.isPostgres) {
+      const db = this.dialect.sqlite();
+      while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const qr = this.ds.createQueryRunner();
+    try {
+      await qr.startTransaction();
+      try {
+        const out = await fn(qr);
+        await qr.commitTransaction();
+        return out;
+      } catch (e) {
+        await qr.rollbackTransaction();
+        throw e;
+      }
+    } finally {
+      await qr.release();
+    }
+  }
+
+  private t(d: Date): string {
+    return this.dialect.time(d);
+  }
+
+  /**
+   * Reserves up to `limit` due messages of enabled endpoints until `leaseUntil` and answers them.
+   * On PostgreSQL `FOR UPDATE SKIP LOCKED`: replicas claiming at once take disjoint sets, and the
+   * lease (next_attempt_at moved forward) keeps the others off them until the attempt is written.
+   * A process killed mid-attempt leaves the message to be taken again when the lease ends.
+   */
+  async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedMessage[]> {
+    const due = `SELECT m.click_id, m.id FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
+      WHERE m.status = 'pending' AND m.next_attempt_at <= $1::timestamptz AND e.enabled = ${this.TRUE}
+      ORDER BY m.next_attempt_at, m.created_at LIMIT $2::int`;
+    const sql = this.dialect.isPostgres
+      ? `WITH due AS (${due} FOR UPDATE OF m SKIP LOCKED)
+         UPDATE webhook_messages m SET next_attempt_at = $3::timestamptz, attempts = m.attempts + 1
+         FROM due WHERE m.click_id = due.click_id AND m.id = due.id RETURNING ${MESSAGE_FIELDS}`
+      : `UPDATE webhook_messages AS m SET next_attempt_at = $3, attempts = m.attempts + 1
+         WHERE (m.click_id, m.id) IN (${due}) RETURNING ${MESSAGE_FIELDS.replace(/m\./g, '')}`;
+    const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
+    return rows
+      .map((r) => ({
+        click_id: r.click_id as string,
+        id: r.id as string,
+        endpoint_id: r.endpoint_id as string,
+        partner_id: r.partner_id as string,
+        conversion_id: r.conversion_id as string,
+        type: r.type as string,
+        attempts: Number(r.attempts),
+        created_at: fromDbTime(r.created_at)!,
+        cycle_started_at: fromDbTime(r.cycle_started_at)!,
+        body: (r.body as string | null) ?? null,
+      }))
+      .sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+  }
+
+  async findEndpointsByIds(ids: string[]): Promise<WebhookEndpoint[]> {
+    if (ids.length === 0) return [];
+    return this.endpoints.createQueryBuilder('e').where('e.id IN (:...ids)', { ids }).getMany();
+  }
+
+  /** The attempt's writes (message, delivery log, the endpoint's failing_since), in one transaction. */
+  async recordAttempt(w: AttemptWrite): Promise<void> {
+    await this.transaction(async (qr) => {
+      const m = w.message;
+      await this.run(
+        `UPDATE webhook_messages SET status = $1, next_attempt_at = $2::timestamptz, body = $3, delivered_at = $4::timestamptz
+         WHERE click_id = $5 AND id = $6`,
+        [m.status, this.t(m.next_attempt_at), m.body, m.delivered_at ? this.t(m.delivered_at) : null, m.click_id, m.id],
+        qr,
+      );
+      const d = w.delivery;
+      await this.run(
+        `INSERT INTO webhook_deliveries (click_id, id, message_id, endpoint_id, conversion_id, type, attempt, attempted_at,
+           status_code, latency_ms, error, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8::timestamptz, $9::int, $10::int, $11, $12::timestamptz)`,
+        [
+          d.click_id,
+          d.id,
+          d.message_id,
+          d.endpoint_id,
+          d.conversion_id,
+          d.type,
+          d.attempt,
+          this.t(d.attempted_at),
+          d.status_code,
+          d.latency_ms,
+          d.error,
+          d.next_attempt_at ? this.t(d.next_attempt_at) : null,
+        ],
+        qr,
+      );
+      const e = w.endpoint;
+      if (e.failing_since === null) {
+        await this.run(
+          `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`,
+          [e.id],
+          qr,
+        );
+      } else {
+        await this.run(
+          `UPDATE webhook_endpoints SET failing_since = $1::timestamptz WHERE id = $2 AND failing_since IS NULL`,
+          [this.t(e.failing_since), e.id],
+          qr,
+        );
+      }
+    });
+  }
+
+  /** Disables an enabled endpoint (in the caller's TransactionScope, with its audit entry); false when it already was. */
+  async disableEndpoint(id: string, reason: 'gone' | 'failing', now: Date): Promise<boolean> {
+    const r = await this.endpoints.update(
+      { id, enabled: true },
+      { enabled: false, disabled_reason: reason, updated_at: now },
+    );
+    return (r.affected ?? 0) > 0;
+  }
+
+  /** An endpoint's current failing_since (read before deciding whether it has failed long enough). */
+  async failingSince(endpointId: string): Promise<Date | null> {
+    const { rows } = await this.run(`SELECT failing_since FROM webhook_endpoints WHERE id = $1`, [endpointId]);
+    return rows[0] ? fromDbTime(rows[0].failing_since) : null;
+  }
+
+  /** Newest first, keyset-paginated on (attempted_at, id). */
+  async deliveries(endpointId: string, after: Cursor | null, limit: number): Promise<DeliveryRow[]> {
+    const params: unknown[] = [endpointId, limit];
+    let where = 'endpoint_id = $1';
+    if (after) {
+      params.push(this.t(after.at), after.id);
+      where += ` AND (attempted_at, id) < ($3::timestamptz, $4)`;
+    }
+    const { rows } = await this.run(
+      `SELECT * FROM webhook_deliveries WHERE ${where} ORDER BY attempted_at DESC, id DESC LIMIT $2::int`,
+      params,
+    );
+    return rows.map(toDelivery);
+  }
+
+  /** Every attempt for the conversions of one click, oldest first (for /admin/explain). */
+  async deliveriesOfClick(clickId: string, limit: number): Promise<DeliveryRow[]> {
+    const { rows } = await this.run(
+      `SELECT * FROM webhook_deliveries WHERE click_id = $1 ORDER BY attempted_at, id LIMIT $2::int`,
+      [clickId, limit],
+    );
+    return rows.map(toDelivery);
+  }
+
+  /** Makes messages of an endpoint due now, with a fresh retry window; answers how many. */
+  async replay(endpointId: string, sel: { messageId?: string; since?: Date }, now: Date): Promise<number> {
+    const params: unknown[] = [this.t(now), endpointId];
+    let where = 'endpoint_id = $2';
+    if (sel.messageId !== undefined) {
+      params.push(sel.messageId);
+      where += ' AND id = $3';
+    }
+    if (sel.since !== undefined) {
+      params.push(this.t(sel.since));
+      where += ` AND created_at >= $${params.length}::timestamptz`;
+    }
+    const { affected } = await this.run(
+      `UPDATE webhook_messages SET status = 'pending', next_attempt_at = $1::timestamptz, cycle_started_at = $1::timestamptz
+       WHERE ${where}`,
+      params,
+    );
+    return affected;
+  }
+
+  /** How many messages of an endpoint are not yet delivered nor given up (for tests and metrics). */
+  async pendingCount(): Promise<number> {
+    const { rows } = await this.run(`SELECT COUNT(*) AS n FROM webhook_messages WHERE status = 'pending'`, []);
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+function toDelivery(r: Record<string, unknown>): DeliveryRow {
+  return {
+    click_id: r.click_id as string,
+    id: r.id as string,
+    message_id: r.message_id as string,
+    endpoint_id: r.endpoint_id as string,
+    conversion_id: r.conversion_id as string,
+    type: r.type as string,
+    attempt: Number(r.attempt),
+    attempted_at: fromDbTime(r.attempted_at)!,
+    status_code: r.status_code == null ? null : Number(r.status_code),
+    latency_ms: Number(r.latency_ms),
+    error: (r.error as string | null) ?? null,
+    next_attempt_at: fromDbTime(r.next_attempt_at),
+  };
+}

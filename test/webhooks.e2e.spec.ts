@@ -1,0 +1,457 @@
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { sendWebhook } from '../src/modules/webhooks/webhook-sender';
+import { conversionBody, Fixture, makeClick } from './api-client';
+import { ADMIN_KEY, useTestApp } from './test-app';
+import { WebhookReceiver } from './webhook-receiver';
+
+const receiver = new WebhookReceiver();
+beforeAll(() => receiver.start());
+afterAll(() => receiver.stop());
+
+describe('Webhooks (e2e, real receiver)', () => {
+  const { t, api, partners } = useTestApp({
+    partners: 2,
+    env: {
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_POLL_MS: '25',
+      WEBHOOK_RETRY_BASE_MS: '100',
+      WEBHOOK_SECRET_GRACE: '1h',
+    },
+  });
+  const [a, b] = partners;
+
+  async function register(f: Fixture, path: string, events = ['conversion.created', 'conversion.superseded']) {
+    const r = await api.post('/api/webhooks', { url: receiver.url(path), events }, f.partnerKey);
+    expect(r.status).toBe(201);
+    return r.body as { id: string; secret: string };
+  }
+
+  async function convert(f: Fixture): Promise<string> {
+    const click = await makeClick(api, f);
+    const r = await api.post('/api/conversion', conversionBody(click, { order_id: `o_${randomUUID()}` }), f.partnerKey);
+    expect(r.status).toBe(200);
+    return r.body.conversion_id as string;
+  }
+
+  const ofConversion = (path: string, id: string) =>
+    receiver.on(path).filter((m) => (JSON.parse(m.body) as { data?: { id?: string } }).data?.id === id);
+
+  it('registers, lists (no secret), updates and deletes an endpoint; another partner sees none of it (404)', async () => {
+    const created = await api.post(
+      '/api/webhooks',
+      { url: 'https://hooks.example.com/x', events: ['conversion.created'] },
+      a.partnerKey,
+    );
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      partner_id: a.partnerId,
+      url: 'https://hooks.example.com/x',
+      events: ['conversion.created'],
+      enabled: true,
+      disabled_reason: null,
+      previous_secret_expires_at: null,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
+    });
+    const id = created.body.id as string;
+    const list = await api.request('GET', '/api/webhooks', { key: a.partnerKey });
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.body)).not.toContain(created.body.secret.slice(6));
+    expect(list.body.items.map((e: { id: string }) => e.id)).toContain(id);
+    // The other partner: not listed, not found on every route.
+    const other = await api.request('GET', '/api/webhooks', { key: b.partnerKey });
+    expect(other.body.items.map((e: { id: string }) => e.id)).not.toContain(id);
+    for (const [method, url, body] of [
+      ['PATCH', `/api/webhooks/${id}`, { enabled: false }],
+      ['DELETE', `/api/webhooks/${id}`, undefined],
+      ['POST', `/api/webhooks/${id}/rotate-secret`, {}],
+      ['GET', `/api/webhooks/${id}/deliveries`, undefined],
+      ['POST', `/api/webhooks/${id}/replay`, { since: '2026-01-01T00:00:00Z' }],
+    ] as const) {
+      const r = await api.request(method, url, { key: b.partnerKey, body });
+      expect({ method, url, status: r.status, body: r.body }).toEqual({
+        method,
+        url,
+        status: 404,
+        body: { detail: 'Webhook endpoint not found' },
+      });
+    }
+    const patched = await api.request('PATCH', `/api/webhooks/${id}`, {
+      key: a.partnerKey,
+      body: { events: ['conversion.adjusted', 'test'], enabled: false },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ events: ['conversion.adjusted', 'test'], enabled: false });
+    expect((await api.request('DELETE', `/api/webhooks/${id}`, { key: a.partnerKey })).status).toBe(204);
+    expect((await api.request('DELETE', `/api/webhooks/${id}`, { key: a.partnerKey })).status).toBe(404);
+  });
+
+  it('refuses bad fields with 422 in the contract shape', async () => {
+    for (const body of [
+      { url: 'ftp://x.example.com', events: ['conversion.created'] },
+      { url: 'not a url', events: ['conversion.created'] },
+      { url: `https://x.example.com/${'a'.repeat(2100)}`, events: ['conversion.created'] },
+      { url: 'https://x.example.com', events: [] },
+      { url: 'https://x.example.com', events: ['conversion.deleted'] },
+      { url: 'https://x.example.com', events: ['test', 'test'] },
+      { url: 'https://x.example.com', events: 'conversion.created' },
+      { url: 'https://x.example.com', events: ['test'], enabled: 'yes' },
+      { events: ['test'] },
+    ]) {
+      const r = await api.post('/api/webhooks', body, a.partnerKey);
+      expect({ body, status: r.status }).toEqual({ body, status: 422 });
+      expect(r.body.detail[0]).toMatchObject({ loc: expect.arrayContaining(['body']), type: expect.any(String) });
+    }
+    const replay = await api.post(
+      `/admin/partners/${a.partnerId}/webhooks`,
+      { url: 'https://x.example.com', events: ['test'] },
+      ADMIN_KEY,
+    );
+    const both = await api.post(
+      `/api/webhooks/${replay.body.id}/replay`,
+      { message_id: 'msg_x', since: '2026-01-01T00:00:00Z' },
+      a.partnerKey,
+    );
+    expect(both.status).toBe(422);
+    const none = await api.post(`/api/webhooks/${replay.body.id}/replay`, {}, a.partnerKey);
+    expect(none.status).toBe(422);
+    const unknown = await api.post(`/api/webhooks/${replay.body.id}/replay`, { message_id: 'msg_nope' }, a.partnerKey);
+    expect(unknown).toMatchObject({ status: 404, body: { detail: 'Webhook message not found' } });
+    await api.request('DELETE', `/admin/partners/${a.partnerId}/webhooks/${replay.body.id}`, { key: ADMIN_KEY });
+  });
+
+  it('admin routes: create for a partner, audited without the secret; unknown partner 404; partner keys forbidden', async () => {
+    const r = await api.post(
+      `/admin/partners/${b.partnerId}/webhooks`,
+      { url: 'https://hooks.example.com/admin', events: ['test'] },
+      ADMIN_KEY,
+    );
+    expect(r.status).toBe(201);
+    const audit = await api.request('GET', `/admin/audit?target_id=${r.body.id}`, { key: ADMIN_KEY });
+    expect(audit.body.items).toEqual([
+      expect.objectContaining({ action: 'webhook.create', target_type: 'webhook_endpoint', target_id: r.body.id }),
+    ]);
+    expect(JSON.stringify(audit.body)).not.toContain(r.body.secret.slice(6));
+    const list = await api.request('GET', `/admin/partners/${b.partnerId}/webhooks`, { key: ADMIN_KEY });
+    expect(list.body.items.map((e: { id: string }) => e.id)).toContain(r.body.id);
+    expect(
+      (
+        await api.post(
+          `/admin/partners/${randomUUID()}/webhooks`,
+          { url: 'https://x.example.com', events: ['test'] },
+          ADMIN_KEY,
+        )
+      ).status,
+    ).toBe(404);
+    expect((await api.request('GET', `/admin/partners/${b.partnerId}/webhooks`, { key: b.partnerKey })).status).toBe(
+      403,
+    );
+    // Another partner's endpoint under the wrong partner id is not found.
+    const wrong = await api.request('PATCH', `/admin/partners/${a.partnerId}/webhooks/${r.body.id}`, {
+      key: ADMIN_KEY,
+      body: { enabled: false },
+    });
+    expect(wrong.status).toBe(404);
+    const del = await api.request('DELETE', `/admin/partners/${b.partnerId}/webhooks/${r.body.id}`, { key: ADMIN_KEY });
+    expect(del.status).toBe(204);
+  });
+
+  it('delivers conversion.created, signed per Standard Webhooks, with the admin view of the conversion as data', async () => {
+    const ep = await register(a, '/created');
+    const id = await convert(a);
+    await receiver.until(() => ofConversion('/created', id).length === 1);
+    const [m] = ofConversion('/created', id);
+    const payload = new Webhook(ep.secret).verify(m.body, m.headers) as {
+      type: string;
+      timestamp: string;
+      data: unknown;
+    };
+    expect(m.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(Math.abs(Number(m.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+    expect(m.headers['content-type']).toBe('application/json');
+    const view = await api.request('GET', `/admin/conversions/${id}`, { key: ADMIN_KEY });
+    expect(payload).toEqual({ type: 'conversion.created', timestamp: expect.any(String), data: view.body });
+    expect(new Date(payload.timestamp).toISOString()).toBe(payload.timestamp);
+    // A partner without an endpoint gets nothing.
+    await convert(b);
+    // The delivery log shows the attempt.
+    await receiver.until(() => true);
+    let log;
+    for (let i = 0; i < 100; i++) {
+      log = await api.request('GET', `/api/webhooks/${ep.id}/deliveries`, { key: a.partnerKey });
+      if (log.body.items.length > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(log!.body.items[0]).toEqual({
+      id: expect.any(String),
+      message_id: m.headers['webhook-id'],
+      type: 'conversion.created',
+      conversion_id: id,
+      click_id: view.body.click_id,
+      attempt: 1,
+      attempted_at: expect.any(String),
+      status_code: 200,
+      latency_ms: expect.any(Number),
+      error: null,
+      next_attempt_at: null,
+    });
+    // /admin/explain tells the click's story with its webhook deliveries.
+    const explain = await api.request('GET', `/admin/explain?click_id=${view.body.click_id}`, { key: ADMIN_KEY });
+    expect(explain.body.webhook_deliveries).toEqual([
+      expect.objectContaining({
+        message_id: m.headers['webhook-id'],
+        endpoint_id: ep.id,
+        conversion_id: id,
+        type: 'conversion.created',
+        attempt: 1,
+        status_code: 200,
+      }),
+    ]);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
+    const ep = await register(a, '/tagsup');
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const click = await api.post(
+      '/api/clicks',
+      { tag_id: a.tagId, bid_id: 'bid_1', clicked_at: `${day}T12:00:00Z` },
+      a.ingestKey,
+    );
+    expect(click.status).toBe(201);
+    const order = `o_${randomUUID()}`;
+    const tag = await api.post(
+      '/api/tag/conversion',
+      conversionBody(click.body.click_id, {
+        conversion_time: `${day}T12:34:56Z`,
+        sig: click.body.sig,
+        exp: click.body.exp,
+        order_id: order,
+        conversion_value: '0.01',
+        currency: 'EUR',
+      }),
+      undefined,
+      { origin: 'https://shop.example.com' },
+    );
+    expect(tag.status).toBe(200);
+    const id = tag.body.conversion_id as string;
+    const server = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, {
+        order_id: order,
+        conversion_value: '500',
+        conversion_time: `${day}T13:00:00Z`,
+      }),
+      a.partnerKey,
+    );
+    expect(server.body).toMatchObject({ status: 'duplicate', superseded: 'tag', conversion_id: id });
+    await receiver.until(() => ofConversion('/tagsup', id).length === 2);
+    const types = ofConversion('/tagsup', id).map(
+      (m) => JSON.parse(m.body) as { type: string; data: { conversion_value: unknown } },
+    );
+    expect(types.map((m) => m.type).sort()).toEqual(['conversion.created', 'conversion.superseded']);
+    const sup = types.find((m) => m.type === 'conversion.superseded')!;
+    expect(String(sup.data.conversion_value)).toBe('500');
+    // A batch: one conversion.created per row written, none for the duplicate and the refused item.
+    const c1 = await makeClick(api, a);
+    const batch = await api.post(
+      '/api/conversions/batch',
+      {
+        conversions: [
+          conversionBody(c1, { order_id: 'b1' }),
+          conversionBody(c1, { order_id: 'b2' }),
+          conversionBody(c1, { order_id: 'b1' }),
+          conversionBody('clk_nope', { order_id: 'b3' }),
+          conversionBody(c1, { order_id: 'b4' }),
+        ],
+      },
+      a.partnerKey,
+    );
+    expect(batch.body.counts).toEqual({ ok: 3, duplicate: 1, rejected: 1 });
+    const okIds = (batch.body.results as { status: string; conversion_id?: string }[])
+      .filter((r) => r.status === 'ok')
+      .map((r) => r.conversion_id!);
+    await receiver.until(() => okIds.every((cid) => ofConversion('/tagsup', cid).length === 1));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(okIds.map((cid) => ofConversion('/tagsup', cid).length)).toEqual([1, 1, 1]);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('during a rotation both signatures are sent: the old secret and the new one each verify', async () => {
+    const ep = await register(a, '/rotate');
+    const rotated = await api.post(`/api/webhooks/${ep.id}/rotate-secret`, {}, a.partnerKey);
+    expect(rotated.status).toBe(201);
+    expect(rotated.body).toEqual({
+      id: ep.id,
+      secret: expect.stringMatching(/^whsec_/),
+      previous_secret_expires_at: expect.any(String),
+    });
+    expect(rotated.body.secret).not.toBe(ep.secret);
+    const id = await convert(a);
+    await receiver.until(() => ofConversion('/rotate', id).length === 1);
+    const [m] = ofConversion('/rotate', id);
+    expect(m.headers['webhook-signature'].split(' ')).toHaveLength(2);
+    new Webhook(ep.secret).verify(m.body, m.headers);
+    new Webhook(rotated.body.secret).verify(m.body, m.headers);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('retries after 500s with backoff until it is delivered; each attempt is in the log with its next try', async () => {
+    const ep = await register(a, '/flaky');
+    receiver.script('/flaky', { status: 500 }, { status: 502 });
+    const id = await convert(a);
+    await receiver.until(() => ofConversion('/flaky', id).length === 3);
+    const got = ofConversion('/flaky', id);
+    expect(new Set(got.map((g) => g.headers['webhook-id'])).size).toBe(1);
+    expect(new Set(got.map((g) => g.body)).size).toBe(1);
+    // Backoff: ≥ 75 ms (100 ms - 25%) before the second, ≥ 300 ms before the third.
+    expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(70);
+    expect(got[2].at - got[1].at).toBeGreaterThanOrEqual(290);
+    let log;
+    for (let i = 0; i < 100; i++) {
+      log = await api.request('GET', `/api/webhooks/${ep.id}/deliveries?limit=2`, { key: a.partnerKey });
+      if (log.body.items[0]?.status_code === 200) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(log!.body.items.map((d: { status_code: number }) => d.status_code)).toEqual([200, 502]);
+    expect(log!.body.items[1].next_attempt_at).not.toBeNull();
+    expect(log!.body.items[1].error).toBe('HTTP 502');
+    const page2 = await api.request(
+      'GET',
+      `/api/webhooks/${ep.id}/deliveries?limit=2&cursor=${log!.body.next_cursor}`,
+      {
+        key: a.partnerKey,
+      },
+    );
+    expect(page2.body.items.map((d: { status_code: number; attempt: number }) => [d.attempt, d.status_code])).toEqual([
+      [1, 500],
+    ]);
+    expect(page2.body.next_cursor).toBeNull();
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('429 and 503 honour Retry-After', async () => {
+    const ep = await register(a, '/slow');
+    receiver.script(
+      '/slow',
+      { status: 429, headers: { 'retry-after': '1' } },
+      { status: 503, headers: { 'retry-after': '1' } },
+    );
+    const id = await convert(a);
+    await receiver.until(() => ofConversion('/slow', id).length === 3, 15_000);
+    const got = ofConversion('/slow', id);
+    expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(950);
+    expect(got[2].at - got[1].at).toBeGreaterThanOrEqual(950);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('410 disables the endpoint, with an audit entry; nothing more is sent until it is enabled again', async () => {
+    const ep = await register(a, '/gone');
+    receiver.script('/gone', { status: 410 });
+    const first = await convert(a);
+    await receiver.until(() => ofConversion('/gone', first).length === 1);
+    let view;
+    for (let i = 0; i < 100; i++) {
+      view = (await api.request('GET', '/api/webhooks', { key: a.partnerKey })).body.items.find(
+        (e: { id: string }) => e.id === ep.id,
+      );
+      if (!view.enabled) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(view).toMatchObject({ enabled: false, disabled_reason: 'gone' });
+    const audit = await api.request('GET', `/admin/audit?target_id=${ep.id}&action=webhook.disable`, {
+      key: ADMIN_KEY,
+    });
+    expect(audit.body.items).toHaveLength(1);
+    const second = await convert(a);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ofConversion('/gone', second)).toHaveLength(0);
+    // Enabled again: the held messages go out (the first one again, and the one made while disabled is not: none was written).
+    await api.request('PATCH', `/api/webhooks/${ep.id}`, { key: a.partnerKey, body: { enabled: true } });
+    await receiver.until(() => ofConversion('/gone', first).length === 2);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('replays one message (same webhook-id) or every message since a time', async () => {
+    const ep = await register(a, '/replay');
+    const ids = [await convert(a), await convert(a)];
+    await receiver.until(() => ids.every((id) => ofConversion('/replay', id).length === 1));
+    const msgId = ofConversion('/replay', ids[0])[0].headers['webhook-id'];
+    const one = await api.post(`/api/webhooks/${ep.id}/replay`, { message_id: msgId }, a.partnerKey);
+    expect(one).toMatchObject({ status: 202, body: { replayed: 1 } });
+    await receiver.until(() => ofConversion('/replay', ids[0]).length === 2);
+    expect(ofConversion('/replay', ids[0])[1].headers['webhook-id']).toBe(msgId);
+    expect(ofConversion('/replay', ids[0])[1].body).toBe(ofConversion('/replay', ids[0])[0].body);
+    const all = await api.post(
+      `/admin/partners/${a.partnerId}/webhooks/${ep.id}/replay`,
+      { since: new Date(Date.now() - 60_000).toISOString() },
+      ADMIN_KEY,
+    );
+    expect(all).toMatchObject({ status: 202, body: { replayed: 2 } });
+    await receiver.until(
+      () => ofConversion('/replay', ids[1]).length === 2 && ofConversion('/replay', ids[0]).length === 3,
+    );
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
+  it('an endpoint failing for WEBHOOK_DISABLE_AFTER (24 h) in a row is disabled, with an audit entry', async () => {
+    const ep = await register(a, '/down');
+    receiver.script('/down', ...Array.from({ length: 50 }, () => ({ status: 500 })));
+    const id = await convert(a);
+    await receiver.until(() => ofConversion('/down', id).length >= 1);
+    t.clock.offsetMs = 25 * 3_600_000;
+    try {
+      let view;
+      for (let i = 0; i < 200; i++) {
+        view = (await api.request('GET', '/api/webhooks', { key: a.partnerKey })).body.items.find(
+          (e: { id: string }) => e.id === ep.id,
+        );
+        if (!view.enabled) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(view).toMatchObject({ enabled: false, disabled_reason: 'failing' });
+      const audit = await api.request('GET', `/admin/audit?target_id=${ep.id}&action=webhook.disable`, {
+        key: ADMIN_KEY,
+      });
+      expect(audit.body.items[0].after).toMatchObject({ disabled_reason: 'failing', last_status: 500 });
+    } finally {
+      t.clock.offsetMs = 0;
+    }
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+});
+
+describe('SSRF guard (no WEBHOOK_ALLOW_PRIVATE)', () => {
+  it('refuses loopback literals and names that resolve to loopback at connect time; nothing reaches the receiver', async () => {
+    const before = receiver.received.length;
+    for (const url of [
+      receiver.url('/ssrf'),
+      `http://localhost:${receiver.port}/ssrf`,
+      `http://[::1]:${receiver.port}/ssrf`,
+      `http://[::ffff:127.0.0.1]:${receiver.port}/ssrf`,
+      `http://0.0.0.0:${receiver.port}/ssrf`,
+    ]) {
+      const r = await sendWebhook(url, {}, '{}', { timeoutMs: 2000, allowPrivate: false });
+      expect({ url, status: r.status, error: r.error }).toEqual({
+        url,
+        status: null,
+        error: expect.stringMatching(/forbidden address/),
+      });
+    }
+    expect(receiver.received.length).toBe(before);
+    // With the switch on, the same receiver is reached.
+    const ok = await sendWebhook(receiver.url('/ssrf'), {}, '{}', { timeoutMs: 2000, allowPrivate: true });
+    expect(ok.status).toBe(200);
+  });
+
+  it('does not follow redirects (a 3xx is a failure)', async () => {
+    receiver.script('/redirect', { status: 302, headers: { location: receiver.url('/target') } });
+    const r = await sendWebhook(receiver.url('/redirect'), {}, '{}', { timeoutMs: 2000, allowPrivate: true });
+    expect(r).toMatchObject({ status: 302, error: 'redirect not followed' });
+    await new Promise((res) => setTimeout(res, 100));
+    expect(receiver.on('/target')).toHaveLength(0);
+  });
+});

@@ -72,6 +72,8 @@ export class OwnConversionFiltersDto {
     example: 'live',
   })
   mode?: DataMode;
+
+  @Optional()
   @OneOf(CONVERSION_STATUSES)
   @ApiProperty({
     description: 'Only conversions in this state: `active`, or `retracted` by an adjustment (issue 13).',

@@ -208,6 +208,27 @@ const SHOTS = join(__dirname, 'screenshots');
     expect(await p.locator('ul.checks li').count()).toBeGreaterThan(3);
     await shoot(p, 'timeline');
 
+    // 4b. Parts the page does not know yet (adjustments and webhook deliveries land later) are
+    // drawn generically, in time order, under their part's name.
+    await p.route('**/admin/explain?*', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      await route.fulfill({
+        response: res,
+        json: {
+          ...doc,
+          adjustments: [{ id: 'adj_1', type: 'refund', amount: '-10.00', created_at: '2099-01-01T00:00:00.000Z' }],
+          webhook_deliveries: [{ at: '2099-01-02T00:00:00.000Z', status: 200, url: 'https://hooks.example/x' }],
+        },
+      });
+    });
+    await p.getByRole('button', { name: 'Explain' }).click();
+    await p.locator('ol.timeline li[data-kind="webhook_delivery"]').waitFor();
+    const later = await p.locator('ol.timeline li').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
+    expect(later.slice(-2)).toEqual(['adjustment', 'webhook_delivery']);
+    expect(await p.locator('ol.timeline li[data-kind="adjustment"]').innerText()).toContain('-10.00');
+    await p.unroute('**/admin/explain?*');
+
     // 5. The partner's health: both charts drawn, with data.
     await p.getByRole('button', { name: 'Partner health' }).click();
     await p.getByRole('heading', { name: 'Partner health' }).waitFor();

@@ -489,7 +489,7 @@ function explainView(doc: Explain): Node[] {
   // Parts this console does not know yet (adjustments, webhook deliveries, …): shown generically.
   for (const [part, value] of Object.entries(doc as unknown as Record<string, unknown>)) {
     if (KNOWN_PARTS.has(part) || !Array.isArray(value)) continue;
-    const kind = part.replace(/s$/, '');
+    const kind = part.endsWith('ies') ? `${part.slice(0, -3)}y` : part.replace(/s$/, '');
     for (const item of value) {
       if (!item || typeof item !== 'object') continue;
       const o = item as Record<string, unknown>;

@@ -213,6 +213,39 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it('an applied adjustment sends conversion.adjusted with the net state; a duplicate or an older restatement sends nothing', async () => {
+    const ep = await register(a, '/adjusted', ['conversion.adjusted']);
+    const id = await convert(a);
+    const adjust = (item: object) => api.post('/api/conversion/adjustments', { adjustments: [item] }, a.partnerKey);
+    const refund = { conversion_id: id, type: 'refund', refund_value: 2.5, adjusted_at: '2026-05-27T12:00:00Z' };
+    expect((await adjust(refund)).body.results[0].status).toBe('ok');
+    await receiver.until(() => ofConversion('/adjusted', id).length === 1);
+    const [m] = ofConversion('/adjusted', id);
+    const payload = new Webhook(ep.secret).verify(m.body, m.headers) as { type: string; data: Record<string, unknown> };
+    const view = await api.request('GET', `/admin/conversions/${id}`, { key: ADMIN_KEY });
+    expect(payload.type).toBe('conversion.adjusted');
+    expect(payload.data).toEqual(view.body);
+    expect(payload.data).toMatchObject({ status: 'active', adjustment_count: 1 });
+    expect(Number(payload.data.current_value)).toBe(Number(view.body.conversion_value) - 2.5);
+    // The same adjustment again is a duplicate: nothing written, nothing sent.
+    expect((await adjust(refund)).body.results[0].status).toBe('duplicate');
+    // A restatement, then an older one (recorded, changes nothing): one more message, not two.
+    await adjust({ conversion_id: id, type: 'restate', adjusted_value: 5, adjusted_at: '2026-05-28T12:00:00Z' });
+    const older = await adjust({
+      conversion_id: id,
+      type: 'restate',
+      adjusted_value: 7,
+      adjusted_at: '2026-05-27T13:00:00Z',
+    });
+    expect(older.body.results[0].status).toBe('ok');
+    await receiver.until(() => ofConversion('/adjusted', id).length >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ofConversion('/adjusted', id)).toHaveLength(2);
+    // conversion.created was not subscribed: only adjustments reached this endpoint.
+    expect(receiver.on('/adjusted').every((x) => JSON.parse(x.body).type === 'conversion.adjusted')).toBe(true);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
     const ep = await register(a, '/tagsup');
     const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { WebhookOutbox } from '../webhook-outbox/webhook-outbox';
 import type { AdjustmentRecord, NetState } from './adjustments.repository';
 
 /** What an adjustment just recorded: the conversion's net state after it, and the row written. */
@@ -14,15 +15,28 @@ export interface ConversionAdjustedEvent {
 
 /**
  * Called inside the adjustment's transaction, after the conversion's state and the adjustment row
- * are written and before the commit, with that transaction's EntityManager: whatever it writes
- * (an outbox row for `conversion.adjusted`) commits or rolls back with the adjustment. It is not
- * called for a duplicate or a refused adjustment (nothing was written). On SQLite it must write
- * through `manager` only (no other I/O), so the transaction stays one turn of the event loop.
- *
- * The default does nothing; a module that needs the event provides its own `AdjustmentEvents`.
+ * are written and before the commit, with that transaction's EntityManager: the outbox row for
+ * `conversion.adjusted` it writes commits or rolls back with the adjustment (issue 13's
+ * transactional outbox). It is not called for a duplicate or a refused adjustment (nothing was
+ * written). An adjustment recorded as `more_recent_adjustment` changed nothing, so it sends nothing.
+ * On SQLite it writes through `manager` only (no other I/O), so the transaction stays one turn of
+ * the event loop. Partners without an enabled endpoint pay one in-process set lookup.
  */
 @Injectable()
 export class AdjustmentEvents {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  async adjusted(manager: EntityManager, event: ConversionAdjustedEvent): Promise<void> {}
+  constructor(@Optional() private readonly outbox?: WebhookOutbox) {}
+
+  async adjusted(manager: EntityManager, event: ConversionAdjustedEvent): Promise<void> {
+    if (event.adjustment.outcome !== 'applied') return;
+    if (!this.outbox?.hasEndpoints(event.partner_id)) return;
+    await this.outbox.enqueue(manager, [
+      {
+        type: 'conversion.adjusted',
+        conversion_id: event.conversion_id,
+        click_id: event.click_id,
+        partner_id: event.partner_id,
+        at: event.adjustment.created_at,
+      },
+    ]);
+  }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { WebhookOutboxModule } from '../webhook-outbox/webhook-outbox.module';
 import { AdjustmentEvents } from './adjustment-events';
 import { AdjustmentsController } from './adjustments.controller';
 import { AdjustmentsRepository } from './adjustments.repository';
@@ -10,6 +11,7 @@ import { AdjustmentsService } from './adjustments.service';
  * history the read views show) and AdjustmentEvents (the in-transaction hook of the outbox).
  */
 @Module({
+  imports: [WebhookOutboxModule],
   controllers: [AdjustmentsController],
   providers: [AdjustmentsRepository, AdjustmentsService, AdjustmentEvents],
   exports: [AdjustmentsService, AdjustmentEvents],

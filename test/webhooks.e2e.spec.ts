@@ -246,6 +246,36 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it('a sandbox (test key) conversion is a `test` message, only to endpoints subscribed to `test`; never the live event', async () => {
+    const live = await register(a, '/live-only', ['conversion.created']);
+    const sandbox = await register(a, '/sandbox', ['conversion.created', 'test']);
+    const key = await api.post('/admin/keys', { role: 'partner', partner_id: a.partnerId, mode: 'test' }, ADMIN_KEY);
+    expect(key.status).toBe(201);
+    const click = await api.post('/api/test/clicks', { tag_id: a.tagId, bid_id: 'bid_sandbox' }, key.body.key);
+    expect(click.status).toBe(201);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
+      key.body.key,
+    );
+    expect(posted.status).toBe(200);
+    const id = posted.body.conversion_id as string;
+    await receiver.until(() => ofConversion('/sandbox', id).length === 1);
+    const [m] = ofConversion('/sandbox', id);
+    const payload = new Webhook(sandbox.secret).verify(m.body, m.headers) as { type: string; data: { mode: string } };
+    expect(payload.type).toBe('test');
+    expect(payload.data.mode).toBe('test');
+    // A live conversion of the same partner is still conversion.created on both endpoints.
+    const liveId = await convert(a);
+    await receiver.until(
+      () => ofConversion('/live-only', liveId).length === 1 && ofConversion('/sandbox', liveId).length === 1,
+    );
+    expect(JSON.parse(ofConversion('/sandbox', liveId)[0].body).type).toBe('conversion.created');
+    // The endpoint without `test` never heard of the sandbox conversion.
+    expect(ofConversion('/live-only', id)).toHaveLength(0);
+    for (const ep of [live, sandbox]) await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
     const ep = await register(a, '/tagsup');
     const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);

@@ -231,7 +231,7 @@ WITH input AS (
   SELECT ${ins.exprs}
   FROM a
   WHERE attributable AND (a.dedup_key IS NULL OR a.id IN (SELECT conversion_id FROM claim))
-  RETURNING ${webhooks ? 'id, click_id, partner_id, created_at' : 'id'}
+  RETURNING ${webhooks ? 'id, click_id, partner_id, created_at, mode' : 'id'}
 )${
     webhooks
       ? `, wh AS (
@@ -276,7 +276,7 @@ WITH c AS (
   SELECT ${ins.exprs}
   FROM a
   WHERE ${e.key} IS NULL OR ${pgClaimWon(e)}
-  RETURNING id, click_id, partner_id, created_at
+  RETURNING id, click_id, partner_id, created_at, mode
 ), wh AS (
   ${pgOutboxCreated}
 ), sup AS (
@@ -286,10 +286,10 @@ WITH c AS (
     'a',
     `NOT ${pgClaimWon(e)}`,
     heldWithin,
-    't.id, t.click_id, t.partner_id',
+    't.id, t.click_id, t.partner_id, t.mode',
   )}
 ), whs AS (
-  ${pgOutboxInsert('conversion.superseded', 'sup', { click: 'sup.click_id', conversion: 'sup.id', partner: 'sup.partner_id', at: p.ref('created_at') })}
+  ${pgOutboxInsert('conversion.superseded', 'sup', { click: 'sup.click_id', conversion: 'sup.id', partner: 'sup.partner_id', at: p.ref('created_at'), mode: 'sup.mode' })}
 )
 SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgClaimedId(e)} AS claimed_id,
        (SELECT id FROM ins) AS inserted_id, (SELECT id FROM sup) AS superseded_id,
@@ -304,6 +304,7 @@ const pgOutboxCreated = pgOutboxInsert('conversion.created', 'ins', {
   conversion: 'ins.id',
   partner: 'ins.partner_id',
   at: 'ins.created_at',
+  mode: 'ins.mode',
 });
 
 /**
@@ -699,8 +700,8 @@ export class ConversionsRepository {
           `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
              source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
         ),
-        outboxCreated: prepareNamed(db, sqliteOutboxInsert('conversion.created')),
-        outboxSuperseded: prepareNamed(db, sqliteOutboxInsert('conversion.superseded')),
+        outboxCreated: prepareNamed(db, sqliteOutboxInsert('conversion.created', true)),
+        outboxSuperseded: prepareNamed(db, sqliteOutboxInsert('conversion.superseded', true)),
       };
     }
     return this.sqlite;
@@ -709,7 +710,7 @@ export class ConversionsRepository {
 
 /** SQLite: the outbox statement's parameters for conversion `id` (the click and partner of `n`, in its transaction). */
 function outboxParams(id: string, n: NewConversion, at: unknown): Record<string, unknown> {
-  return { click_id: n.click_id, conversion_id: id, partner_id: n.partner_id, at };
+  return { click_id: n.click_id, conversion_id: id, partner_id: n.partner_id, at, mode: n.mode };
 }
 
 /** The duplicate's part of a PostgreSQL statement's row: what it matched, the tag written, whether it superseded. */

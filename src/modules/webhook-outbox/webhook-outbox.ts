@@ -18,24 +18,43 @@ const SQLITE_MESSAGE_ID = `'msg_' || lower(hex(randomblob(16)))`;
 const subscribed = (type: WebhookEvent) => `e.events LIKE '%,${type},%'`;
 
 /**
+ * The message type of a row whose data mode is `mode` (an SQL expression): a sandbox (test key)
+ * conversion's events are `test` messages, sent only to endpoints subscribed to `test`, never as
+ * the live event (issue 12's isolation, issue 13's `test` event).
+ */
+function typeSql(type: WebhookEvent, mode?: string): string {
+  return mode ? `(CASE WHEN ${mode} = 'test' THEN 'test' ELSE '${type}' END)` : `'${type}'`;
+}
+
+/** The subscription test: `events` is stored as `,a,b,`. */
+function subscribedSql(type: WebhookEvent, mode?: string): string {
+  return mode ? `e.events LIKE '%,' || ${typeSql(type, mode)} || ',%'` : subscribed(type);
+}
+
+/**
  * PostgreSQL: an outbox INSERT (for a CTE of the conversion's own statement) of one `type` message
- * per enabled, subscribed endpoint of each row of `from`, whose columns are named by `col`.
+ * per enabled, subscribed endpoint of each row of `from`, whose columns are named by `col` (`mode`:
+ * the row's data mode, when it can be a sandbox row: see typeSql).
  */
 export function pgOutboxInsert(
   type: WebhookEvent,
   from: string,
-  col: { click: string; conversion: string; partner: string; at: string },
+  col: { click: string; conversion: string; partner: string; at: string; mode?: string },
 ): string {
   return `INSERT INTO webhook_messages (${MESSAGE_COLUMNS})
-  SELECT ${col.click}, ${PG_MESSAGE_ID}, e.id, e.partner_id, ${col.conversion}, '${type}', 'pending', 0, ${col.at}, ${col.at}, ${col.at}
-  FROM ${from} JOIN webhook_endpoints e ON e.partner_id = ${col.partner} AND e.enabled AND ${subscribed(type)}`;
+  SELECT ${col.click}, ${PG_MESSAGE_ID}, e.id, e.partner_id, ${col.conversion}, ${typeSql(type, col.mode)}, 'pending', 0, ${col.at}, ${col.at}, ${col.at}
+  FROM ${from} JOIN webhook_endpoints e ON e.partner_id = ${col.partner} AND e.enabled AND ${subscribedSql(type, col.mode)}`;
 }
 
-/** SQLite: the same for one conversion (`@click_id`, `@conversion_id`, `@partner_id`, `@at`), in its transaction. */
-export function sqliteOutboxInsert(type: WebhookEvent): string {
+/**
+ * SQLite: the same for one conversion (`@click_id`, `@conversion_id`, `@partner_id`, `@at`, and
+ * `@mode` when `withMode`), in its transaction.
+ */
+export function sqliteOutboxInsert(type: WebhookEvent, withMode = false): string {
+  const mode = withMode ? '@mode' : undefined;
   return `INSERT INTO webhook_messages (${MESSAGE_COLUMNS})
-  SELECT @click_id, ${SQLITE_MESSAGE_ID}, e.id, e.partner_id, @conversion_id, '${type}', 'pending', 0, @at, @at, @at
-  FROM webhook_endpoints e WHERE e.partner_id = @partner_id AND e.enabled = 1 AND ${subscribed(type)}`;
+  SELECT @click_id, ${SQLITE_MESSAGE_ID}, e.id, e.partner_id, @conversion_id, ${typeSql(type, mode)}, 'pending', 0, @at, @at, @at
+  FROM webhook_endpoints e WHERE e.partner_id = @partner_id AND e.enabled = 1 AND ${subscribedSql(type, mode)}`;
 }
 
 /** An event to put in the outbox (a conversion it describes). */

@@ -30,6 +30,7 @@ const SHOTS = join(__dirname, 'screenshots');
   let supportKey = '';
   let clickId = '';
   let conversionId = '';
+  let testClickId = '';
   const problems: string[] = [];
 
   afterAll(async () => {
@@ -63,6 +64,22 @@ const SHOTS = join(__dirname, 'screenshots');
       const other = await makeClick(api, f);
       expect((await api.post('/api/conversion', conversionBody(other), f.partnerKey)).status).toBe(200);
     }
+    // A sandbox conversion: a test key's synthetic click and its conversion (the Test events view).
+    const testKey = await api.post(
+      '/admin/keys',
+      { role: 'partner', partner_id: f.partnerId, mode: 'test' },
+      ADMIN_KEY,
+    );
+    expect(testKey.status).toBe(201);
+    const testClick = await api.post('/api/test/clicks', { tag_id: f.tagId, bid_id: 'bid_test' }, testKey.body.key);
+    expect(testClick.status).toBe(201);
+    testClickId = testClick.body.click_id;
+    const testConversion = await api.post(
+      '/api/conversion',
+      conversionBody(testClickId, { order_id: 'order_test_1' }),
+      testKey.body.key,
+    );
+    expect(testConversion.status).toBe(200);
     // Refused attempts are written in the background: wait until the diagnostics count them.
     for (let i = 0; i < 100; i++) {
       const d = await api.request('GET', `/admin/partners/${f.partnerId}/diagnostics?days=14`, { key: ADMIN_KEY });
@@ -263,12 +280,14 @@ const SHOTS = join(__dirname, 'screenshots');
     expect(await p.getByRole('list', { name: 'Alerts' }).innerText()).toContain('Click not found');
     await shoot(p, 'health');
 
-    // 6. Test events: this server has no test mode yet, and the view says so.
+    // 6. Test events: the sandbox's conversion is listed, and none of the live ones.
     await p.getByRole('button', { name: 'Test events' }).click();
-    await p
-      .locator('#test-events-out')
-      .getByText('This server does not have a test mode yet', { exact: false })
-      .waitFor();
+    const testEvents = p.locator('#test-events-out');
+    await testEvents.getByRole('button', { name: testClickId }).waitFor();
+    const listed = await testEvents.innerText();
+    expect(listed).toContain('order_test_1');
+    expect(listed).not.toContain('order_123');
+    expect(listed).not.toContain(clickId);
     await shoot(p, 'test-events');
 
     // 7. Sign out: back to the sign-in form; the API is no longer called with the key.

@@ -98,6 +98,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversion/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retract, restate or refund up to 1,000 of your conversions (partner key); each is answered on its own.
+         * @description Each item names one of your conversions by `conversion_id`, or by `order_id` (+ `event_type`, default `purchase_completed`). `retract`: it no longer counts. `restate`: `adjusted_value` is the new total. `refund`: `refund_value` comes off the current total; partial refunds add up. Adjustments apply in `adjusted_at` order, whatever order they arrive in: one dated before a recorded restatement is recorded but changes nothing (`warnings: [{code: "more_recent_adjustment"}]`). A retry (same `adjustment_id`, or without one the same conversion, type, adjusted_at and value) is a `duplicate` and changes nothing. Refusals: `conversion_not_found` (404, also for another partner's conversion), `already_retracted`, `adjustment_precedes_conversion`, `refund_exceeds_value`, `order_id_ambiguous` (409), 422 for bad fields. `results` holds one entry per item, in request order. Body up to 1 MiB.
+         */
+        post: operations["adjustConversions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/partners": {
         parameters: {
             query?: never;
@@ -594,6 +614,226 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/test/clicks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a synthetic (test) click on one of your tags (test key only).
+         * @description So the whole flow can be tried without the ad server: the answer carries the click and its `sig` and `exp`, exactly what the Tag receives on the landing URL. A test click is test data: only test keys (and the Tag) can attribute conversions to it; a live key posting a conversion on it gets 404 Click not found, as a test key does on a live click. Another partner's tag is answered as an unknown one (422 at body.tag_id). A live key gets 403.
+         */
+        post: operations["createTestClick"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/test-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your test key's last 24 hours: test conversions and refused test attempts, newest first (test key only).
+         * @description Each event says what became of it (`recorded` or `rejected`) and why (`reason`). `since` is clamped to the last 24 hours; at most `limit` events (default 100, at most 500). Refused attempts are written in the background, so one appears here within ATTEMPTS_FLUSH_INTERVAL (default 250 ms). Duplicates write nothing and are not listed. A live key gets 403.
+         */
+        get: operations["listTestEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your webhook endpoints (secrets are never shown again). */
+        get: operations["listOwnWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint. The secret is returned only in this response.
+         * @description Messages follow the Standard Webhooks specification: headers webhook-id, webhook-timestamp and webhook-signature (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed by the decoded secret), body `{type, timestamp, data}`.
+         */
+        post: operations["createOwnWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of your endpoints (nothing more is sent to it). */
+        delete: operations["deleteOwnWebhook"];
+        options?: never;
+        head?: never;
+        /** Change the URL, the events or enabled of one of your endpoints. */
+        patch: operations["updateOwnWebhook"];
+        trace?: never;
+    };
+    "/api/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the signing secret: the new one is shown once; the old one keeps signing for WEBHOOK_SECRET_GRACE (24 h). */
+        post: operations["rotateOwnWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log of one of your endpoints, newest first, keyset-paginated. */
+        get: operations["listOwnWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again one message (`message_id`) or every message since a time (`since`). */
+        post: operations["replayOwnWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partner_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a partner's webhook endpoints (support or admin key). */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a partner's webhook endpoint. The secret is returned only in this response.
+         * @description Messages follow the Standard Webhooks specification: headers webhook-id, webhook-timestamp and webhook-signature (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed by the decoded secret), body `{type, timestamp, data}`.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partner_id}/webhooks/{wid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a partner's endpoint. */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** Change a partner's endpoint. */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/admin/partners/{partner_id}/webhooks/{wid}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate a partner's endpoint secret (the old one signs too for WEBHOOK_SECRET_GRACE). */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partner_id}/webhooks/{wid}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A partner's endpoint's delivery log (support or admin key), newest first. */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partner_id}/webhooks/{wid}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again one message or every message since a time. */
+        post: operations["replayWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1022,6 +1262,34 @@ export interface components {
              * @enum {string|null}
              */
             attribution_status: "ok" | "precedes_click" | "outside_window" | "future" | null;
+            /**
+             * @description `live`, or `test` for a conversion posted with a test (sandbox) key.
+             * @example live
+             * @enum {string}
+             */
+            mode: "live" | "test";
+            /**
+             * @description The net value after adjustments (0 once retracted; conversion_value when never adjusted). Exact decimal.
+             * @example 80
+             */
+            current_value: string;
+            /**
+             * @description `active`, or `retracted` (it no longer counts).
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "retracted";
+            /**
+             * Format: date-time
+             * @description The adjusted_at of the latest adjustment applied; null when never adjusted.
+             * @example 2026-05-28T09:00:00.000Z
+             */
+            adjusted_at: string | null;
+            /**
+             * @description How many adjustments are recorded (the history is in the single view).
+             * @example 1
+             */
+            adjustment_count: number;
         };
         ConversionPageDto: {
             /** @description Newest conversion_time first (ties broken by id, descending). */
@@ -1031,6 +1299,221 @@ export interface components {
              * @example MjAyNi0wNS0yNlQxMjozNDo1Ni4wMDBafDNkMGY2YThl
              */
             next_cursor: string | null;
+        };
+        AdjustmentItemDto: {
+            /**
+             * @description The conversion, as `conversion_id` answered it. Send this or `order_id`.
+             * @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40
+             */
+            conversion_id?: string;
+            /**
+             * @description The conversion's order_id, among the caller's own conversions (with `event_type`).
+             * @example order_123
+             */
+            order_id?: string;
+            /**
+             * @description With `order_id`: the conversion's event type. Defaults to "purchase_completed".
+             * @default purchase_completed
+             * @example purchase_completed
+             */
+            event_type?: string;
+            /**
+             * @description `retract`: the conversion no longer counts. `restate`: `adjusted_value` is the new total. `refund`: `refund_value` comes off the current total (partial refunds add up).
+             * @example refund
+             * @enum {string}
+             */
+            type: "retract" | "restate" | "refund";
+            /**
+             * @description `restate` only, and required there: the new total, 0 or more (exact decimal, 6 places).
+             * @example 80
+             */
+            adjusted_value?: number | string;
+            /**
+             * @description `refund` only, and required there: the amount off the current total, more than 0.
+             * @example 19.99
+             */
+            refund_value?: number | string;
+            /**
+             * Format: date-time
+             * @description When it happened at the advertiser (ISO-8601, UTC when no offset). Not before the conversion_time. Decides the order adjustments apply in.
+             * @example 2026-05-28T09:00:00Z
+             */
+            adjusted_at: string;
+            /**
+             * @description Your own id of the adjustment: a retry with the same id (per partner) is a duplicate. Without it, the same conversion, type, adjusted_at and value are.
+             * @example refund_881
+             */
+            adjustment_id?: string;
+        };
+        AdjustmentBatchBodyDto: {
+            /**
+             * @description 1 to 1000 adjustments, answered one by one, in order.
+             * @example [
+             *       {
+             *         "order_id": "order_123",
+             *         "type": "refund",
+             *         "refund_value": "19.99",
+             *         "adjusted_at": "2026-05-28T09:00:00Z",
+             *         "adjustment_id": "refund_881"
+             *       },
+             *       {
+             *         "conversion_id": "3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40",
+             *         "type": "restate",
+             *         "adjusted_value": 80,
+             *         "adjusted_at": "2026-05-29T10:00:00Z"
+             *       },
+             *       {
+             *         "conversion_id": "3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40",
+             *         "type": "retract",
+             *         "adjusted_at": "2026-05-30T08:00:00Z"
+             *       }
+             *     ]
+             */
+            adjustments: components["schemas"]["AdjustmentItemDto"][];
+        };
+        AdjustmentViewDto: {
+            /**
+             * @description The service's id of the recorded adjustment.
+             * @example 7a4e2c1b-9d3f-4e8a-b5c6-1f2e3d4c5b6a
+             */
+            id: string;
+            /**
+             * @example refund
+             * @enum {string}
+             */
+            type: "retract" | "restate" | "refund";
+            /**
+             * @description restate: the new total; refund: the amount off; retract: null. Exact decimal, as a string.
+             * @example 19.99
+             */
+            value: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-05-28T09:00:00.000Z
+             */
+            adjusted_at: string;
+            /** @example refund_881 */
+            adjustment_id: string | null;
+            /**
+             * @description `applied`, or `more_recent_adjustment`: a restatement dated after it already decides the total (recorded, total unchanged).
+             * @example applied
+             * @enum {string}
+             */
+            outcome: "applied" | "more_recent_adjustment";
+            /**
+             * @description The conversion's net value before it.
+             * @example 99.99
+             */
+            value_before: string;
+            /**
+             * @description The conversion's net value after it.
+             * @example 80
+             */
+            value_after: string;
+            /**
+             * @example active
+             * @enum {string}
+             */
+            status_after: "active" | "retracted";
+            /**
+             * Format: date-time
+             * @description When the service recorded it.
+             * @example 2026-05-28T09:00:01.250Z
+             */
+            recorded_at: string;
+        };
+        ConversionNetStateDto: {
+            /** @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40 */
+            id: string;
+            /**
+             * @description The value as sent, unchanged by adjustments.
+             * @example 99.99
+             */
+            conversion_value: string;
+            /**
+             * @description The net value now (0 once retracted). Exact decimal.
+             * @example 80.01
+             */
+            current_value: string;
+            /**
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "retracted";
+            /**
+             * @description The adjusted_at of the latest adjustment applied; null when never adjusted.
+             * @example 2026-05-28T09:00:00.000Z
+             */
+            adjusted_at: string | null;
+        };
+        AdjustmentWarningDto: {
+            /**
+             * @example more_recent_adjustment
+             * @enum {string}
+             */
+            code: "more_recent_adjustment";
+            /** @example A more recent restatement already decides the total: recorded in the history, the total is unchanged */
+            msg: string;
+        };
+        AdjustmentErrorDto: {
+            /**
+             * @description The HTTP status this item alone would have had: 404, 409, 422 or 503.
+             * @example 409
+             */
+            status: number;
+            /**
+             * @description The error code: conversion_not_found, already_retracted, adjustment_precedes_conversion, refund_exceeds_value, order_id_ambiguous, validation, unavailable.
+             * @example refund_exceeds_value
+             */
+            code: string;
+            /** @description A text, or for a 422 the Pydantic list, whose `loc` starts with `["body","adjustments",index]`. */
+            detail: string | {
+                [key: string]: unknown;
+            }[];
+        };
+        AdjustmentResultDto: {
+            /**
+             * @description The item's position in `adjustments` (0-based).
+             * @example 0
+             */
+            index: number;
+            /**
+             * @description `ok`: recorded (see `adjustment.outcome` and `warnings`); `duplicate`: recorded before, nothing changed; `rejected`: see `error`.
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok" | "duplicate" | "rejected";
+            /**
+             * @description Accepted items: the conversion adjusted.
+             * @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40
+             */
+            conversion_id?: string;
+            /**
+             * @description Duplicates only: `adjustment_id`, or `content` (same conversion, type, adjusted_at and value).
+             * @enum {string}
+             */
+            matched_on?: "adjustment_id" | "content";
+            /** @description Accepted items: the adjustment recorded (for a duplicate, the one it matched). */
+            adjustment?: components["schemas"]["AdjustmentViewDto"];
+            /** @description Accepted items: the conversion's net state now. */
+            conversion?: components["schemas"]["ConversionNetStateDto"];
+            /** @description Recorded, but the total is unchanged: `more_recent_adjustment`. */
+            warnings?: components["schemas"]["AdjustmentWarningDto"][];
+            /** @description Rejected items only. */
+            error?: components["schemas"]["AdjustmentErrorDto"];
+        };
+        AdjustmentCountsDto: {
+            /** @example 1 */
+            ok: number;
+            /** @example 1 */
+            duplicate: number;
+            /** @example 1 */
+            rejected: number;
+        };
+        AdjustmentBatchResponseDto: {
+            /** @description Exactly one result per item, in request order. */
+            results: components["schemas"]["AdjustmentResultDto"][];
+            counts: components["schemas"]["AdjustmentCountsDto"];
         };
         CreatePartnerDto: {
             /**
@@ -1094,6 +1577,13 @@ export interface components {
              * @example acme production backend
              */
             name?: string;
+            /**
+             * @description Partner keys only: `test` makes a sandbox key (secret `thr_test_…`). Its conversions take every check but are test data: deduplicated only against other test conversions, attributable only to test clicks (POST /api/test/clicks), never in live listings, exports or metrics, purged after TEST_DATA_TTL.
+             * @default live
+             * @example live
+             * @enum {string}
+             */
+            mode?: "live" | "test";
         };
         IssuedApiKeyDto: {
             /** @example 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d */
@@ -1103,12 +1593,18 @@ export interface components {
              * @enum {string}
              */
             role: "partner" | "ingest" | "support" | "admin";
+            /**
+             * @description `test` for a sandbox key.
+             * @example live
+             * @enum {string}
+             */
+            mode: "live" | "test";
             /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
             partner_id: string | null;
             /** @example acme production backend */
             name: string | null;
             /**
-             * @description The secret. Shown only in this response; store it now.
+             * @description The secret (`thr_test_…` for a test key). Shown only in this response; store it now.
              * @example thr_pk_q3VtN0f2…
              */
             key: string;
@@ -1140,12 +1636,18 @@ export interface components {
              * @enum {string}
              */
             role: "partner" | "ingest" | "support" | "admin";
+            /**
+             * @description `test` for a sandbox key.
+             * @example live
+             * @enum {string}
+             */
+            mode: "live" | "test";
             /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
             partner_id: string | null;
             /** @example acme production backend */
             name: string | null;
             /**
-             * @description The secret. Shown only in this response; store it now.
+             * @description The secret (`thr_test_…` for a test key). Shown only in this response; store it now.
              * @example thr_pk_q3VtN0f2…
              */
             key: string;
@@ -1340,9 +1842,39 @@ export interface components {
              * @enum {string|null}
              */
             attribution_status: "ok" | "precedes_click" | "outside_window" | "future" | null;
+            /**
+             * @description `live`, or `test` for a conversion posted with a test (sandbox) key.
+             * @example live
+             * @enum {string}
+             */
+            mode: "live" | "test";
+            /**
+             * @description The net value after adjustments (0 once retracted; conversion_value when never adjusted). Exact decimal.
+             * @example 80
+             */
+            current_value: string;
+            /**
+             * @description `active`, or `retracted` (it no longer counts).
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "retracted";
+            /**
+             * Format: date-time
+             * @description The adjusted_at of the latest adjustment applied; null when never adjusted.
+             * @example 2026-05-28T09:00:00.000Z
+             */
+            adjusted_at: string | null;
+            /**
+             * @description How many adjustments are recorded (the history is in the single view).
+             * @example 1
+             */
+            adjustment_count: number;
             params: components["schemas"]["ConversionParamsDto"];
             /** @description The click the conversion was attributed to. */
             click: components["schemas"]["ClickView"] | null;
+            /** @description Every adjustment recorded, oldest first (POST /api/conversion/adjustments). */
+            adjustments: components["schemas"]["AdjustmentViewDto"][];
         };
         ClickWithConversionsDto: {
             /** @example clk_xyz */
@@ -1392,6 +1924,12 @@ export interface components {
              * @enum {string}
              */
             role: "partner" | "ingest" | "support" | "admin";
+            /**
+             * @description `test` for a sandbox key (prefix `thr_test_`).
+             * @example live
+             * @enum {string}
+             */
+            mode: "live" | "test";
             /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
             partner_id: string | null;
             /** @example acme production backend */
@@ -1665,6 +2203,23 @@ export interface components {
              * @example order_id
              */
             dedup_layer: string | null;
+            /**
+             * @description The net value after adjustments (0 once retracted). Exact decimal.
+             * @example 80
+             */
+            current_value: string;
+            /**
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "retracted";
+            /**
+             * @description The adjusted_at of the latest adjustment applied; null when never adjusted.
+             * @example 2026-05-28T09:00:00.000Z
+             */
+            adjusted_at: string | null;
+            /** @description Its adjustments, oldest recorded first. */
+            adjustments: components["schemas"]["AdjustmentViewDto"][];
         };
         ExplainClaimDto: {
             /** @example order_8812 */
@@ -1738,6 +2293,31 @@ export interface components {
             /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
             partner_id: string;
         };
+        ExplainWebhookDeliveryDto: {
+            /**
+             * @description The webhook-id header.
+             * @example msg_2f1c0e9d8b7a49e6a5d4c3b2a1f0e9d8
+             */
+            message_id: string;
+            /** @example 5c1d8e2a-3b4f-4a6e-9d7c-8b2a1f0e3d4c */
+            endpoint_id: string;
+            /** @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40 */
+            conversion_id: string;
+            /** @example conversion.created */
+            type: string;
+            /** @example 1 */
+            attempt: number;
+            /** @example 2026-05-26T12:34:57.300Z */
+            attempted_at: string;
+            /** @example 200 */
+            status_code: number | null;
+            /** @example 42 */
+            latency_ms: number;
+            /** @example null */
+            error: string | null;
+            /** @example null */
+            next_attempt_at: string | null;
+        };
         ExplainDto: {
             /** @description What was asked about. */
             subject: components["schemas"]["ExplainSubjectDto"];
@@ -1754,6 +2334,8 @@ export interface components {
             dedup_claims: components["schemas"]["ExplainClaimDto"][];
             /** @description Refused attempts (kept ATTEMPTS_RETENTION), oldest first. */
             refused_attempts: components["schemas"]["ExplainAttemptDto"][];
+            /** @description Webhook delivery attempts for the click's conversions, oldest first. */
+            webhook_deliveries: components["schemas"]["ExplainWebhookDeliveryDto"][];
             /**
              * @description Parts of the story this service does not keep yet.
              * @example [
@@ -1830,6 +2412,283 @@ export interface components {
              *     ]
              */
             notes: string[];
+        };
+        CreateTestClickDto: {
+            /**
+             * @description One of your own tags (another partner's tag is answered as an unknown one).
+             * @example 6f1c2d4e-0a8b-4c1e-9d2f-3b5a7c9e1f00
+             */
+            tag_id: string;
+            /**
+             * @description The bid id; without one, a conversion on the click is answered 400 Click missing bid id.
+             * @example bid_test_1
+             */
+            bid_id?: string;
+            /**
+             * Format: date-time
+             * @description When the click happened (ISO-8601; UTC when no offset). Defaults to now; set it to try the attribution-time checks.
+             * @example 2026-05-26T12:00:00Z
+             */
+            clicked_at?: string;
+        };
+        TestEventDto: {
+            /**
+             * @description A recorded test conversion, or a refused test attempt.
+             * @example conversion
+             * @enum {string}
+             */
+            type: "conversion" | "refused_attempt";
+            /**
+             * @description When it was recorded or refused.
+             * @example 2026-05-26T12:00:00.120Z
+             */
+            at: string;
+            /**
+             * @example recorded
+             * @enum {string}
+             */
+            outcome: "recorded" | "rejected";
+            /**
+             * @description Why: for a refused attempt its reason code (click_not_found, click_missing_bid, validation, precedes_click, …); for a conversion its attribution-time warning (precedes_click, outside_window, future), null when none.
+             * @example null
+             */
+            reason: string | null;
+            /**
+             * @description The reason in words (null when there is none).
+             * @example null
+             */
+            reason_label: string | null;
+            /**
+             * @description The HTTP status answered (200 for a recorded conversion).
+             * @example 200
+             */
+            status: number;
+            /**
+             * @description The recorded conversion (null for a refused attempt).
+             * @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40
+             */
+            conversion_id: string | null;
+            /**
+             * @description api, tag or batch.
+             * @example api
+             */
+            source: string;
+            /** @example clk_test_q3VtN0f2 */
+            click_id: string | null;
+            /** @example purchase_completed */
+            event_type: string | null;
+            /** @example order_test_1 */
+            order_id: string | null;
+            /** @example null */
+            event_id: string | null;
+            /**
+             * @description A refused attempt's first validation error: where (`body.currency`) and its type.
+             * @example null
+             */
+            error_loc: string | null;
+            /** @example null */
+            error_type: string | null;
+        };
+        TestEventsDto: {
+            /**
+             * @description The instant the feed starts at (the clamped `since`).
+             * @example 2026-05-25T12:00:00.000Z
+             */
+            since: string;
+            /** @description Newest first. */
+            items: components["schemas"]["TestEventDto"][];
+            /**
+             * @description More events than `limit` exist since `since`: ask again with a later `since`, or a larger `limit`.
+             * @example false
+             */
+            truncated: boolean;
+        };
+        CreateWebhookEndpointDto: {
+            /**
+             * Format: uri
+             * @description Where messages are POSTed: an absolute https (or http) URL. Private addresses are refused when sending.
+             * @example https://hooks.acme.com/thrad
+             */
+            url: string;
+            /**
+             * @description The events sent to this endpoint.
+             * @example [
+             *       "conversion.created"
+             *     ]
+             */
+            events: ("conversion.created" | "conversion.adjusted" | "conversion.superseded" | "test")[];
+            /**
+             * @description Whether messages are sent (default true).
+             * @default true
+             * @example true
+             */
+            enabled?: boolean;
+        };
+        CreatedWebhookEndpointDto: {
+            /** @example 5c1d8e2a-3b4f-4a6e-9d7c-8b2a1f0e3d4c */
+            id: string;
+            /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
+            partner_id: string;
+            /** @example https://hooks.acme.com/thrad */
+            url: string;
+            /**
+             * @example [
+             *       "conversion.created"
+             *     ]
+             */
+            events: ("conversion.created" | "conversion.adjusted" | "conversion.superseded" | "test")[];
+            /** @example true */
+            enabled: boolean;
+            /**
+             * @description Why the service disabled it: `gone` (the endpoint answered 410) or `failing` (failing for 24 h).
+             * @example null
+             * @enum {string|null}
+             */
+            disabled_reason: "gone" | "failing" | null;
+            /**
+             * @description While a rotated-out secret still signs (both signatures are sent): until when.
+             * @example null
+             */
+            previous_secret_expires_at: string | null;
+            /** @example 2026-05-26T12:00:00.000Z */
+            created_at: string;
+            /** @example 2026-05-26T12:00:00.000Z */
+            updated_at: string;
+            /**
+             * @description The signing secret (Standard Webhooks `whsec_…`). Shown only in this response: keep it.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYq=
+             */
+            secret: string;
+        };
+        WebhookEndpointDto: {
+            /** @example 5c1d8e2a-3b4f-4a6e-9d7c-8b2a1f0e3d4c */
+            id: string;
+            /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
+            partner_id: string;
+            /** @example https://hooks.acme.com/thrad */
+            url: string;
+            /**
+             * @example [
+             *       "conversion.created"
+             *     ]
+             */
+            events: ("conversion.created" | "conversion.adjusted" | "conversion.superseded" | "test")[];
+            /** @example true */
+            enabled: boolean;
+            /**
+             * @description Why the service disabled it: `gone` (the endpoint answered 410) or `failing` (failing for 24 h).
+             * @example null
+             * @enum {string|null}
+             */
+            disabled_reason: "gone" | "failing" | null;
+            /**
+             * @description While a rotated-out secret still signs (both signatures are sent): until when.
+             * @example null
+             */
+            previous_secret_expires_at: string | null;
+            /** @example 2026-05-26T12:00:00.000Z */
+            created_at: string;
+            /** @example 2026-05-26T12:00:00.000Z */
+            updated_at: string;
+        };
+        WebhookEndpointListDto: {
+            items: components["schemas"]["WebhookEndpointDto"][];
+        };
+        UpdateWebhookEndpointDto: {
+            /**
+             * Format: uri
+             * @description The new URL; unchanged when absent.
+             * @example https://hooks.acme.com/thrad/v2
+             */
+            url?: string;
+            /**
+             * @description Replaces the subscribed events; unchanged when absent.
+             * @example [
+             *       "conversion.created",
+             *       "conversion.adjusted"
+             *     ]
+             */
+            events?: ("conversion.created" | "conversion.adjusted" | "conversion.superseded" | "test")[];
+            /**
+             * @description Enable or disable; enabling an endpoint the service disabled (410, failing) clears its reason.
+             * @example true
+             */
+            enabled?: boolean;
+        };
+        RotatedWebhookSecretDto: {
+            /** @example 5c1d8e2a-3b4f-4a6e-9d7c-8b2a1f0e3d4c */
+            id: string;
+            /**
+             * @description The new secret, shown only here.
+             * @example whsec_Q2hhbmdlZCBzZWNyZXQgYnl0ZXMgZm9yIGRlbW8hIQ==
+             */
+            secret: string;
+            /**
+             * @description Until then the old secret signs too (two signatures in webhook-signature).
+             * @example 2026-05-27T12:00:00.000Z
+             */
+            previous_secret_expires_at: string;
+        };
+        WebhookDeliveryDto: {
+            /** @example 7a1e2d3c-4b5a-4968-8776-655443322110 */
+            id: string;
+            /**
+             * @description The webhook-id header.
+             * @example msg_2f1c0e9d8b7a49e6a5d4c3b2a1f0e9d8
+             */
+            message_id: string;
+            /** @example conversion.created */
+            type: string;
+            /** @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40 */
+            conversion_id: string;
+            /** @example clk_xyz */
+            click_id: string;
+            /**
+             * @description Attempt number of this message (replays continue the count).
+             * @example 1
+             */
+            attempt: number;
+            /** @example 2026-05-26T12:34:57.300Z */
+            attempted_at: string;
+            /**
+             * @description Null when no HTTP answer arrived.
+             * @example 200
+             */
+            status_code: number | null;
+            /** @example 42 */
+            latency_ms: number;
+            /** @example null */
+            error: string | null;
+            /**
+             * @description When the message is tried next; null once delivered or given up.
+             * @example null
+             */
+            next_attempt_at: string | null;
+        };
+        WebhookDeliveryPageDto: {
+            items: components["schemas"]["WebhookDeliveryDto"][];
+            /** @example null */
+            next_cursor: string | null;
+        };
+        ReplayWebhookDto: {
+            /**
+             * @description Send this message again (its webhook-id stays the same).
+             * @example msg_2f1c0e9d8b7a49e6a5d4c3b2a1f0e9d8
+             */
+            message_id?: string;
+            /**
+             * Format: date-time
+             * @description Send again every message of this endpoint since this time.
+             * @example 2026-05-26T00:00:00Z
+             */
+            since?: string;
+        };
+        ReplayResultDto: {
+            /**
+             * @description Messages scheduled to be sent again now.
+             * @example 3
+             */
+            replayed: number;
         };
     };
     responses: never;
@@ -2316,6 +3175,10 @@ export interface operations {
                 source?: "api" | "tag";
                 /** @description Only conversions with this attribution-time verdict: `ok`, `precedes_click`, `outside_window` or `future` (rows recorded before the checks existed have none and match no value). */
                 attribution_status?: "ok" | "precedes_click" | "outside_window" | "future";
+                /** @description Live data (the default) or the sandbox's test data (`test`: conversions posted with a test key). Never both. On a partner's own listing it must be the calling key's mode (a live key never reads test data, a test key never reads live data); there it defaults to the key's mode. */
+                mode?: "live" | "test";
+                /** @description Only conversions in this state: `active`, or `retracted` by an adjustment (issue 13). */
+                status?: "active" | "retracted";
                 /** @description Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive. */
                 from?: string;
                 /** @description Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive. */
@@ -2350,7 +3213,11 @@ export interface operations {
                     };
                 };
             };
-            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            /**
+             * @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key reads only its own mode's data: a live key live data, a test key test data"}`.
+             *
+             *     A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2386,6 +3253,124 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                    };
+                };
+            };
+        };
+    };
+    adjustConversions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentBatchBodyDto"];
+            };
+        };
+        responses: {
+            /** @description One result per item, in request order, and the counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentBatchResponseDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Body over 1 MiB. Body: `{"detail":"Request body is too large"}`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Content-Type is not application/json. Bodies: `{"detail":"Unsupported Media Type"}`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Rate limited; see Retry-After. Bodies: `{"detail":"Too many requests"}`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Nothing was written (the database is unavailable or too slow); retry after Retry-After seconds (2). Bodies: `{"detail":"Service temporarily unavailable, retry later"}`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
                     };
                 };
             };
@@ -3462,6 +4447,10 @@ export interface operations {
                 source?: "api" | "tag";
                 /** @description Only conversions with this attribution-time verdict: `ok`, `precedes_click`, `outside_window` or `future` (rows recorded before the checks existed have none and match no value). */
                 attribution_status?: "ok" | "precedes_click" | "outside_window" | "future";
+                /** @description Live data (the default) or the sandbox's test data (`test`: conversions posted with a test key). Never both. On a partner's own listing it must be the calling key's mode (a live key never reads test data, a test key never reads live data); there it defaults to the key's mode. */
+                mode?: "live" | "test";
+                /** @description Only conversions in this state: `active`, or `retracted` by an adjustment (issue 13). */
+                status?: "active" | "retracted";
                 /** @description Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive. */
                 from?: string;
                 /** @description Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive. */
@@ -3554,6 +4543,10 @@ export interface operations {
                 source?: "api" | "tag";
                 /** @description Only conversions with this attribution-time verdict: `ok`, `precedes_click`, `outside_window` or `future` (rows recorded before the checks existed have none and match no value). */
                 attribution_status?: "ok" | "precedes_click" | "outside_window" | "future";
+                /** @description Live data (the default) or the sandbox's test data (`test`: conversions posted with a test key). Never both. On a partner's own listing it must be the calling key's mode (a live key never reads test data, a test key never reads live data); there it defaults to the key's mode. */
+                mode?: "live" | "test";
+                /** @description Only conversions in this state: `active`, or `retracted` by an adjustment (issue 13). */
+                status?: "active" | "retracted";
                 /** @description Only conversions with conversion_time at or after this instant (ISO-8601; UTC when no offset). Inclusive. */
                 from?: string;
                 /** @description Only conversions with conversion_time strictly before this instant (ISO-8601; UTC when no offset). Exclusive. */
@@ -4481,6 +5474,1166 @@ export interface operations {
                 };
             };
             /** @description Not found. Bodies: `{"detail":"Partner not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    createTestClick: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTestClickDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedClickView"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"Only a test key (thr_test_…) may call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    listTestEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events at or after this instant (ISO-8601). Clamped to the last 24 hours; default 24 hours ago. */
+                since?: string;
+                /** @description At most this many events, newest first: 1 to 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestEventsDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"Only a test key (thr_test_…) may call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    listOwnWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointListDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    createOwnWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpointDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Conflicts with what is stored. Bodies: `{"detail":"Too many webhook endpoints for this partner (at most 20)"}`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    deleteOwnWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    updateOwnWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    rotateOwnWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedWebhookSecretDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    listOwnWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500. */
+                limit?: number;
+                /** @description Opaque: the `next_cursor` of the previous page, unchanged. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPageDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    replayOwnWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayWebhookDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayResultDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}` or `{"detail":"Webhook message not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointListDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Partner not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpointDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Partner not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Conflicts with what is stored. Bodies: `{"detail":"Too many webhook endpoints for this partner (at most 20)"}`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                wid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                wid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                wid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedWebhookSecretDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500. */
+                limit?: number;
+                /** @description Opaque: the `next_cursor` of the previous page, unchanged. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                partner_id: string;
+                wid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPageDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Validation error, in Pydantic's shape (malformed JSON is `json_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: {
+                            /** @example missing */
+                            type: string;
+                            /**
+                             * @example [
+                             *       "body",
+                             *       "click_id"
+                             *     ]
+                             */
+                            loc: (string | number)[];
+                            /** @example Field required */
+                            msg: string;
+                            /** @description The offending input, as sent. */
+                            input: unknown;
+                            ctx?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    replayWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                partner_id: string;
+                wid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayWebhookDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayResultDto"];
+                };
+            };
+            /** @description No usable credential. Carries `WWW-Authenticate: Bearer`. Bodies: `{"detail":"Missing bearer token"}` or `{"detail":"Invalid API key"}`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Not found. Bodies: `{"detail":"Webhook endpoint not found"}` or `{"detail":"Webhook message not found"}`. */
             404: {
                 headers: {
                     [name: string]: unknown;

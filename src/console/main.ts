@@ -724,29 +724,14 @@ function renderTestEvents(root: HTMLElement): void {
 
 async function runTestEvents(out: HTMLElement, partnerId: string): Promise<void> {
   out.replaceChildren(message('note', 'Loading…'));
-  // `mode` is not in this server's contract yet: sent as an extra parameter, and only rows that say
-  // they are test rows are shown, so the view cannot mistake live conversions for test ones.
-  const query = { partner_id: partnerId || undefined, limit: 50, mode: 'test' } as {
-    partner_id?: string;
-    limit?: number;
-  };
+  // Test data only: the listing never mixes modes, and each row says which it is.
+  const query = { partner_id: partnerId || undefined, limit: 50, mode: 'test' as const };
   const res = await api.GET('/admin/conversions', { params: { query } });
   if (!res.data) {
     out.replaceChildren(message('error', errorText(res)));
     return;
   }
-  const items = res.data.items as (Conversion & { mode?: string })[];
-  const serverKnowsModes = items.some((i) => 'mode' in i);
-  const tests = items.filter((i) => i.mode === 'test');
-  if (!serverKnowsModes && items.length) {
-    out.replaceChildren(
-      message(
-        'note',
-        'This server does not have a test mode yet (the sandbox): no conversion is marked as a test event. This view lists them once it does; meanwhile refused attempts are in each click’s timeline and in Partner health.',
-      ),
-    );
-    return;
-  }
+  const tests = res.data.items.filter((i) => i.mode === 'test');
   out.replaceChildren(
     tests.length
       ? table(

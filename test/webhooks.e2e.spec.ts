@@ -451,6 +451,13 @@ describe('Webhooks (e2e, real receiver)', () => {
       t.clock.offsetMs = 0;
     }
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+    // A deleted endpoint's undelivered messages are cancelled (the dispatcher's claim never scans them again).
+    const ds = t.app.get(DataSource);
+    const rows: { status: string }[] = await ds.query(
+      `SELECT status FROM webhook_messages WHERE endpoint_id = ${ds.options.type === 'postgres' ? '$1' : '?'}`,
+      [ep.id],
+    );
+    expect(rows.map((r) => r.status)).toEqual(['cancelled']);
   });
 });
 

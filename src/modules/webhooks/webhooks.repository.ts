@@ -5,7 +5,7 @@ import type { Cursor } from '../../common/query';
 import { fromDbTime } from '../../database/column-types';
 import { Dialect } from '../../database/dialect';
 import { TransactionScope } from '../../database/transaction-scope';
-import { WebhookEndpoint } from './webhook.entities';
+import { WebhookEndpoint, WebhookMessage } from './webhook.entities';
 
 /** A claimed message, as the dispatcher sends it. */
 export interface ClaimedMessage {
@@ -63,6 +63,7 @@ const MESSAGE_FIELDS =
 @Injectable()
 export class WebhooksRepository {
   readonly endpoints: Repository<WebhookEndpoint>;
+  private readonly messages: Repository<WebhookMessage>;
   private readonly dialect: Dialect;
 
   constructor(
@@ -70,6 +71,7 @@ export class WebhooksRepository {
     tx: TransactionScope,
   ) {
     this.endpoints = tx.repository(WebhookEndpoint);
+    this.messages = tx.repository(WebhookMessage);
     this.dialect = new Dialect(ds);
   }
 
@@ -274,6 +276,16 @@ export class WebhooksRepository {
       params,
     );
     return affected;
+  }
+
+  /** A deleted endpoint's undelivered messages are cancelled, so the claim never scans them again. */
+  async cancelPending(endpointId: string): Promise<void> {
+    await this.messages
+      .createQueryBuilder()
+      .update()
+      .set({ status: 'cancelled' })
+      .where('endpoint_id = :endpointId AND status = :pending', { endpointId, pending: 'pending' })
+      .execute();
   }
 
   /** How many messages of an endpoint are not yet delivered nor given up (for tests and metrics). */

@@ -150,6 +150,14 @@ export class WebhooksRepository {
          FROM due WHERE m.click_id = due.click_id AND m.id = due.id RETURNING ${MESSAGE_FIELDS}`
       : `UPDATE webhook_messages AS m SET next_attempt_at = $3, attempts = m.attempts + 1
          WHERE (m.click_id, m.id) IN (${due}) RETURNING ${MESSAGE_FIELDS.replace(/m\./g, '')}`;
+    if (!this.dialect.isPostgres) {
+      // SQLite: an UPDATE takes the file's write lock even when it changes nothing; an idle poll only reads.
+      const { rows: any } = await this.run(
+        `SELECT 1 AS due FROM webhook_messages WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`,
+        [this.t(now)],
+      );
+      if (any.length === 0) return [];
+    }
     const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
     return rows
       .map((r) => ({

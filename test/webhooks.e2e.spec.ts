@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { DataSource } from 'typeorm';
+import { WebhookOutbox } from '../src/modules/webhook-outbox/webhook-outbox';
 import { sendWebhook } from '../src/modules/webhooks/webhook-sender';
 import { conversionBody, Fixture, makeClick } from './api-client';
 import { ADMIN_KEY, useTestApp } from './test-app';
@@ -343,6 +345,34 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it("WebhookOutbox.enqueue writes conversion.adjusted in the caller's transaction: committed, it is sent; rolled back, nothing", async () => {
+    const ep = await register(a, '/adjusted', ['conversion.adjusted']);
+    const id = await convert(a);
+    const view = await api.request('GET', `/admin/conversions/${id}`, { key: ADMIN_KEY });
+    const ds = t.app.get(DataSource);
+    const outbox = t.app.get(WebhookOutbox);
+    const event = {
+      type: 'conversion.adjusted' as const,
+      conversion_id: id,
+      click_id: view.body.click_id,
+      partner_id: a.partnerId,
+    };
+    await expect(
+      ds.transaction(async (m) => {
+        await outbox.enqueue(m, [event]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await ds.transaction((m) => outbox.enqueue(m, [event]))).toBe(1);
+    await receiver.until(() => ofConversion('/adjusted', id).length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const got = ofConversion('/adjusted', id);
+    expect(got).toHaveLength(1);
+    expect(JSON.parse(got[0].body)).toMatchObject({ type: 'conversion.adjusted', data: { id } });
+    new Webhook(ep.secret).verify(got[0].body, got[0].headers);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('during a rotation both signatures are sent: the old secret and the new one each verify', async () => {
     const ep = await register(a, '/rotate');
     const rotated = await api.post(`/api/webhooks/${ep.id}/rotate-secret`, {}, a.partnerKey);
@@ -484,6 +514,13 @@ describe('Webhooks (e2e, real receiver)', () => {
       t.clock.offsetMs = 0;
     }
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+    // A deleted endpoint's undelivered messages are cancelled (the dispatcher's claim never scans them again).
+    const ds = t.app.get(DataSource);
+    const rows: { status: string }[] = await ds.query(
+      `SELECT status FROM webhook_messages WHERE endpoint_id = ${ds.options.type === 'postgres' ? '$1' : '?'}`,
+      [ep.id],
+    );
+    expect(rows.map((r) => r.status)).toEqual(['cancelled']);
   });
 });
 

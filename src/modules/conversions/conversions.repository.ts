@@ -700,12 +700,22 @@ export class ConversionsRepository {
           `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
              source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
         ),
-        outboxCreated: prepareNamed(db, sqliteOutboxInsert('conversion.created', true)),
-        outboxSuperseded: prepareNamed(db, sqliteOutboxInsert('conversion.superseded', true)),
+        // Prepared on first use: only partners with webhook endpoints ever run them.
+        outboxCreated: lazyNamed(db, sqliteOutboxInsert('conversion.created', true)),
+        outboxSuperseded: lazyNamed(db, sqliteOutboxInsert('conversion.superseded', true)),
       };
     }
     return this.sqlite;
   }
+}
+
+/** A named statement prepared when first run. */
+function lazyNamed(db: SqliteHandle, sql: string): NamedStatement {
+  let st: NamedStatement | undefined;
+  return {
+    get: (params) => (st ??= prepareNamed(db, sql)).get(params),
+    run: (params) => (st ??= prepareNamed(db, sql)).run(params),
+  };
 }
 
 /** SQLite: the outbox statement's parameters for conversion `id` (the click and partner of `n`, in its transaction). */

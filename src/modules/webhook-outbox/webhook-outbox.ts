@@ -164,11 +164,13 @@ export class WebhookOutbox implements OnModuleInit, OnModuleDestroy {
           partner_id: ev.partner_id,
           at: sqliteTime(at),
         };
-        const r = (await runner.query(
+        await runner.query(
           text,
           order.map((k) => values[k]),
-        )) as unknown;
-        n += typeof (r as { changes?: number })?.changes === 'number' ? (r as { changes: number }).changes : 0;
+        );
+        // The one SQLite connection: changes() is this INSERT's row count.
+        const [c] = (await runner.query('SELECT changes() AS n')) as { n: number }[];
+        n += Number(c?.n ?? 0);
       }
     }
     return n;

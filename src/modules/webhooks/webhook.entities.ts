@@ -78,7 +78,7 @@ export class WebhookMessage {
   @Column({ type: 'varchar', length: 32 })
   type: string;
 
-  /** pending | delivered | failed (retries exhausted). */
+  /** pending | delivered | failed (retries exhausted) | cancelled (its endpoint was deleted). */
   @Column({ type: 'varchar', length: 16 })
   status: string;
 

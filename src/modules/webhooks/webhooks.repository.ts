@@ -5,7 +5,7 @@ import type { Cursor } from '../../common/query';
 import { fromDbTime } from '../../database/column-types';
 import { Dialect } from '../../database/dialect';
 import { TransactionScope } from '../../database/transaction-scope';
-import { WebhookEndpoint } from './webhook.entities';
+import { WebhookEndpoint, WebhookMessage } from './webhook.entities';
 
 /** A claimed message, as the dispatcher sends it. */
 export interface ClaimedMessage {
@@ -63,6 +63,7 @@ const MESSAGE_FIELDS =
 @Injectable()
 export class WebhooksRepository {
   readonly endpoints: Repository<WebhookEndpoint>;
+  private readonly messages: Repository<WebhookMessage>;
   private readonly dialect: Dialect;
 
   constructor(
@@ -70,6 +71,7 @@ export class WebhooksRepository {
     tx: TransactionScope,
   ) {
     this.endpoints = tx.repository(WebhookEndpoint);
+    this.messages = tx.repository(WebhookMessage);
     this.dialect = new Dialect(ds);
   }
 
@@ -89,6 +91,11 @@ export class WebhooksRepository {
       const order: number[] = [];
       text = sql.replace(/\$(\d+)(::\w+)?/g, (_, n: string) => (order.push(Number(n) - 1), '?'));
       values = order.map((i) => params[i]);
+    }
+    if (this.dialect.isPostgres && !runner) {
+      // Straight on the pool: no query-runner checkout per statement.
+      const r = (await this.dialect.pgPool().query({ text, values })) as { rows: unknown[]; rowCount?: number | null };
+      return { rows: r.rows as Record<string, unknown>[], affected: r.rowCount ?? r.rows.length };
     }
     const own = !runner;
     const qr = runner ?? this.ds.createQueryRunner();
@@ -143,6 +150,14 @@ export class WebhooksRepository {
          FROM due WHERE m.click_id = due.click_id AND m.id = due.id RETURNING ${MESSAGE_FIELDS}`
       : `UPDATE webhook_messages AS m SET next_attempt_at = $3, attempts = m.attempts + 1
          WHERE (m.click_id, m.id) IN (${due}) RETURNING ${MESSAGE_FIELDS.replace(/m\./g, '')}`;
+    if (!this.dialect.isPostgres) {
+      // SQLite: an UPDATE takes the file's write lock even when it changes nothing; an idle poll only reads.
+      const { rows: any } = await this.run(
+        `SELECT 1 AS due FROM webhook_messages WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`,
+        [this.t(now)],
+      );
+      if (any.length === 0) return [];
+    }
     const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
     return rows
       .map((r) => ({
@@ -167,49 +182,48 @@ export class WebhooksRepository {
 
   /** The attempt's writes (message, delivery log, the endpoint's failing_since), in one transaction. */
   async recordAttempt(w: AttemptWrite): Promise<void> {
+    const m = w.message;
+    const d = w.delivery;
+    const e = w.endpoint;
+    const params = [
+      m.status,
+      this.t(m.next_attempt_at),
+      m.body,
+      m.delivered_at ? this.t(m.delivered_at) : null,
+      m.click_id,
+      m.id,
+      d.id,
+      d.message_id,
+      d.endpoint_id,
+      d.conversion_id,
+      d.type,
+      d.attempt,
+      this.t(d.attempted_at),
+      d.status_code,
+      d.latency_ms,
+      d.error,
+      d.next_attempt_at ? this.t(d.next_attempt_at) : null,
+      e.failing_since ? this.t(e.failing_since) : null,
+      e.id,
+    ];
+    const message = `UPDATE webhook_messages SET status = $1, next_attempt_at = $2::timestamptz, body = $3,
+        delivered_at = $4::timestamptz WHERE click_id = $5 AND id = $6`;
+    const delivery = `INSERT INTO webhook_deliveries (click_id, id, message_id, endpoint_id, conversion_id, type, attempt,
+        attempted_at, status_code, latency_ms, error, next_attempt_at)
+      VALUES ($5, $7, $8, $9, $10, $11, $12::int, $13::timestamptz, $14::int, $15::int, $16, $17::timestamptz)`;
+    // A success clears the run of failures; a failure starts one unless one is running.
+    const endpoint = `UPDATE webhook_endpoints SET failing_since = $18::timestamptz
+      WHERE id = $19 AND (($18::timestamptz IS NULL AND failing_since IS NOT NULL) OR ($18::timestamptz IS NOT NULL AND failing_since IS NULL))`;
+    if (this.dialect.isPostgres) {
+      // One statement, one round trip: atomic without a transaction of its own.
+      await this.run(
+        `WITH m AS (${message} RETURNING 1), d AS (${delivery} RETURNING 1), e AS (${endpoint} RETURNING 1) SELECT 1`,
+        params,
+      );
+      return;
+    }
     await this.transaction(async (qr) => {
-      const m = w.message;
-      await this.run(
-        `UPDATE webhook_messages SET status = $1, next_attempt_at = $2::timestamptz, body = $3, delivered_at = $4::timestamptz
-         WHERE click_id = $5 AND id = $6`,
-        [m.status, this.t(m.next_attempt_at), m.body, m.delivered_at ? this.t(m.delivered_at) : null, m.click_id, m.id],
-        qr,
-      );
-      const d = w.delivery;
-      await this.run(
-        `INSERT INTO webhook_deliveries (click_id, id, message_id, endpoint_id, conversion_id, type, attempt, attempted_at,
-           status_code, latency_ms, error, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8::timestamptz, $9::int, $10::int, $11, $12::timestamptz)`,
-        [
-          d.click_id,
-          d.id,
-          d.message_id,
-          d.endpoint_id,
-          d.conversion_id,
-          d.type,
-          d.attempt,
-          this.t(d.attempted_at),
-          d.status_code,
-          d.latency_ms,
-          d.error,
-          d.next_attempt_at ? this.t(d.next_attempt_at) : null,
-        ],
-        qr,
-      );
-      const e = w.endpoint;
-      if (e.failing_since === null) {
-        await this.run(
-          `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`,
-          [e.id],
-          qr,
-        );
-      } else {
-        await this.run(
-          `UPDATE webhook_endpoints SET failing_since = $1::timestamptz WHERE id = $2 AND failing_since IS NULL`,
-          [this.t(e.failing_since), e.id],
-          qr,
-        );
-      }
+      for (const sql of [message, delivery, endpoint]) await this.run(sql, params, qr);
     });
   }
 
@@ -270,6 +284,16 @@ export class WebhooksRepository {
       params,
     );
     return affected;
+  }
+
+  /** A deleted endpoint's undelivered messages are cancelled, so the claim never scans them again. */
+  async cancelPending(endpointId: string): Promise<void> {
+    await this.messages
+      .createQueryBuilder()
+      .update()
+      .set({ status: 'cancelled' })
+      .where('endpoint_id = :endpointId AND status = :pending', { endpointId, pending: 'pending' })
+      .execute();
   }
 
   /** How many messages of an endpoint are not yet delivered nor given up (for tests and metrics). */

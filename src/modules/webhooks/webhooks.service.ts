@@ -185,6 +185,7 @@ export class WebhooksService {
     return this.tx.run(async () => {
       const e = await this.endpointOf(partnerId, id);
       await this.repo.endpoints.delete({ id: e.id });
+      await this.repo.cancelPending(e.id);
       if (actor) await this.audit.record(actor, 'webhook.delete', 'webhook_endpoint', e.id, this.view(e), null);
     });
   }

@@ -174,8 +174,8 @@ function build() {
 
 /** The NODE_OPTIONS the production image runs the service with (its heap bound), from the Dockerfile. */
 function productionNodeOptions() {
-  const m = /^\s*NODE_OPTIONS=(\S+)/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
-  return m ? m[1] : '';
+  const m = /^\s*NODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  return m ? (m[1] ?? m[2]) : '';
 }
 
 async function startService(opts, db) {

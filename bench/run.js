@@ -180,8 +180,8 @@ function build() {
 
 /** The NODE_OPTIONS the production image runs the service with (its heap bound), from the Dockerfile. */
 function productionNodeOptions() {
-  const m = /^\s*NODE_OPTIONS=(\S+)/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
-  return m ? m[1] : '';
+  const m = /^\s*NODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  return m ? (m[1] ?? m[2]) : '';
 }
 
 async function startService(opts, db) {
@@ -317,14 +317,40 @@ class CpuProbe {
     this.pgPids = await pgBackendPids(this.db);
     this.svc0 = cpuSeconds(this.pid);
     this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
+    // A backend can exit during the run (the pool closes connections idle for 10 s): its CPU is
+    // read every 200 ms and its last reading kept, so it neither vanishes nor counts negative
+    // (before, a backend gone by the end counted minus its CPU at the start).
+    this.pgLast = new Map(this.pg0);
+    this.pgSeen = new Set(this.pgPids);
+    const sample = () => {
+      for (const p of this.pgSeen) {
+        const s = cpuSeconds(p);
+        if (s > 0) this.pgLast.set(p, s);
+      }
+    };
+    let listing = false;
+    let tick = 0;
+    this.pgTimer = setInterval(() => {
+      sample();
+      // New backends are listed once a second (each listing is a connection of its own).
+      if (listing || this.db.kind !== 'postgres' || tick++ % 5 !== 0) return;
+      listing = true;
+      pgBackendPids(this.db)
+        .then((pids) => pids.forEach((p) => this.pgSeen.add(p)))
+        .catch(() => {})
+        .finally(() => (listing = false));
+    }, 200);
+    this.pgSample = sample;
     this.lg0 = process.cpuUsage();
     this.machine0 = machineTicks();
   }
   async stop() {
     const svc = cpuSeconds(this.pid) - this.svc0;
+    clearInterval(this.pgTimer);
+    for (const p of await pgBackendPids(this.db)) this.pgSeen.add(p);
+    this.pgSample();
     let pg = 0;
-    for (const p of new Set([...this.pgPids, ...(await pgBackendPids(this.db))]))
-      pg += cpuSeconds(p) - (this.pg0.get(p) ?? 0);
+    for (const p of this.pgSeen) pg += (this.pgLast.get(p) ?? 0) - (this.pg0.get(p) ?? 0);
     const lg = process.cpuUsage(this.lg0);
     const m = machineTicks();
     const all = m.total - this.machine0.total;

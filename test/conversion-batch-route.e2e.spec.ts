@@ -333,25 +333,26 @@ describe('POST /api/conversions/batch (e2e)', () => {
     });
 
     it('a key whose items land in two concurrent statements of the group commit: the lower index is ok', async () => {
-      // On PostgreSQL two statements of 64 run at once, each claiming its keys in key order: here the
-      // later statement reaches the shared key first. The answer must not depend on that race.
+      // On PostgreSQL two statements of up to 256 (PG_BATCH_MAX) run at once, each claiming its keys in
+      // key order: here the later statement reaches the shared key first. The answer must not depend on that race.
+      const PER_STATEMENT = 256;
       for (let round = 0; round < 5; round++) {
         const click = await makeClick(api, f);
-        const items = Array.from({ length: 128 }, (_, i) => {
-          const key = i % 64 === 0 ? 'k-m' : i < 64 ? `k-a-${i}` : `k-z-${i}`;
+        const items = Array.from({ length: 2 * PER_STATEMENT }, (_, i) => {
+          const key = i % PER_STATEMENT === 0 ? 'k-m' : i < PER_STATEMENT ? `k-a-${i}` : `k-z-${i}`;
           return conversionBody(click, { idempotency_key: key, conversion_value: i });
         });
         const r = await batch(items);
         expect(r.status).toBe(200);
-        expect(r.body.counts).toEqual({ ok: 127, duplicate: 1, rejected: 0 });
+        expect(r.body.counts).toEqual({ ok: 2 * PER_STATEMENT - 1, duplicate: 1, rejected: 0 });
         expect(r.body.results[0]).toEqual({
           index: 0,
           status: 'ok',
           conversion_id: expect.any(String),
           ...SEED_TIME_WARNING,
         });
-        expect(r.body.results[64]).toEqual({
-          index: 64,
+        expect(r.body.results[PER_STATEMENT]).toEqual({
+          index: PER_STATEMENT,
           status: 'duplicate',
           conversion_id: r.body.results[0].conversion_id,
           matched_on: 'idempotency_key',

@@ -50,6 +50,17 @@ export function decodeJsonText(body: Buffer): string | InvalidBody {
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
+/**
+ * Bodies of item-checked routes whose text holds no `\u` escape and no surrogate, so that no text
+ * in them (key or value, at any depth) can be unstorable: the route need not walk their items.
+ */
+const STORABLE_BODIES = new WeakSet<object>();
+
+/** This parsed body was proven free of unstorable text by its own text (see STORABLE_BODIES). */
+export function isKnownStorable(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && STORABLE_BODIES.has(body);
+}
+
 export function parseJsonBody(text: string, checkText = true): unknown {
   if (text.trim() === '') return undefined;
   // One cheap pass first: nothing deeper than the limit is parsed, let alone walked.
@@ -73,7 +84,9 @@ export function parseJsonBody(text: string, checkText = true): unknown {
   }
   // NUL and lone surrogates arrive as \u escapes (raw control characters are not JSON; decoded UTF-8
   // holds no surrogates), so a body with neither needs no walk. Item-checked routes check per item.
-  const path = checkText && (text.includes('\\u') || SURROGATE.test(text)) ? findUnstorableText(value) : undefined;
+  const mayHoldUnstorable = text.includes('\\u') || SURROGATE.test(text);
+  if (!checkText && !mayHoldUnstorable && typeof value === 'object' && value !== null) STORABLE_BODIES.add(value);
+  const path = checkText && mayHoldUnstorable ? findUnstorableText(value) : undefined;
   if (path) {
     return new InvalidBody([
       {

@@ -58,4 +58,78 @@ describe('TtlCache', () => {
     c.clear();
     expect(c.size).toBe(0);
   });
+
+  describe('getOrLoad', () => {
+    /** A load that resolves when told to, counting its calls. */
+    function deferredLoad<V>() {
+      const calls: ((v: V) => void)[] = [];
+      const load = jest.fn(() => new Promise<V>((resolve) => calls.push(resolve)));
+      return { load, resolve: (v: V, i = 0) => calls[i](v) };
+    }
+
+    it('concurrent misses of one key make one load, and all get its value; then it is cached', async () => {
+      const c = new TtlCache<string, number>(60_000);
+      const d = deferredLoad<number>();
+      const all = Promise.all(Array.from({ length: 100 }, () => c.getOrLoad('p', d.load)));
+      expect(d.load).toHaveBeenCalledTimes(1);
+      d.resolve(7);
+      expect(await all).toEqual(Array(100).fill(7));
+      expect(await c.getOrLoad('p', d.load)).toBe(7);
+      expect(d.load).toHaveBeenCalledTimes(1);
+      expect(c.get('p')).toBe(7);
+    });
+
+    it('caches null (a value), and loads again once the TTL ends', async () => {
+      jest.useFakeTimers({ now: 1_000_000 });
+      const c = new TtlCache<string, number | null>(1000);
+      const load = jest.fn(() => Promise.resolve(null));
+      expect(await c.getOrLoad('p', load)).toBeNull();
+      expect(await c.getOrLoad('p', load)).toBeNull();
+      expect(load).toHaveBeenCalledTimes(1);
+      jest.setSystemTime(1_001_000);
+      await c.getOrLoad('p', load);
+      expect(load).toHaveBeenCalledTimes(2);
+    });
+
+    it('a failed load is not cached: every waiter gets the error, the next call loads again', async () => {
+      const c = new TtlCache<string, number>(60_000);
+      let fail = true;
+      const load = jest.fn(() => (fail ? Promise.reject(new Error('db away')) : Promise.resolve(3)));
+      const both = [c.getOrLoad('p', load), c.getOrLoad('p', load)];
+      await expect(both[0]).rejects.toThrow('db away');
+      await expect(both[1]).rejects.toThrow('db away');
+      expect(load).toHaveBeenCalledTimes(1);
+      fail = false;
+      expect(await c.getOrLoad('p', load)).toBe(3);
+      expect(load).toHaveBeenCalledTimes(2);
+    });
+
+    it('a delete while a load is in flight discards its value: the next call reads afresh', async () => {
+      const c = new TtlCache<string, number>(60_000);
+      const d = deferredLoad<number>();
+      const stale = c.getOrLoad('p', d.load);
+      c.delete('p'); // e.g. the setting changed meanwhile
+      const fresh = c.getOrLoad('p', d.load);
+      expect(d.load).toHaveBeenCalledTimes(2);
+      d.resolve(1, 0); // the old read
+      d.resolve(2, 1); // the read after the change
+      expect([await stale, await fresh]).toEqual([1, 2]);
+      expect(c.get('p')).toBe(2);
+    });
+
+    it('clear and deleteWhere discard loads in flight too', async () => {
+      const c = new TtlCache<string, number>(60_000);
+      const d = deferredLoad<number>();
+      const first = c.getOrLoad('p', d.load);
+      c.clear();
+      d.resolve(1);
+      await first;
+      expect(c.get('p')).toBeUndefined();
+      const second = c.getOrLoad('q', d.load);
+      c.deleteWhere(() => false);
+      d.resolve(2, 1);
+      await second;
+      expect(c.get('q')).toBeUndefined();
+    });
+  });
 });

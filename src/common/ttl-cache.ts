@@ -6,6 +6,8 @@
  */
 export class TtlCache<K, V> {
   private readonly map = new Map<K, { value: V; expires: number }>();
+  /** Loads in flight (getOrLoad), so that concurrent misses of one key make one read, not one each. */
+  private readonly loading = new Map<K, Promise<V>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -37,15 +39,49 @@ export class TtlCache<K, V> {
     this.map.set(key, { value, expires: Date.now() + this.ttlMs });
   }
 
+  /**
+   * The cached value, or the one `load` reads, cached. Concurrent misses of one key share one load
+   * (a batch of 100 items, or 50 connections, whose entry just expired make one database read, not
+   * one each). A failed load is not cached: the next call loads again. A `delete` while a load is in
+   * flight discards that load's value (the next call reads afresh), so an invalidation is never
+   * undone by a read that started before it.
+   */
+  getOrLoad(key: K, load: () => Promise<V>): Promise<V> {
+    const hit = this.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let pending = this.loading.get(key);
+    if (!pending) {
+      const p: Promise<V> = load().then(
+        (value) => {
+          if (this.loading.get(key) === p) {
+            this.loading.delete(key);
+            this.set(key, value);
+          }
+          return value;
+        },
+        (e: unknown) => {
+          if (this.loading.get(key) === p) this.loading.delete(key);
+          throw e;
+        },
+      );
+      this.loading.set(key, (pending = p));
+    }
+    return pending;
+  }
+
   delete(key: K): void {
     this.map.delete(key);
+    this.loading.delete(key);
   }
 
   deleteWhere(pred: (value: V, key: K) => boolean): void {
     for (const [k, e] of this.map) if (pred(e.value, k)) this.map.delete(k);
+    // A value still loading is not known yet: it cannot be tested, so it is discarded too.
+    this.loading.clear();
   }
 
   clear(): void {
     this.map.clear();
+    this.loading.clear();
   }
 }

@@ -3,11 +3,12 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { databaseUnavailable } from '../../common/db-errors';
 import { AppError, ValidationIssue } from '../../common/errors';
 import { errorKind, toResponse } from '../../common/exception.filter';
+import { isKnownStorable } from '../../common/json-body';
 import { AttemptsRecorder, reasonOfFailure } from '../attempts/attempts.recorder';
 import { DedupService } from '../dedup/dedup.service';
 import { MetricsService } from '../observability/metrics.service';
 import { BATCH_MAX_ITEMS, ConversionBatchResponseDto, ConversionBatchResultDto } from './conversion-batch.dto';
-import { validateConversionItem, ValidConversionItem } from './conversion-item.validation';
+import { CheckedConversionItem, validateConversionItem, ValidConversionItem } from './conversion-item.validation';
 import { ConversionsService } from './conversions.service';
 
 /** The metrics label of conversions that came in a batch. */
@@ -48,7 +49,12 @@ export class ConversionBatchService {
       ]);
     }
     const items = checkEnvelope(body);
-    const checked = await Promise.all(items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i])));
+    // Synchronous for items that pass the fast check; only items that fail it wait for class-validator.
+    const storable = isKnownStorable(body);
+    const pending = items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i], storable));
+    const checked: CheckedConversionItem[] = pending.some((c) => c instanceof Promise)
+      ? await Promise.all(pending)
+      : (pending as CheckedConversionItem[]);
 
     // Items that share a dedup key are recorded one after the other, in index order, so the first is
     // the `ok` and the later ones its duplicates whichever statement of the group commit each lands
@@ -59,7 +65,8 @@ export class ConversionBatchService {
     const outcomes = await Promise.all(
       checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
         if (!c.ok) return rejected(index, 'validation', 422, c.issues, false);
-        const key = this.claimKey(c);
+        const dedupKey = this.dedupKey(c);
+        const key = dedupKey ? claimKeyOf(dedupKey.value, c) : null;
         const record = () => this.recordItem(caller, index, c, validateOnly);
         const run =
           validateOnly && key !== null
@@ -67,7 +74,7 @@ export class ConversionBatchService {
                 const o = await record();
                 if (o.result.status !== 'ok') return o;
                 if (!validatedOk.has(key)) return (validatedOk.add(key), o);
-                const matched_on = this.dedupKey(c)!.layer;
+                const matched_on = dedupKey!.layer;
                 return { ...o, kind: 'duplicate', result: { index, status: 'duplicate' as const, matched_on } };
               }
             : record;
@@ -144,12 +151,6 @@ export class ConversionBatchService {
     });
   }
 
-  /** What the dedup claim of an item would be unique on; null when it has no dedup key. */
-  private claimKey(c: ValidConversionItem): string | null {
-    const key = this.dedupKey(c);
-    return key ? JSON.stringify([key.value, c.command.click_id, c.command.event_type]) : null;
-  }
-
   private async recordItem(
     caller: { partnerId: string; mode: DataMode },
     index: number,
@@ -178,6 +179,11 @@ export class ConversionBatchService {
       return rejected(index, errorKind(e), status, detail, true);
     }
   }
+}
+
+/** What the dedup claim of an item with dedup key `value` is unique on. */
+function claimKeyOf(value: string, c: ValidConversionItem): string {
+  return JSON.stringify([value, c.command.click_id, c.command.event_type]);
 }
 
 function rejected(

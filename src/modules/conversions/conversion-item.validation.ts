@@ -20,18 +20,25 @@ export interface InvalidConversionItem {
 
 const fastCheck = compileFastCheck(ConversionBodyDto);
 
+export type CheckedConversionItem = ValidConversionItem | InvalidConversionItem;
+
 /**
  * One conversion of a batch, held to exactly the rules of POST /api/conversion's body (the same
  * DTO, the same fast check, the same Pydantic issues), with every `loc` at `loc` (for a batch,
- * `["body","conversions",i]`) instead of `["body"]`. The item's `idempotency_key` follows the
+ * `["body","conversions",i]`) instead of `["body"]`. `textKnownStorable`: the whole body's text was
+ * proven free of unstorable text (json-body's isKnownStorable), so the item is not walked for it. The item's `idempotency_key` follows the
  * Idempotency-Key header's rule and is taken off the body, so it is never stored in params.extra.
  *
  * A valid item becomes the same ConversionCommand the single route's pipe builds.
+ *
+ * The answer is synchronous unless the fast check fails (then class-validator, which is async,
+ * finds the issues): a batch of valid items costs no promise per item.
  */
-export async function validateConversionItem(
+export function validateConversionItem(
   raw: unknown,
   loc: (string | number)[],
-): Promise<ValidConversionItem | InvalidConversionItem> {
+  textKnownStorable = false,
+): CheckedConversionItem | Promise<CheckedConversionItem> {
   const [where, ...path] = loc as ['body', ...(string | number)[]];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return {
@@ -46,7 +53,8 @@ export async function validateConversionItem(
       ],
     };
   }
-  const unstorable = findUnstorableText(raw);
+  // Walked unless the body's own text proved it holds no NUL or lone surrogate (see isKnownStorable).
+  const unstorable = textKnownStorable ? undefined : findUnstorableText(raw);
   if (unstorable) {
     return {
       ok: false,
@@ -80,11 +88,16 @@ export async function validateConversionItem(
     }
   }
   const instance = Object.assign(Object.create(ConversionBodyDto.prototype as object) as object, body);
-  if (!fastCheck?.(instance)) {
-    const errors = await validate(instance, { validationError: { target: false, value: true } });
-    for (const e of errors) e.target = raw;
-    issues.push(...toIssues(errors, where, path));
+  if (fastCheck?.(instance)) {
+    if (issues.length) return { ok: false, issues };
+    return { ok: true, command: toConversionCommand(body as ConversionBodyDto), idempotencyKey };
   }
-  if (issues.length) return { ok: false, issues };
-  return { ok: true, command: toConversionCommand(body as ConversionBodyDto), idempotencyKey };
+  return validate(instance, { validationError: { target: false, value: true } }).then(
+    (errors): InvalidConversionItem | ValidConversionItem => {
+      for (const e of errors) e.target = raw;
+      issues.push(...toIssues(errors, where, path));
+      if (issues.length) return { ok: false, issues };
+      return { ok: true, command: toConversionCommand(body as ConversionBodyDto), idempotencyKey };
+    },
+  );
 }

@@ -50,6 +50,17 @@ describe('PartnersService (strict mocks)', () => {
       expect(repo.findRateLimit).toHaveBeenCalledTimes(2);
     });
 
+    it('concurrent misses make one read (a stampede of a batch or of many connections when the entry expires)', async () => {
+      repo.findRateLimit.mockResolvedValueOnce(30);
+      repo.findAttribution.mockResolvedValueOnce(undefined);
+      const limits = await Promise.all(Array.from({ length: 100 }, () => sut.rateLimitOf('p1')));
+      const attributions = await Promise.all(Array.from({ length: 100 }, () => sut.attributionOf('p1')));
+      expect(new Set(limits)).toEqual(new Set([30]));
+      expect(new Set(attributions).size).toBe(1);
+      expect(repo.findRateLimit).toHaveBeenCalledTimes(1);
+      expect(repo.findAttribution).toHaveBeenCalledTimes(1);
+    });
+
     it('caches "no own limit" (null) too, as it does for an unknown partner (the default applies)', async () => {
       repo.findRateLimit.mockResolvedValueOnce(null);
       expect(await sut.rateLimitOf('p1')).toBeNull();

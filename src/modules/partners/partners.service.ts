@@ -97,12 +97,7 @@ export class PartnersService {
 
   /** The partner's own rate limit (null: the default); cached for KEY_CACHE_TTL_MS. */
   async rateLimitOf(partnerId: string): Promise<number | null> {
-    let limit = this.rateLimits.get(partnerId);
-    if (limit === undefined) {
-      limit = (await this.repo.findRateLimit(partnerId)) ?? null;
-      this.rateLimits.set(partnerId, limit);
-    }
-    return limit;
+    return this.rateLimits.getOrLoad(partnerId, async () => (await this.repo.findRateLimit(partnerId)) ?? null);
   }
 
   /**
@@ -122,12 +117,11 @@ export class PartnersService {
    * for KEY_CACHE_TTL_MS like the rate limit. An unknown partner reads as the defaults.
    */
   async attributionOf(partnerId: string): Promise<PartnerAttribution> {
-    let a = this.attributions.get(partnerId);
-    if (a === undefined) {
-      a = (await this.repo.findAttribution(partnerId)) ?? DEFAULT_ATTRIBUTION;
-      this.attributions.set(partnerId, a);
-    }
-    return a;
+    // One read per partner when its entry has expired, however many conversions (a batch's items) ask at once.
+    return this.attributions.getOrLoad(
+      partnerId,
+      async () => (await this.repo.findAttribution(partnerId)) ?? DEFAULT_ATTRIBUTION,
+    );
   }
 
   /** Sets a partner's attribution settings and returns the ones they replace (this replica at once, others within KEY_CACHE_TTL_MS). */

@@ -5,6 +5,7 @@ import { PartnerRateLimit1764600000001 } from '../../migrations/1764600000001-pa
 import { HideSuppliedKeyPrefixes1764900000010 } from '../../migrations/1764900000010-hide-supplied-key-prefixes';
 import { ConversionAttempts1764900000020 } from '../../migrations/1764900000020-conversion-attempts';
 import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-attribution-checks';
+import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   HideSuppliedKeyPrefixes1764900000010,
   ConversionAttempts1764900000020,
   AttributionChecks1765000000012,
+  CitusDistribution1765900000015,
 ];

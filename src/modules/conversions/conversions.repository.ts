@@ -585,27 +585,30 @@ export class ConversionsRepository {
   private async createCitusRecord(): Promise<{ name: string; text: string }> {
     const params = this.pg.params.params;
     const types = params.map((p) => p.pgType);
+    const distArg = `$${params.findIndex((p) => p.name === 'click_id') + 1}`;
+    const numeric = ['m_conversion_value'];
+    const template = await this.citusShardTemplate(distArg);
+    // PL/pgSQL runs the statement on the shards of this worker (EXECUTE: planned per call), INTO r
+    // takes its one row; `format` puts in the shard names, the USING list the parameters.
+    const body = `DECLARE r record; BEGIN
+      EXECUTE format($sql$${template.text}$sql$, ${template.shards.join(', ')})
+        INTO r USING ${params.map((_, i) => `$${i + 1}`).join(', ')};
+      RETURN (to_jsonb(r) || jsonb_build_object(${numeric.map((c) => `'${c}', r.${c}::text`).join(', ')}))::json;
+    END`;
     const fn = `thrad_record_conversion_${createHash('sha256')
-      .update(`${types.join(',')}\n${this.pg.full}`)
+      .update(`${types.join(',')}\n${body}`)
       .digest('hex')
       .slice(0, 16)}`;
     const signature = `${fn}(${types.join(', ')})`;
-    const distArg = `$${params.findIndex((p) => p.name === 'click_id') + 1}`;
-    const numeric = ['m_conversion_value'];
-    // PL/pgSQL: a statement with data-modifying CTEs must be at the top level (no subquery around
-    // it); `INTO r` at its end takes its one row.
-    const body = `DECLARE r record; BEGIN
-      ${this.pg.full}
-      INTO r;
-      RETURN (to_jsonb(r) || jsonb_build_object(${numeric.map((c) => `'${c}', r.${c}::text`).join(', ')}))::json;
-    END`;
     const runner = this.ds.createQueryRunner();
     try {
       await runner.startTransaction();
       await runner.query('SELECT pg_advisory_xact_lock($1)', [CITUS_FUNCTION_LOCK]);
       const [exists] = (await runner.query('SELECT 1 FROM pg_proc WHERE proname = $1', [fn])) as unknown[];
       if (!exists) {
-        await runner.query(`CREATE FUNCTION ${signature} RETURNS json LANGUAGE plpgsql VOLATILE AS $fn$${body}$fn$`);
+        await runner.query(
+          `CREATE FUNCTION ${signature} RETURNS json LANGUAGE plpgsql VOLATILE SET citus.enable_manual_changes_to_shards = on AS $fn$${body}$fn$`,
+        );
         await runner.query(`SELECT create_distributed_function($1, $2, colocate_with => 'clicks')`, [
           signature,
           distArg,
@@ -622,6 +625,41 @@ export class ConversionsRepository {
       name: `conversions_record_${fn}`,
       text: `SELECT ${fn}(${params.map((p, i) => `$${i + 1}::${p.pgType}`).join(', ')}) AS r`,
     };
+  }
+
+  /**
+   * The full statement with each Citus table it names replaced by a `format` placeholder, and the
+   * expression that names that table's shard for the click (`distArg`) on the worker the call is
+   * delegated to: a table co-located with clicks has its shard of the click; a reference table its
+   * one shard (a copy on every node). The statement then runs on plain PostgreSQL tables, with
+   * PostgreSQL's semantics: one snapshot for the whole statement, its CTEs included. Through the
+   * distributed tables, Citus would run each data-modifying CTE as a query of its own, each seeing
+   * the one before (a claim would read as held by itself).
+   */
+  private async citusShardTemplate(distArg: string): Promise<{ text: string; shards: string[] }> {
+    const tables = (await this.ds.query(
+      `SELECT p.logicalrelid::regclass::text AS name, p.partmethod AS method,
+              p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'clicks'::regclass) AS with_clicks
+         FROM pg_dist_partition p`,
+    )) as { name: string; method: string; with_clicks: boolean }[];
+    let text = this.pg.full.replace(/%/g, '%%');
+    const shards: string[] = [];
+    for (const t of tables) {
+      const re = new RegExp(`(?<![\\w."])${t.name}(?![\\w"])`, 'g');
+      if (!re.test(text)) continue;
+      const lit = `'${t.name}'::regclass`;
+      if (t.method === 'n') {
+        shards.push(`(SELECT shard_name(${lit}, shardid) FROM pg_dist_shard WHERE logicalrelid = ${lit})`);
+      } else if (t.method === 'h' && t.with_clicks) {
+        shards.push(`shard_name(${lit}, get_shard_id_for_distribution_column(${lit}, ${distArg}))`);
+      } else {
+        throw new Error(
+          `Citus: the conversion write names ${t.name}, which is neither co-located with clicks nor a reference table`,
+        );
+      }
+      text = text.replace(re, `%${shards.length}$s`);
+    }
+    return { text, shards };
   }
 
   private recordCitusBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {

@@ -87,6 +87,8 @@ export class CitusDistribution1765900000015 implements MigrationInterface {
     // In the migration's transaction, DDL that follows other statements must run over one
     // connection per worker (else: "cannot perform a parallel DDL command").
     await q.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+    // Distributing copies each table's rows into its shards: longer than a request's statement timeout.
+    await q.query(`SET LOCAL statement_timeout = 0`);
 
     const exists = async (t: string) =>
       ((await q.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [`public.${t}`])) as { e: boolean }[])[0].e;

@@ -556,18 +556,19 @@ export class ConversionsRepository {
    * Citus. The batch statement reads its rows from parameter arrays (unnest): Citus cannot tell
    * which shard a row is for. And Citus plans every data-modifying CTE (the claim, the insert, the
    * supersede) as a subplan of its own, its result pulled through the coordinator: even the
-   * one-conversion statement would be several round trips. So on Citus the one-conversion
-   * statement is the body of a SQL function, distributed by its click id argument and co-located
-   * with `clicks` (create_distributed_function): Citus sends the call `SELECT f($1, …)` whole to
-   * the worker holding the click's shard (call delegation: one task, one round trip), and the
-   * statement runs there on that worker's local shards, committed by that worker alone (no
-   * two-phase commit). test/citus.e2e.spec.ts reads the call's plan and fails when it is not one task.
+   * one-conversion statement would be several round trips, and its CTEs would no longer share one
+   * snapshot. So on Citus the one-conversion statement runs inside a PL/pgSQL function, distributed
+   * by its click id argument and co-located with `clicks` (create_distributed_function): Citus
+   * sends the call `SELECT f($1, …)` whole to the worker holding the click's shard (call
+   * delegation: one task, one round trip), and the statement runs there on that worker's shard
+   * tables (see citusShardTemplate), committed by that worker alone (no two-phase commit).
+   * test/citus.e2e.spec.ts reads the call's plan and fails when it is not one task.
    *
    * Each conversion of a batch is its own call, concurrently over the pool. Splitting the batch per
    * shard would keep a group commit only for conversions that share a shard: with 32 shards, a
    * 64-conversion batch has about two per shard; the workers' WAL flush already merges concurrent commits.
    *
-   * The function is named after a hash of the statement and its parameter types, so a release
+   * The function is named after a hash of its body and parameter types, so a release
    * that changes the statement creates its own function (replicas of the old release keep theirs)
    * and every replica of one release finds the same one. It is created on first use, under an
    * advisory lock (replicas starting together), and answers its row as JSON, numeric values as text.

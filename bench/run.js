@@ -4,6 +4,7 @@
  *
  *   npm run bench                          # PostgreSQL (fresh database thrad_bench), 4 scenarios, 10 s each
  *   npm run bench -- --sqlite              # the embedded default (SQLite in a temp file)
+ *   npm run bench -- --citus               # PostgreSQL, then the local Citus cluster (../shared/tools/citus-cluster), side by side
  *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
  *   npm run bench -- --no-build --duration 5 --scenarios 1,3
  *   npm run bench -- --scenarios 5 --recording-ab --runs 3   # refused attempts: recording on vs off (A/B)
@@ -83,6 +84,7 @@ function parseArgs(argv) {
       return n;
     };
     if (a === '--sqlite') o.sqlite = true;
+    if (a === '--citus') o.citus = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;
@@ -129,7 +131,25 @@ async function pgAdmin(opts, sql) {
   }
 }
 
+/** The shared tool that runs the local Citus cluster (coordinator 5440, workers 5441 and 5442); CITUS_CLUSTER overrides its path. */
+const CITUS_TOOL = process.env.CITUS_CLUSTER || path.join(ROOT, '..', 'shared', 'tools', 'citus-cluster');
+
 async function freshDatabase(opts) {
+  if (opts.citusRun) {
+    // A fresh distributed database on every node; its coordinator URL is all the service gets.
+    const url = execSync(`${CITUS_TOOL} db ${opts.pgDb}_citus`, { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop();
+    const u = new URL(url);
+    const nodes = [0, 1, 2].map((i) => {
+      const n = new URL(url);
+      n.port = String(Number(u.port) + i);
+      return n.toString();
+    });
+    return { kind: 'postgres', citus: true, url, nodes, env: { DATABASE_URL: url } };
+  }
   if (opts.sqlite) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thrad-bench-'));
     return {
@@ -146,6 +166,18 @@ async function freshDatabase(opts) {
 }
 
 async function dropDatabase(opts, db) {
+  if (db.citus) {
+    const { Client } = require('pg');
+    for (const n of db.nodes) {
+      const u = new URL(n);
+      const name = u.pathname.slice(1);
+      u.pathname = '/postgres';
+      const c = new Client({ connectionString: u.toString() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => c.end());
+    }
+    return;
+  }
   if (db.kind === 'sqlite') fs.rmSync(db.dir, { recursive: true, force: true });
   else await pgAdmin(opts, `DROP DATABASE IF EXISTS ${opts.pgDb} WITH (FORCE)`);
 }
@@ -287,11 +319,11 @@ function cpuSeconds(pid) {
   }
 }
 
-/** PIDs of the PostgreSQL backends serving the bench database. */
-async function pgBackendPids(db) {
+/** PIDs of the PostgreSQL backends serving the bench database (on one node of a Citus cluster: `url`). */
+async function pgBackendPids(db, url = db.url) {
   if (db.kind !== 'postgres') return [];
   const { Client } = require('pg');
-  const c = new Client({ connectionString: db.url });
+  const c = new Client({ connectionString: url });
   await c.connect();
   try {
     const r = await c.query(
@@ -315,6 +347,10 @@ class CpuProbe {
   }
   async start() {
     this.pgPids = await pgBackendPids(this.db);
+    // Citus: each node's backends of the bench database, apart (the machine is shared by all three).
+    this.nodes = this.db.nodes ?? [];
+    this.nodePids = await Promise.all(this.nodes.map((n) => pgBackendPids(this.db, n)));
+    this.node0 = this.nodePids.map((ps) => new Map(ps.map((p) => [p, cpuSeconds(p)])));
     this.svc0 = cpuSeconds(this.pid);
     this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
     // A backend can exit during the run (the pool closes connections idle for 10 s): its CPU is
@@ -351,12 +387,21 @@ class CpuProbe {
     this.pgSample();
     let pg = 0;
     for (const p of this.pgSeen) pg += (this.pgLast.get(p) ?? 0) - (this.pg0.get(p) ?? 0);
+    const nodes = {};
+    for (let i = 0; i < this.nodes.length; i++) {
+      let t = 0;
+      const now = await pgBackendPids(this.db, this.nodes[i]);
+      for (const p of new Set([...this.nodePids[i], ...now])) t += cpuSeconds(p) - (this.node0[i].get(p) ?? 0);
+      nodes[new URL(this.nodes[i]).port] = t;
+    }
+    if (this.nodes.length) pg = Object.values(nodes).reduce((a, b) => a + b, 0);
     const lg = process.cpuUsage(this.lg0);
     const m = machineTicks();
     const all = m.total - this.machine0.total;
     return {
       service_s: svc,
       pg_backends_s: this.db.kind === 'postgres' ? pg : null,
+      pg_nodes_s: this.nodes.length ? nodes : null,
       // The load generator runs in this process, on the same two cores: its share is not the service's.
       loadgen_s: (lg.user + lg.system) / 1e6,
       machine_idle: all > 0 ? (m.idle - this.machine0.idle) / all : null,
@@ -669,6 +714,10 @@ async function runOnce(opts, runNo) {
         cpu_us_per_request: {
           service: Math.round((used.service_s * 1e6) / answered),
           pg_backends: used.pg_backends_s === null ? null : Math.round((used.pg_backends_s * 1e6) / answered),
+          // Citus: per node (port), coordinator first.
+          pg_nodes: used.pg_nodes_s
+            ? Object.fromEntries(Object.entries(used.pg_nodes_s).map(([k, v]) => [k, Math.round((v * 1e6) / answered)]))
+            : null,
           load_generator: Math.round((used.loadgen_s * 1e6) / answered),
         },
         machine_idle_pct: used.machine_idle === null ? null : Math.round(used.machine_idle * 1000) / 10,
@@ -931,6 +980,27 @@ async function main() {
   if (opts.webhookAb) return webhookAb(opts);
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
+  let allOk = true;
+  const printed = summarize(opts, runs, driver);
+  allOk &&= printed.allOk;
+  let citus = null;
+  if (opts.citus && !opts.sqlite) {
+    // The same scenarios on the Citus cluster, in the same run (one coordinator, two workers, on this machine).
+    console.log('\nbench: the same scenarios on the local Citus cluster (coordinator 5440, workers 5441, 5442)');
+    const cRuns = [];
+    for (let i = 1; i <= opts.runs; i++) cRuns.push(await runOnce({ ...opts, citusRun: true }, i));
+    citus = { runs: cRuns, ...summarize(opts, cRuns, 'citus') };
+    allOk &&= citus.allOk;
+  }
+  save(opts, driver, runs, printed.summary, citus);
+  if (!allOk) {
+    console.error('\nFAILED: non-2xx answers, errors, or the database does not match the answers (see above).');
+    process.exitCode = 1;
+  }
+}
+
+/** The median of each scenario's runs, printed as a table; whether every run passed. */
+function summarize(opts, runs, driver) {
   const summary = {};
   let allOk = true;
   for (const n of opts.scenarios) {
@@ -949,6 +1019,14 @@ async function main() {
       cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
       cpu_us_per_request_pg:
         rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      cpu_us_per_request_pg_nodes: rs[0].cpu_us_per_request.pg_nodes
+        ? Object.fromEntries(
+            Object.keys(rs[0].cpu_us_per_request.pg_nodes).map((k) => [
+              k,
+              median(rs.map((r) => r.cpu_us_per_request.pg_nodes[k])),
+            ]),
+          )
+        : null,
       db_check: ok ? 'ok' : 'FAILED',
     };
   }
@@ -971,9 +1049,19 @@ async function main() {
     console.log(
       `  ${n} ${s.scenario.padEnd(46)} ${String(s.req_per_s).padStart(6)} ${String(s.conversions_per_s).padStart(7)} ${String(s.p50_ms).padStart(5)} ${String(s.p99_ms).padStart(5)} ` +
         `${String(s.non_2xx).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.peak_rss_mb).padStart(7)} MB  ` +
-        `${String(s.cpu_us_per_request_service).padStart(7)}+${s.cpu_us_per_request_pg ?? '-'}  ${s.db_check}`,
+        `${String(s.cpu_us_per_request_service).padStart(7)}+${s.cpu_us_per_request_pg ?? '-'}  ${s.db_check}` +
+        (s.cpu_us_per_request_pg_nodes
+          ? `  per node ${Object.entries(s.cpu_us_per_request_pg_nodes)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', ')} us`
+          : ''),
     );
   }
+  return { summary, allOk };
+}
+
+/** Writes the run (and the Citus runs beside it) under bench/results/. */
+function save(opts, driver, runs, summary, citus) {
   if (opts.save) {
     const dir = path.join(__dirname, 'results');
     fs.mkdirSync(dir, { recursive: true });
@@ -1009,13 +1097,10 @@ async function main() {
       },
       summary,
       runs,
+      citus: citus ? { summary: citus.summary, runs: citus.runs } : undefined,
     };
     fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
     console.log(`\nwritten: ${path.relative(ROOT, file)}`);
-  }
-  if (!allOk) {
-    console.error('\nFAILED: non-2xx answers, errors, or the database does not match the answers (see above).');
-    process.exitCode = 1;
   }
 }
 

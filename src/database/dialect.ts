@@ -62,6 +62,26 @@ export class Dialect {
     return this.kind === 'postgres';
   }
 
+  private citusProbe?: Promise<boolean>;
+
+  /**
+   * Whether the database is a Citus coordinator (the `citus` extension installed): asked once per
+   * Dialect, on first use, and asked again after a failed probe. Never on SQLite.
+   */
+  isCitus(): Promise<boolean> {
+    if (!this.isPostgres) return Promise.resolve(false);
+    this.citusProbe ??= this.pgPool()
+      .query({ text: `SELECT 1 FROM pg_extension WHERE extname = 'citus'`, values: [] })
+      .then(
+        (r) => r.rows.length > 0,
+        (e: unknown) => {
+          this.citusProbe = undefined;
+          throw e;
+        },
+      );
+    return this.citusProbe;
+  }
+
   /** The pg Pool behind TypeORM's PostgreSQL driver (created at connect). */
   pgPool(): PgPool {
     const pool = (this.ds.driver as unknown as { master?: PgPool }).master;

@@ -8,6 +8,7 @@ import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-a
 import { SandboxMode1765100000012 } from '../../migrations/1765100000012-sandbox-mode';
 import { ConversionAdjustments1765100000013 } from '../../migrations/1765100000013-conversion-adjustments';
 import { Webhooks1765100000023 } from '../../migrations/1765100000023-webhooks';
+import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   SandboxMode1765100000012,
   ConversionAdjustments1765100000013,
   Webhooks1765100000023,
+  CitusDistribution1765900000015,
 ];

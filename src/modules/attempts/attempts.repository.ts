@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataMode } from '../../common/data-mode';
 import { sqliteTime } from '../../database/column-types';
+import { Dialect } from '../../database/dialect';
 import { ConversionAttempt } from './conversion-attempt.entity';
 
 /** The columns of conversion_attempts, in the order the INSERT lists them (the one list of them). */
@@ -30,9 +31,11 @@ export const PURGE_BATCH = 5000;
 @Injectable()
 export class AttemptsRepository {
   private readonly isPostgres: boolean;
+  private readonly dialect: Dialect;
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {
     this.isPostgres = ds.options.type === 'postgres';
+    this.dialect = new Dialect(ds);
   }
 
   /**
@@ -73,7 +76,11 @@ export class AttemptsRepository {
   }
 
   /** Deletes up to PURGE_BATCH attempts older than `before`; returns how many. Replicas skip each other's rows. */
-  purgeAttempts(before: Date): Promise<number> {
+  async purgeAttempts(before: Date): Promise<number> {
+    // Citus refuses a LIMIT … FOR UPDATE subquery over many shards: each shard deletes its own
+    // expired rows, in parallel, in one statement (no batch bound; replicas wait on each other's locks).
+    if (await this.dialect.isCitus())
+      return this.affected(`DELETE FROM conversion_attempts WHERE at < $1`, [before.toISOString()]);
     return this.isPostgres
       ? this.affected(
           `DELETE FROM conversion_attempts WHERE id IN (SELECT id FROM conversion_attempts WHERE at < $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
@@ -90,7 +97,10 @@ export class AttemptsRepository {
    * longer match anything (the claiming statement takes such a claim over), so removing one
    * changes no answer. The outer condition is repeated so a claim taken over meanwhile is kept.
    */
-  purgeDedupClaims(windowStart: number): Promise<number> {
+  async purgeDedupClaims(windowStart: number): Promise<number> {
+    // Citus: as purgeAttempts (and a ctid names a row of one shard only).
+    if (await this.dialect.isCitus())
+      return this.affected(`DELETE FROM dedup_claims WHERE claimed_at <= $1`, [windowStart]);
     return this.isPostgres
       ? this.affected(
           `DELETE FROM dedup_claims WHERE ctid IN (SELECT ctid FROM dedup_claims WHERE claimed_at <= $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED) AND claimed_at <= $1`,

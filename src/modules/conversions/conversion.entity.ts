@@ -95,6 +95,7 @@ export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVER
 
 @Entity('conversions')
 @Index('IDX_conversions_click', ['click_id'])
+@Index('IDX_conversions_id', ['id'])
 @Index('IDX_conversions_partner_time', ['partner_id', 'conversion_time', 'id'])
 @Index('IDX_conversions_time', ['conversion_time', 'id'])
 @Index('IDX_conversions_tag_time', ['tag_id', 'conversion_time', 'id'])
@@ -104,6 +105,11 @@ export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVER
 @Index('IDX_conversions_partner_source_time', ['partner_id', 'source', 'conversion_time', 'id'])
 @Index('IDX_conversions_test_created', ['created_at'], { where: "mode = 'test'" })
 export class Conversion {
+  /**
+   * The primary key is (click_id, id) on every driver: Citus distributes conversions by click_id
+   * and requires it in every primary key (migration 1765900000015). Ids are service-made UUIDs;
+   * IDX_conversions_id serves the lookups by id alone.
+   */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
 
@@ -113,7 +119,7 @@ export class Conversion {
   @Column({ type: 'varchar', length: 36 })
   tag_id: string;
 
-  @Column({ type: 'varchar', length: 255 })
+  @PrimaryColumn({ type: 'varchar', length: 255 })
   click_id: string;
 
   @Column({ type: 'varchar', length: 255 })

@@ -7,6 +7,8 @@ function fakePostgres(answer: (name: string, values: unknown[], text: string) =>
   const calls: { name: string; values: unknown[]; text: string }[] = [];
   const pool = {
     query: async ({ name, text, values }: { name: string; text: string; values: unknown[] }) => {
+      // The Citus probe (Dialect.isCitus): plain PostgreSQL, no citus extension.
+      if (text.includes('pg_extension')) return { rows: [] };
       calls.push({ name, values, text });
       return { rows: answer(name, values, text) };
     },
@@ -104,6 +106,7 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
     const stuck = new Promise<void>((r) => (release = r));
     const pool = {
       query: async ({ values, text }: { values: unknown[]; text: string }) => {
+        if (text.includes('pg_extension')) return { rows: [] }; // the Citus probe: plain PostgreSQL
         await stuck;
         return { rows: written(values, text) };
       },

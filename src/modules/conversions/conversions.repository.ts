@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -163,14 +164,24 @@ function pgSupersede(
   returning: string,
 ): string {
   const set = SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, input, click)}`).join(', ');
-  const old = SUPERSEDED.map((c) => `'${c.column}', ${pgOldValue(c, 't')}`).join(', ');
-  return `UPDATE conversions t SET ${set}, source = ${input('source')},
-    params = (${input('params')}::jsonb || jsonb_build_object('superseded', jsonb_build_object('source', t.source,
-      'at', ${pgIsoTime(input('created_at'))}, 'values', jsonb_build_object(${old}, 'extra', t.params::jsonb -> 'extra'))))::json
-  FROM ${from}
-  WHERE ${input('source')} = 'api' AND (${where}) AND t.id = ${heldId} AND t.source = 'tag'
+  const old = SUPERSEDED.map((c) => `'${c.column}', ${pgOldValue(c, 'o')}`).join(', ');
+  const row = (alias: string) =>
+    `${alias}.click_id = ${input('click_id')} AND ${alias}.id = ${heldId} AND ${alias}.source = 'tag'`;
+  // The new params are computed from the Tag row in a FROM subquery that locks it (FOR UPDATE: the
+  // latest version, re-checked to be a Tag row), not in the SET list: Citus refuses STABLE
+  // functions (to_char, jsonb_build_object) over columns in an UPDATE's own expressions.
+  return `UPDATE conversions t SET ${set}, source = ${input('source')}, params = o.new_params
+  FROM ${from}, (SELECT (${input('params')}::jsonb || jsonb_build_object('superseded', jsonb_build_object('source', o.source,
+      'at', ${pgIsoTime(input('created_at'))}, 'values', jsonb_build_object(${old}, 'extra', o.params::jsonb -> 'extra'))))::json AS new_params
+    FROM conversions o WHERE ${row('o')} FOR UPDATE) o
+  WHERE ${input('source')} = 'api' AND (${where}) AND ${row('t')}
   RETURNING ${returning}`;
 }
+
+/*
+ * The conversion a claim names has the claim's click_id: every lookup of it names the click too, so
+ * it is a primary-key lookup ((click_id, id)) and, on Citus, stays on the click's shard.
+ */
 
 /** Select-list items: the matched conversion `m` (all NULL when there is none). */
 const matchedSql = (m: string) =>
@@ -245,7 +256,7 @@ SELECT a.ord, ${clickFactsSql(click)}, a.click_attribution_status AS attribution
        h.held_id, NULL AS superseded_id, COALESCE(a.tag_id, a.click_tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM a JOIN h ON h.ord = a.ord
 LEFT JOIN ins ON ins.id = a.id
-LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = h.held_id OFFSET 0) m ON true
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE click_id = a.click_id AND id = h.held_id OFFSET 0) m ON true
 ORDER BY a.ord`;
 }
 
@@ -295,7 +306,7 @@ SELECT ${clickFactsSql((n) => `c.${n}`)}, ${status} AS attribution_status, ${pgC
        (SELECT id FROM ins) AS inserted_id, (SELECT id FROM sup) AS superseded_id,
        COALESCE(${p.ref('tag_id')}, c.tag_id) AS written_tag_id, ${matchedSql('m')}
 FROM (SELECT 1) AS one LEFT JOIN c ON true
-LEFT JOIN LATERAL (SELECT * FROM conversions WHERE id = ${heldWithin} OFFSET 0) m ON true`;
+LEFT JOIN LATERAL (SELECT * FROM conversions WHERE click_id = ${p.ref('click_id')} AND id = ${heldWithin} OFFSET 0) m ON true`;
 }
 
 /** The outbox CTE of a statement whose `ins` CTE returns the inserted rows (see WebhookOutbox). */
@@ -326,6 +337,9 @@ function pgCheckStatement(p: PgParams<BatchItem>): string {
 SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgHeldId(e)} AS held_id
 FROM (SELECT 1) AS one LEFT JOIN (${clickLookupSql(p.ref('click_id'))}) c ON true`;
 }
+
+/** The advisory lock under which replicas create the Citus write function (see citusRecord). */
+const CITUS_FUNCTION_LOCK = 0x74687263;
 
 /** How many times a statement that lost a race to a concurrent claim (and wrote nothing) is run again. */
 const PG_RACE_ATTEMPTS = 5;
@@ -389,7 +403,7 @@ export class ConversionsRepository {
   };
 
   constructor(
-    @InjectDataSource() ds: DataSource,
+    @InjectDataSource() private readonly ds: DataSource,
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs'>,
     @Optional() private readonly outbox?: WebhookOutbox,
   ) {
@@ -488,7 +502,7 @@ export class ConversionsRepository {
    */
   private async recordPostgresFull(it: BatchItem): Promise<RecordOutcome> {
     for (let attempt = 1; ; attempt++) {
-      const [r] = await this.query('conversions_record', this.pg.full, this.pg.params.values(it));
+      const r = await this.fullRow(it);
       const outcome: RecordOutcome = {
         click: clickFactsOf(r),
         claimed_id: (r.claimed_id as string) ?? null,
@@ -501,6 +515,7 @@ export class ConversionsRepository {
   }
 
   private async recordPostgresBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
+    if (await this.dialect.isCitus()) return this.recordCitusBatch(items);
     let rows: Record<string, unknown>[];
     try {
       const webhooks = items.some((it) => this.outbox?.hasEndpoints(it.n.partner_id));
@@ -560,6 +575,130 @@ export class ConversionsRepository {
         return this.recordPostgresFull(it);
       }),
     );
+  }
+
+  /** The full statement's one row for `it`: on Citus through its distributed function (see citusRecord). */
+  private async fullRow(it: BatchItem): Promise<Record<string, unknown>> {
+    const values = this.pg.params.values(it);
+    if (!(await this.dialect.isCitus())) return (await this.query('conversions_record', this.pg.full, values))[0];
+    const call = await this.citusRecord();
+    const [r] = await this.query(call.name, call.text, values);
+    return r.r as Record<string, unknown>;
+  }
+
+  /*
+   * Citus. The batch statement reads its rows from parameter arrays (unnest): Citus cannot tell
+   * which shard a row is for. And Citus plans every data-modifying CTE (the claim, the insert, the
+   * supersede) as a subplan of its own, its result pulled through the coordinator: even the
+   * one-conversion statement would be several round trips, and its CTEs would no longer share one
+   * snapshot. So on Citus the one-conversion statement runs inside a PL/pgSQL function, distributed
+   * by its click id argument and co-located with `clicks` (create_distributed_function): Citus
+   * sends the call `SELECT f($1, …)` whole to the worker holding the click's shard (call
+   * delegation: one task, one round trip), and the statement runs there on that worker's shard
+   * tables (see citusShardTemplate), committed by that worker alone (no two-phase commit).
+   * test/citus.e2e.spec.ts reads the call's plan and fails when it is not one task.
+   *
+   * Each conversion of a batch is its own call, concurrently over the pool. Splitting the batch per
+   * shard would keep a group commit only for conversions that share a shard: with 32 shards, a
+   * 64-conversion batch has about two per shard; the workers' WAL flush already merges concurrent commits.
+   *
+   * The function is named after a hash of its body and parameter types, so a release
+   * that changes the statement creates its own function (replicas of the old release keep theirs)
+   * and every replica of one release finds the same one. It is created on first use, under an
+   * advisory lock (replicas starting together), and answers its row as JSON, numeric values as text.
+   */
+  private citusCall?: Promise<{ name: string; text: string }>;
+
+  private citusRecord(): Promise<{ name: string; text: string }> {
+    this.citusCall ??= this.createCitusRecord().catch((e: unknown) => {
+      this.citusCall = undefined;
+      throw e;
+    });
+    return this.citusCall;
+  }
+
+  private async createCitusRecord(): Promise<{ name: string; text: string }> {
+    const params = this.pg.params.params;
+    const types = params.map((p) => p.pgType);
+    const distArg = `$${params.findIndex((p) => p.name === 'click_id') + 1}`;
+    const numeric = ['m_conversion_value'];
+    const template = await this.citusShardTemplate(distArg);
+    // PL/pgSQL runs the statement on the shards of this worker (EXECUTE: planned per call), INTO r
+    // takes its one row; `format` puts in the shard names, the USING list the parameters.
+    const body = `DECLARE r record; BEGIN
+      EXECUTE format($sql$${template.text}$sql$, ${template.shards.join(', ')})
+        INTO r USING ${params.map((_, i) => `$${i + 1}`).join(', ')};
+      RETURN (to_jsonb(r) || jsonb_build_object(${numeric.map((c) => `'${c}', r.${c}::text`).join(', ')}))::json;
+    END`;
+    const fn = `thrad_record_conversion_${createHash('sha256')
+      .update(`${types.join(',')}\n${body}`)
+      .digest('hex')
+      .slice(0, 16)}`;
+    const signature = `${fn}(${types.join(', ')})`;
+    const runner = this.ds.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      await runner.query('SELECT pg_advisory_xact_lock($1)', [CITUS_FUNCTION_LOCK]);
+      const [exists] = (await runner.query('SELECT 1 FROM pg_proc WHERE proname = $1', [fn])) as unknown[];
+      if (!exists) {
+        await runner.query(
+          `CREATE FUNCTION ${signature} RETURNS json LANGUAGE plpgsql VOLATILE SET citus.enable_manual_changes_to_shards = on AS $fn$${body}$fn$`,
+        );
+        await runner.query(`SELECT create_distributed_function($1, $2, colocate_with => 'clicks')`, [
+          signature,
+          distArg,
+        ]);
+      }
+      await runner.commitTransaction();
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw e;
+    } finally {
+      await runner.release();
+    }
+    return {
+      name: `conversions_record_${fn}`,
+      text: `SELECT ${fn}(${params.map((p, i) => `$${i + 1}::${p.pgType}`).join(', ')}) AS r`,
+    };
+  }
+
+  /**
+   * The full statement with each Citus table it names replaced by a `format` placeholder, and the
+   * expression that names that table's shard for the click (`distArg`) on the worker the call is
+   * delegated to: a table co-located with clicks has its shard of the click; a reference table its
+   * one shard (a copy on every node). The statement then runs on plain PostgreSQL tables, with
+   * PostgreSQL's semantics: one snapshot for the whole statement, its CTEs included. Through the
+   * distributed tables, Citus would run each data-modifying CTE as a query of its own, each seeing
+   * the one before (a claim would read as held by itself).
+   */
+  private async citusShardTemplate(distArg: string): Promise<{ text: string; shards: string[] }> {
+    const tables = (await this.ds.query(
+      `SELECT p.logicalrelid::regclass::text AS name, p.partmethod AS method,
+              p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'clicks'::regclass) AS with_clicks
+         FROM pg_dist_partition p`,
+    )) as { name: string; method: string; with_clicks: boolean }[];
+    let text = this.pg.full.replace(/%/g, '%%');
+    const shards: string[] = [];
+    for (const t of tables) {
+      const re = new RegExp(`(?<![\\w."])${t.name}(?![\\w"])`, 'g');
+      if (!re.test(text)) continue;
+      const lit = `'${t.name}'::regclass`;
+      if (t.method === 'n') {
+        shards.push(`(SELECT shard_name(${lit}, shardid) FROM pg_dist_shard WHERE logicalrelid = ${lit})`);
+      } else if (t.method === 'h' && t.with_clicks) {
+        shards.push(`shard_name(${lit}, get_shard_id_for_distribution_column(${lit}, ${distArg}))`);
+      } else {
+        throw new Error(
+          `Citus: the conversion write names ${t.name}, which is neither co-located with clicks nor a reference table`,
+        );
+      }
+      text = text.replace(re, `%${shards.length}$s`);
+    }
+    return { text, shards };
+  }
+
+  private recordCitusBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
+    return Promise.allSettled(items.map((it) => this.recordPostgresFull(it)));
   }
 
   /** Attributable, not refused by its policy and keyed, yet nothing written and no claim named: a statement that lost a race. */
@@ -645,7 +784,7 @@ export class ConversionsRepository {
     click: Record<string, unknown>,
     heldId: string,
   ): RecordOutcome {
-    const m = s.matched.get({ held_id: heldId }) as Record<string, unknown> | undefined;
+    const m = s.matched.get({ click_id: it.n.click_id, held_id: heldId }) as Record<string, unknown> | undefined;
     const outcome: RecordOutcome = {
       click: clickFactsOf(click),
       claimed_id: heldId,
@@ -696,12 +835,12 @@ export class ConversionsRepository {
         insert: prepareNamed(db, `INSERT INTO conversions (${ins.columns}) VALUES (${ins.exprs})`),
         matched: prepareNamed(
           db,
-          `SELECT ${SUPERSEDED.map((c) => c.column).join(', ')}, source, params FROM conversions WHERE id = @held_id`,
+          `SELECT ${SUPERSEDED.map((c) => c.column).join(', ')}, source, params FROM conversions WHERE click_id = @click_id AND id = @held_id`,
         ),
         supersede: prepareNamed(
           db,
           `UPDATE conversions SET ${SUPERSEDED.map((c) => `${c.column} = ${writtenExpr(c, (n) => `@${n}`, click)}`).join(', ')},
-             source = @source, params = @params WHERE id = @held_id AND source = 'tag'`,
+             source = @source, params = @params WHERE click_id = @click_id AND id = @held_id AND source = 'tag'`,
         ),
         // Prepared on first use: only partners with webhook endpoints ever run them.
         outboxCreated: lazyNamed(db, sqliteOutboxInsert('conversion.created', true)),

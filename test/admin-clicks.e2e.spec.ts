@@ -26,6 +26,7 @@ describe('minimum admin, clicks, health and docs (e2e)', () => {
       expect(k.body).toEqual({
         id: expect.any(String),
         role: 'partner',
+        mode: 'live',
         partner_id: p.body.id,
         name: 'backend',
         key: expect.stringMatching(/^thr_pk_[A-Za-z0-9_-]{43}$/),

@@ -88,6 +88,7 @@ describe('Admin writes (e2e)', () => {
           {
             id: expect.any(String),
             role: 'partner',
+            mode: 'live',
             partner_id: f.partnerId,
             name: null,
             prefix: f.partnerKey.slice(0, 12),
@@ -200,6 +201,7 @@ describe('Admin writes (e2e)', () => {
       expect(r.body).toEqual({
         id: expect.any(String),
         role: 'partner',
+        mode: 'live',
         partner_id: p.partnerId,
         name: null,
         key: expect.stringMatching(/^thr_pk_/),

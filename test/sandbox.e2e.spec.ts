@@ -366,6 +366,11 @@ describe('sandbox: test keys and synthetic clicks (e2e)', () => {
       expect(Number(tests[0].n)).toBeGreaterThan(0);
       const total = r.body.daily.reduce((s: number, d: { ok: number }) => s + d.ok, 0);
       expect(total).toBe(Number(stored[0].n));
+      // Diagnostics read live data: a test key is refused (its own traffic is /api/test-events).
+      const asTest = await api.request('GET', '/api/diagnostics/summary', { key: testKey });
+      expect(asTest.status).toBe(403);
+      const c = await testClick(api, f, testKey);
+      expect((await api.request('GET', `/api/diagnostics/clicks/${c.click_id}`, { key: testKey })).status).toBe(403);
     });
   });
 

@@ -5229,7 +5229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key reads only its own mode's data: a live key live data, a test key test data"}`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5312,7 +5312,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key may not call this endpoint"}`. */
+            /** @description A valid key of a role that may not call this endpoint. Bodies: `{"detail":"This API key reads only its own mode's data: a live key live data, a test key test data"}`. */
             403: {
                 headers: {
                     [name: string]: unknown;

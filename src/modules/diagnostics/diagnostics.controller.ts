@@ -1,11 +1,19 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
-import { Authenticated, CurrentPartner } from '../auth/auth.decorators';
+import { AppError } from '../../common/errors';
+import { Authenticated, CurrentPrincipal, partnerOf } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { DiagnosticsSummaryDto, ExplainDto, ExplainQueryDto, SummaryQueryDto } from './diagnostics.dto';
 import { DiagnosticsService } from './diagnostics.service';
 
 export const DEFAULT_SUMMARY_DAYS = 14;
+
+/** Diagnostics read live data: a test key gets 403 (its own traffic is GET /api/test-events). */
+function livePartnerOf(principal: Principal): string {
+  if (principal.mode !== 'live') throw new AppError('mode_not_allowed');
+  return partnerOf(principal);
+}
 
 /** A partner's own diagnostics: its clicks explained, its daily outcomes. */
 @ApiTags('diagnostics')
@@ -23,9 +31,9 @@ export class DiagnosticsController {
   })
   @ApiParam({ name: 'click_id', example: 'clk_xyz' })
   @ApiResponse({ status: 200, type: ExplainDto })
-  @ApiErrors('click_not_found', 'validation')
-  explainOwnClick(@CurrentPartner() partnerId: string, @Param('click_id') clickId: string): Promise<ExplainDto> {
-    return this.diagnostics.explainOwnClick(partnerId, clickId);
+  @ApiErrors('click_not_found', 'mode_not_allowed', 'validation')
+  explainOwnClick(@CurrentPrincipal() principal: Principal, @Param('click_id') clickId: string): Promise<ExplainDto> {
+    return this.diagnostics.explainOwnClick(livePartnerOf(principal), clickId);
   }
 
   @Get('summary')
@@ -34,12 +42,12 @@ export class DiagnosticsController {
       'Your conversions per UTC day: stored, refused by reason, success rate, and alerts with a fix (partner key).',
   })
   @ApiResponse({ status: 200, type: DiagnosticsSummaryDto })
-  @ApiErrors('validation')
+  @ApiErrors('mode_not_allowed', 'validation')
   getDiagnosticsSummary(
-    @CurrentPartner() partnerId: string,
+    @CurrentPrincipal() principal: Principal,
     @Query() q: SummaryQueryDto,
   ): Promise<DiagnosticsSummaryDto> {
-    return this.diagnostics.summary(partnerId, Number(q.days ?? DEFAULT_SUMMARY_DAYS));
+    return this.diagnostics.summary(livePartnerOf(principal), Number(q.days ?? DEFAULT_SUMMARY_DAYS));
   }
 }
 

@@ -204,13 +204,13 @@ export class DiagnosticsRepository {
     return this.isPostgres ? `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')` : `substr(${column}, 1, 10)`;
   }
 
-  /* The summaries count live data only: the sandbox's test rows never appear in them. */
+  /* The summaries count live data only (`mode <> 'test'`: see ConversionReadsRepository): the sandbox's test rows never appear in them. */
 
   /** Conversions stored per UTC day (key "ok") for a partner since `from`. */
   async conversionsPerDay(partnerId: string, from: Date): Promise<DayCount[]> {
     const rows: DayCount[] = await this.ds.query(
       `SELECT ${this.day('created_at')} AS day, 'ok' AS key, COUNT(*) AS n FROM conversions
-       WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode = 'live' GROUP BY 1`,
+       WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode <> 'test' GROUP BY 1`,
       [partnerId, this.time(from)],
     );
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
@@ -220,7 +220,7 @@ export class DiagnosticsRepository {
   async attemptsPerDay(partnerId: string, from: Date): Promise<DayCount[]> {
     const rows: DayCount[] = await this.ds.query(
       `SELECT ${this.day('at')} AS day, reason AS key, COUNT(*) AS n FROM conversion_attempts
-       WHERE partner_id = ${this.p(1)} AND at >= ${this.p(2)} AND mode = 'live' GROUP BY 1, 2`,
+       WHERE partner_id = ${this.p(1)} AND at >= ${this.p(2)} AND mode <> 'test' GROUP BY 1, 2`,
       [partnerId, this.time(from)],
     );
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
@@ -228,7 +228,7 @@ export class DiagnosticsRepository {
 
   async conversionsSince(partnerId: string, from: Date): Promise<number> {
     const [row] = await this.ds.query(
-      `SELECT COUNT(*) AS n FROM conversions WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode = 'live'`,
+      `SELECT COUNT(*) AS n FROM conversions WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode <> 'test'`,
       [partnerId, this.time(from)],
     );
     return Number(row?.n ?? 0);
@@ -236,7 +236,7 @@ export class DiagnosticsRepository {
 
   async attemptsSinceByReason(partnerId: string, from: Date): Promise<Map<string, number>> {
     const rows: { reason: string; n: string | number }[] = await this.ds.query(
-      `SELECT reason, COUNT(*) AS n FROM conversion_attempts WHERE partner_id = ${this.p(1)} AND at >= ${this.p(2)} AND mode = 'live' GROUP BY reason`,
+      `SELECT reason, COUNT(*) AS n FROM conversion_attempts WHERE partner_id = ${this.p(1)} AND at >= ${this.p(2)} AND mode <> 'test' GROUP BY reason`,
       [partnerId, this.time(from)],
     );
     return new Map(rows.map((r) => [r.reason, Number(r.n)]));

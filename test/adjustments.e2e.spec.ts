@@ -431,6 +431,22 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
       expect(await rows(c.id)).toHaveLength(50);
     }, 30_000);
 
+    it('one request of 300 items over 30 conversions: answered in request order, each total exact', async () => {
+      const convs = await Promise.all(Array.from({ length: 30 }, () => conversion(f, { conversion_value: '10' })));
+      const items = Array.from({ length: 300 }, (_, i) =>
+        refund(convs[i % 30].id, '0.1', new Date(Date.parse('2026-05-27T00:00:00Z') + i * 1000).toISOString()),
+      );
+      const r = await adjust(items);
+      expect(r.status).toBe(200);
+      expect(r.body.counts).toEqual({ ok: 300, duplicate: 0, rejected: 0 });
+      expect(r.body.results.map((x: { index: number }) => x.index)).toEqual(items.map((_, i) => i));
+      // Items on one conversion ran in request order: the k-th refund saw k-1 before it.
+      expect(r.body.results[290].adjustment).toEqual(
+        expect.objectContaining({ value_before: '9.1', value_after: '9' }),
+      );
+      for (const c of convs) expect(money((await state(c.id)).current_value)).toBe('9');
+    }, 30_000);
+
     describe('from two service processes', () => {
       let a: ServiceProcess;
       let b: ServiceProcess;

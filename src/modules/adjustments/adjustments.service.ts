@@ -17,6 +17,28 @@ import { ADJUSTMENT_TYPES } from './conversion-adjustment.entity';
 
 type ItemOutcome = { result: AdjustmentResultDto; type: string; outcome: string; reachedDatabase: boolean };
 
+/**
+ * How many items of one request are in the database at once (each holds a pooled connection for its
+ * transaction): a 1,000-item request must not take the whole pool from the conversion path.
+ */
+const ITEMS_IN_FLIGHT = 4;
+
+/** Runs at most `n` of the functions given to it at once, the others in the order they came. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** How many times an item is tried when a concurrent writer took its dedup key first (then it is that one's duplicate). */
 const UNIQUE_RETRIES = 2;
 
@@ -74,6 +96,7 @@ export class AdjustmentsService {
     const items = checkEnvelope(body);
     const checked = await Promise.all(items.map((raw, i) => validateAdjustmentItem(raw, ['body', 'adjustments', i])));
     const tails = new Map<string, Promise<ItemOutcome>>();
+    const limit = limiter(ITEMS_IN_FLIGHT);
     const outcomes = await Promise.all(
       checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
         if (!c.ok) {
@@ -87,7 +110,7 @@ export class AdjustmentsService {
           };
         }
         const key = c.command.conversion_id ?? JSON.stringify([c.command.order!.order_id, c.command.order!.event_type]);
-        const run = () => this.applyItem(partnerId, index, c.command);
+        const run = () => limit(() => this.applyItem(partnerId, index, c.command));
         const previous = tails.get(key);
         const mine = previous ? previous.then(run) : run();
         tails.set(key, mine);

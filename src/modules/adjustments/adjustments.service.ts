@@ -130,9 +130,9 @@ export class AdjustmentsService {
       let out: ApplyOutcome;
       for (let attempt = 1; ; attempt++) {
         try {
-          const conversionId = await this.repo.resolveConversion(partnerId, cmd);
+          const ref = await this.repo.resolveConversion(partnerId, cmd);
           const now = this.clock.now();
-          out = await this.repo.transaction((m) => this.repo.apply(m, partnerId, conversionId, cmd, now));
+          out = await this.repo.transaction((m) => this.repo.apply(m, partnerId, ref, cmd, now));
           break;
         } catch (e) {
           if (attempt < UNIQUE_RETRIES && isUniqueViolation(e)) continue;

@@ -103,6 +103,25 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
     });
   });
 
+  it('a body up to 1 MiB is read (the batch limit), one byte more is 413', async () => {
+    const base = JSON.stringify({
+      adjustments: [
+        { conversion_id: randomUUID(), type: 'retract', adjusted_at: '2026-05-27T10:00:00Z', adjustment_id: '' },
+      ],
+    });
+    const exact = base.replace('"adjustment_id":""', `"adjustment_id":"${'p'.repeat(1024 * 1024 - base.length)}"`);
+    expect(Buffer.byteLength(exact)).toBe(1024 * 1024);
+    const ok = await api.request('POST', '/api/conversion/adjustments', { key: f.partnerKey, raw: exact });
+    expect(ok.status).toBe(200);
+    expect(ok.body.results[0].error).toEqual(expect.objectContaining({ status: 422, code: 'validation' })); // the id is too long
+    const over = await api.request('POST', '/api/conversion/adjustments', {
+      key: f.partnerKey,
+      raw: exact.replace('"p', '"pp'),
+    });
+    expect(over.status).toBe(413);
+    expect(over.body).toEqual({ detail: 'Request body is too large' });
+  });
+
   describe('refunds, restatements, retractions', () => {
     it('partial refunds add up exactly (decimals, never floats); each is a row carrying click_id', async () => {
       const c = await conversion(f, { conversion_value: '99.99' });

@@ -39,6 +39,22 @@ function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
+/**
+ * Runs the functions given for one key one after the other (in this process), different keys at
+ * once. Adjustments of one conversion wait here, in memory, rather than each holding a pooled
+ * connection while it waits for the row lock (50 of them would take the pool from everyone).
+ */
+function keyedQueue(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => tails.get(key) === tail && tails.delete(key));
+    return run;
+  };
+}
+
 /** How many times an item is tried when a concurrent writer took its dedup key first (then it is that one's duplicate). */
 const UNIQUE_RETRIES = 2;
 
@@ -85,6 +101,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 @Injectable()
 export class AdjustmentsService {
   private readonly logger = new Logger(AdjustmentsService.name);
+  /** This process's adjustments, one conversion at a time (the row lock serialises processes). */
+  private readonly perConversion = keyedQueue();
 
   constructor(
     private readonly repo: AdjustmentsRepository,
@@ -131,8 +149,9 @@ export class AdjustmentsService {
       for (let attempt = 1; ; attempt++) {
         try {
           const ref = await this.repo.resolveConversion(partnerId, cmd);
-          const now = this.clock.now();
-          out = await this.repo.transaction((m) => this.repo.apply(m, partnerId, ref, cmd, now));
+          out = await this.perConversion(ref.id, () =>
+            this.repo.transaction((m) => this.repo.apply(m, partnerId, ref, cmd, this.clock.now())),
+          );
           break;
         } catch (e) {
           if (attempt < UNIQUE_RETRIES && isUniqueViolation(e)) continue;

@@ -44,6 +44,12 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
     return r;
   };
   const money = (v: unknown) => (v === null ? null : String(Number(v)));
+  /** Serialised, each adjustment starts from the state the one recorded before it left: the chain has no fork. */
+  const expectUnbrokenChain = (stored: Record<string, unknown>[]) => {
+    for (let i = 1; i < stored.length; i++) {
+      expect([i, money(stored[i].value_before)]).toEqual([i, money(stored[i - 1].value_after)]);
+    }
+  };
 
   const refund = (id: string, value: unknown, at: string, extra: Record<string, unknown> = {}) => ({
     conversion_id: id,
@@ -447,7 +453,9 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
       );
       expect(results.map((r) => r.body.results[0].status)).toEqual(Array(50).fill('ok'));
       expect(money((await state(c.id)).current_value)).toBe('949.5');
-      expect(await rows(c.id)).toHaveLength(50);
+      const stored = await rows(c.id);
+      expect(stored).toHaveLength(50);
+      expectUnbrokenChain(stored);
     }, 30_000);
 
     it('concurrent restatements and refunds: the total is theirs applied in adjusted_at order, whatever the arrival', async () => {
@@ -516,7 +524,9 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
         expect(retries).toEqual(Array(50).fill('duplicate'));
         // 500.5 - 50 × 0.333333 = 483.83335, exactly.
         expect(String((await state(c.id)).current_value)).toMatch(/^483\.83335(0*)$/);
-        expect(await rows(c.id)).toHaveLength(50);
+        const stored = await rows(c.id);
+        expect(stored).toHaveLength(50);
+        expectUnbrokenChain(stored);
       }, 60_000);
     });
   });

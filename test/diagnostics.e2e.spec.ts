@@ -297,7 +297,8 @@ describe('diagnostics (e2e)', () => {
       const tagBody = conversionBody(c.body.click_id, { sig: c.body.sig, exp: c.body.exp, event_id: 'tag-e1' });
       const headers = { origin: 'https://shop.example.com' };
       expect((await api.post('/api/tag/conversion', tagBody, undefined, headers)).body.status).toBe('ok');
-      expect((await api.post('/api/tag/conversion', tagBody, undefined, headers)).body.status).toBe('duplicate');
+      const tagDup = await api.post('/api/tag/conversion', tagBody, undefined, headers);
+      expect(tagDup.body.status).toBe('duplicate');
       expect((await api.post('/api/conversion', conversionBody('clk_typo_dup'), f.partnerKey)).status).toBe(404);
       await flush();
       const r = await api.request('GET', '/api/diagnostics/summary?days=2', { key: f.partnerKey });
@@ -317,7 +318,13 @@ describe('diagnostics (e2e)', () => {
       const tagExplain = await explain(`click_id=${encodeURIComponent(c.body.click_id)}`);
       expect(tagExplain.body.refused_attempts).toEqual([]);
       expect(tagExplain.body.duplicates).toEqual([
-        expect.objectContaining({ source: 'tag', matched_on: 'event_id', key_id: null, partner_id: f.partnerId }),
+        expect.objectContaining({
+          source: 'tag',
+          matched_on: 'event_id',
+          key_id: null,
+          partner_id: f.partnerId,
+          request_id: tagDup.headers['x-request-id'],
+        }),
       ]);
       const batchExplain = await explain(`click_id=${encodeURIComponent(clickId)}`);
       expect(batchExplain.body.duplicates.map((d: { source: string }) => d.source).sort()).toEqual([

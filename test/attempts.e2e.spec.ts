@@ -126,6 +126,31 @@ describe('refused conversion attempts (e2e)', () => {
     expect(rows[0].event_type).toBe('x'.repeat(255));
   });
 
+  it('keeps a duplicate as reason duplicate, status 200, with what it matched; not a validate-only one', async () => {
+    const clickId = await makeClick(api, f);
+    const body = conversionBody(clickId, { event_id: 'dup-e' });
+    const ok = await api.post('/api/conversion', body, f.partnerKey);
+    expect(ok.body.status).toBe('ok');
+    expect((await api.post('/api/conversion?validate_only=true', body, f.partnerKey)).body.status).toBe('duplicate');
+    const before = await metricValue(t, 'conversion_attempts_recorded_total', 'duplicate');
+    const dup = await api.post('/api/conversion', body, f.partnerKey);
+    expect(dup.body.status).toBe('duplicate');
+    const rows = await attemptsOf(t, clickId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      partner_id: f.partnerId,
+      source: 'api',
+      status: 200,
+      reason: 'duplicate',
+      event_id: 'dup-e',
+      matched_on: 'event_id',
+      matched_conversion_id: ok.body.conversion_id,
+      request_id: dup.headers['x-request-id'],
+      mode: 'live',
+    });
+    expect(await metricValue(t, 'conversion_attempts_recorded_total', 'duplicate')).toBe(before + 1);
+  });
+
   it('never stores an unauthenticated attempt (401), nor an accepted one', async () => {
     const clickId = await makeClick(api, f);
     expect((await api.post('/api/conversion', conversionBody(clickId), 'thr_not_a_key_000000000000')).status).toBe(401);
@@ -185,6 +210,31 @@ describe('refused attempts: a full queue drops and counts', () => {
     expect(await attemptsOf(t, clickId)).toHaveLength(2);
     const metrics = await api.request('GET', '/metrics', { key: ADMIN_KEY });
     expect(metrics.body).toContain('conversion_attempts_dropped_total{reason="queue_full"} 1');
+  });
+});
+
+describe('duplicates: a full queue drops and counts', () => {
+  let t: TestApp;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    t = await createTestApp({ ATTEMPTS_QUEUE_MAX: '2', ATTEMPTS_FLUSH_INTERVAL: '1h' });
+    api = new ApiClient(t.app);
+  });
+  afterAll(() => t.close());
+
+  it('a duplicate on a full queue is dropped and counted the same way', async () => {
+    const f = await makePartner(api);
+    const clickId = await makeClick(api, f);
+    const body = conversionBody(clickId, { order_id: 'q-dup' });
+    expect((await api.post('/api/conversion', body, f.partnerKey)).body.status).toBe('ok');
+    const recorder = t.app.get(AttemptsRecorder);
+    await recorder.flush();
+    for (let i = 0; i < 2; i++) await api.post('/api/conversion', conversionBody(`clk_fill_${i}`), f.partnerKey);
+    const before = await metricValue(t, 'conversion_attempts_dropped_total', 'queue_full');
+    expect((await api.post('/api/conversion', body, f.partnerKey)).body.status).toBe('duplicate');
+    expect(await metricValue(t, 'conversion_attempts_dropped_total', 'queue_full')).toBe(before + 1);
+    await recorder.flush();
   });
 });
 

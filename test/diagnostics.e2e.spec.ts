@@ -100,6 +100,22 @@ describe('diagnostics (e2e)', () => {
       expect(check(r.body, 'dedup').message).toContain('`ord-1`');
       expect(check(r.body, 'refused_attempts')).toMatchObject({ verdict: 'warning' });
       expect(check(r.body, 'refused_attempts').message).toContain('Invalid request body');
+      // The duplicate is an accepted retry, listed apart, never among the refusals.
+      expect(r.body.refused_attempts.map((x: { reason: string }) => x.reason)).not.toContain('duplicate');
+      expect(r.body.duplicates).toEqual([
+        expect.objectContaining({
+          source: 'api',
+          matched_on: 'order_id',
+          conversion_id: ok.body.conversion_id,
+          order_id: 'ord-1',
+          partner_id: a.partnerId,
+          request_id: dup.headers['x-request-id'],
+        }),
+      ]);
+      expect(r.body.duplicates[0].message).toBe(
+        `A retry of conversion \`${ok.body.conversion_id}\` (same order_id), answered \`duplicate\` on ${r.body.duplicates[0].at}: accepted, nothing new was stored.`,
+      );
+      expect(r.body.summary).not.toContain('duplicate');
     });
 
     it('says so when the id sent has a trailing space and the trimmed click exists', async () => {
@@ -233,7 +249,7 @@ describe('diagnostics (e2e)', () => {
       expect(r.body.daily[13]).toEqual({
         date: today,
         ok: 1,
-        duplicate: null,
+        duplicate: 0,
         refused: 4,
         refused_by_reason: { click_not_found: 4 },
         success_rate: 0.2,
@@ -254,6 +270,85 @@ describe('diagnostics (e2e)', () => {
       expect(admin.body.daily).toHaveLength(2);
       expect(admin.body.daily[1]).toEqual(r.body.daily[13]);
       expect(admin.body.alerts).toEqual(r.body.alerts);
+    });
+
+    it('counts duplicates of the single route, batch items and the Tag on their day; they never lower the success rate', async () => {
+      const f = await makePartner(api, undefined, ['https://shop.example.com']);
+      const clickId = await makeClick(api, f);
+      const body = conversionBody(clickId, { order_id: 'dup-1' });
+      expect((await api.post('/api/conversion', body, f.partnerKey)).body.status).toBe('ok');
+      expect((await api.post('/api/conversion', body, f.partnerKey)).body.status).toBe('duplicate');
+      // A validate-only duplicate is a dry run: not counted.
+      const dry = await api.post('/api/conversion?validate_only=true', body, f.partnerKey);
+      expect(dry.body).toMatchObject({ status: 'duplicate', validate_only: true });
+      const batch = await api.post(
+        '/api/conversions/batch',
+        {
+          conversions: [
+            body,
+            conversionBody(clickId, { order_id: 'dup-2' }),
+            conversionBody(clickId, { order_id: 'dup-2' }),
+          ],
+        },
+        f.partnerKey,
+      );
+      expect(batch.body.counts).toEqual({ ok: 1, duplicate: 2, rejected: 0 });
+      const c = await api.post('/api/clicks', { tag_id: f.tagId, bid_id: 'bid_tag' }, f.ingestKey);
+      const tagBody = conversionBody(c.body.click_id, { sig: c.body.sig, exp: c.body.exp, event_id: 'tag-e1' });
+      const headers = { origin: 'https://shop.example.com' };
+      expect((await api.post('/api/tag/conversion', tagBody, undefined, headers)).body.status).toBe('ok');
+      const tagDup = await api.post('/api/tag/conversion', tagBody, undefined, headers);
+      expect(tagDup.body.status).toBe('duplicate');
+      expect((await api.post('/api/conversion', conversionBody('clk_typo_dup'), f.partnerKey)).status).toBe(404);
+      await flush();
+      const r = await api.request('GET', '/api/diagnostics/summary?days=2', { key: f.partnerKey });
+      expect(r.status).toBe(200);
+      // ok: the first single, the batch's dup-2, the Tag's first; duplicate: single 1 + batch 2 + Tag 1.
+      expect(r.body.daily[1]).toEqual({
+        date: new Date().toISOString().slice(0, 10),
+        ok: 3,
+        duplicate: 4,
+        refused: 1,
+        refused_by_reason: { click_not_found: 1 },
+        success_rate: 0.875,
+      });
+      expect(r.body.alerts.map((x: { reason: string }) => x.reason)).not.toContain('duplicate');
+      const admin = await api.request('GET', `/admin/partners/${f.partnerId}/diagnostics?days=2`, { key: ADMIN_KEY });
+      expect(admin.body.daily[1]).toEqual(r.body.daily[1]);
+      const tagExplain = await explain(`click_id=${encodeURIComponent(c.body.click_id)}`);
+      expect(tagExplain.body.refused_attempts).toEqual([]);
+      expect(tagExplain.body.duplicates).toEqual([
+        expect.objectContaining({
+          source: 'tag',
+          matched_on: 'event_id',
+          key_id: null,
+          partner_id: f.partnerId,
+          request_id: tagDup.headers['x-request-id'],
+        }),
+      ]);
+      const batchExplain = await explain(`click_id=${encodeURIComponent(clickId)}`);
+      expect(batchExplain.body.duplicates.map((d: { source: string }) => d.source).sort()).toEqual([
+        'api',
+        'batch',
+        'batch',
+      ]);
+    });
+
+    it("keeps a test key's duplicate out of the live summary", async () => {
+      const f = await makePartner(api);
+      const k = await api.post('/admin/keys', { role: 'partner', partner_id: f.partnerId, mode: 'test' }, ADMIN_KEY);
+      expect(k.status).toBe(201);
+      const c = await api.post('/api/test/clicks', { tag_id: f.tagId, bid_id: 'bid_t' }, k.body.key);
+      expect(c.status).toBe(201);
+      const body = conversionBody(c.body.click_id, { order_id: 'test-dup' });
+      expect((await api.post('/api/conversion', body, k.body.key)).body.status).toBe('ok');
+      expect((await api.post('/api/conversion', body, k.body.key)).body.status).toBe('duplicate');
+      await flush();
+      const r = await api.request('GET', '/api/diagnostics/summary?days=1', { key: f.partnerKey });
+      expect(r.body.daily[0]).toMatchObject({ ok: 0, duplicate: 0, refused: 0, success_rate: null });
+      // It is kept (as test data), and support sees it in the explain document.
+      const doc = await explain(`click_id=${encodeURIComponent(c.body.click_id)}`);
+      expect(doc.body.duplicates).toHaveLength(1);
     });
 
     it('refuses days outside 1..90 (422) and an unknown partner (404)', async () => {

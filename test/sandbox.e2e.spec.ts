@@ -379,6 +379,10 @@ describe('sandbox: test keys and synthetic clicks (e2e)', () => {
       const key = (await testKeyOf(api, f.partnerId)).key;
       const c = await testClick(api, f, key);
       const ok = await api.post('/api/conversion', conversionBody(c.click_id, { order_id: 'te-1' }), key);
+      // A duplicate is kept (issue 14) but is no refused attempt: it is not in this feed.
+      t.clock.fixed = new Date(Date.now() + 500);
+      const dup = await api.post('/api/conversion', conversionBody(c.click_id, { order_id: 'te-1' }), key);
+      expect(dup.body.status).toBe('duplicate');
       t.clock.fixed = new Date(Date.now() + 1000);
       const refused = await api.post('/api/conversion', conversionBody(`clk_nope_${randomUUID()}`), key);
       t.clock.fixed = undefined;

@@ -2293,6 +2293,44 @@ export interface components {
             /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
             partner_id: string;
         };
+        ExplainDuplicateDto: {
+            /**
+             * @description When it was answered `duplicate`.
+             * @example 2026-05-26T12:40:00.000Z
+             */
+            at: string;
+            /**
+             * @example api
+             * @enum {string}
+             */
+            source: "api" | "batch" | "tag";
+            /**
+             * @description The dedup layer that matched (idempotency_key, event_id, order_id).
+             * @example event_id
+             */
+            matched_on: string | null;
+            /**
+             * @description The conversion it is a retry of.
+             * @example 3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40
+             */
+            conversion_id: string | null;
+            /** @example A retry of conversion `3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40` (same event_id), answered `duplicate` on 2026-05-26T12:40:00.000Z: accepted, nothing new was stored. */
+            message: string;
+            /** @example clk_xyz */
+            click_id: string | null;
+            /** @example order_8812 */
+            order_id: string | null;
+            /** @example evt_1 */
+            event_id: string | null;
+            /** @example purchase */
+            event_type: string | null;
+            /** @example req-1 */
+            request_id: string | null;
+            /** @example null */
+            key_id: string | null;
+            /** @example 0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30 */
+            partner_id: string;
+        };
         ExplainWebhookDeliveryDto: {
             /**
              * @description The webhook-id header.
@@ -2334,12 +2372,14 @@ export interface components {
             dedup_claims: components["schemas"]["ExplainClaimDto"][];
             /** @description Refused attempts (kept ATTEMPTS_RETENTION), oldest first. */
             refused_attempts: components["schemas"]["ExplainAttemptDto"][];
+            /** @description Retries answered `duplicate` (accepted, not refusals; kept ATTEMPTS_RETENTION), oldest first. Not kept for validate-only requests. */
+            duplicates: components["schemas"]["ExplainDuplicateDto"][];
             /** @description Webhook delivery attempts for the click's conversions, oldest first. */
             webhook_deliveries: components["schemas"]["ExplainWebhookDeliveryDto"][];
             /**
              * @description Parts of the story this service does not keep yet.
              * @example [
-             *       "Duplicates are answered but not stored."
+             *       "Unauthenticated attempts (401) are counted in metrics only."
              *     ]
              */
             not_recorded: string[];
@@ -2356,10 +2396,10 @@ export interface components {
              */
             ok: number;
             /**
-             * @description Always null: duplicates are answered but not stored (see the `conversions_total` metric).
-             * @example null
+             * @description Retries answered `duplicate` that day (accepted: nothing new stored). Validate-only ones are not counted.
+             * @example 4
              */
-            duplicate: number | null;
+            duplicate: number;
             /**
              * @description Refused attempts that day.
              * @example 9
@@ -2376,7 +2416,7 @@ export interface components {
                 [key: string]: number;
             };
             /**
-             * @description ok / (ok + refused); null on a day with neither.
+             * @description (ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry, it never lowers the rate; null on a day with none.
              * @example 0.9302
              */
             success_rate: number | null;
@@ -2408,7 +2448,7 @@ export interface components {
             /**
              * @description What the figures do not include.
              * @example [
-             *       "Duplicates are answered but not stored: `duplicate` is null."
+             *       "success_rate is (ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry."
              *     ]
              */
             notes: string[];

@@ -8,6 +8,7 @@ import { AttributionChecks1765000000012 } from '../../migrations/1765000000012-a
 import { SandboxMode1765100000012 } from '../../migrations/1765100000012-sandbox-mode';
 import { ConversionAdjustments1765100000013 } from '../../migrations/1765100000013-conversion-adjustments';
 import { Webhooks1765100000023 } from '../../migrations/1765100000023-webhooks';
+import { AttemptDuplicates1765100000030 } from '../../migrations/1765100000030-attempt-duplicates';
 import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
 
 /** Every migration, in order, listed explicitly (never globbed). */
@@ -22,5 +23,6 @@ export const MIGRATIONS = [
   SandboxMode1765100000012,
   ConversionAdjustments1765100000013,
   Webhooks1765100000023,
+  AttemptDuplicates1765100000030,
   CitusDistribution1765900000015,
 ];

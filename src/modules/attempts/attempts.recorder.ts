@@ -12,6 +12,9 @@ import { AttemptsRepository } from './attempts.repository';
 import type { ConversionRefusalListener } from '../observability/conversion-refusals';
 import { AttemptSource, ConversionAttempt } from './conversion-attempt.entity';
 
+/** The reason of a row that is a `duplicate` answer, not a refusal (status 200). */
+export const DUPLICATE_REASON = 'duplicate';
+
 /** Rows per INSERT (and the queue length that triggers a flush before the interval). */
 export const FLUSH_BATCH = 500;
 
@@ -33,6 +36,22 @@ export interface RefusedAttempt {
   requestId?: string | null;
   /** The key's mode; for the Tag, resolved from its click when written. */
   mode?: DataMode;
+}
+
+/** One conversion answered `duplicate` (an accepted retry): kept like a refused attempt, in the background. */
+export interface DuplicateAttempt {
+  partnerId: string;
+  keyId: string | null;
+  source: AttemptSource;
+  clickId: string;
+  orderId: string | null;
+  eventId: string | null;
+  eventType: string;
+  /** The dedup layer that matched and the conversion that holds the key. */
+  matchedOn: string;
+  matchedConversionId: string;
+  requestId?: string | null;
+  mode: DataMode;
 }
 
 /** Text as sent, storable on both drivers (no NUL), at most `max` characters. */
@@ -95,13 +114,13 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
     this.enabled = config.attemptsRecording;
     this.dropped = new Counter({
       name: 'conversion_attempts_dropped_total',
-      help: 'Refused conversion attempts not kept: queue_full (the write queue was full) or write_failed (a flush failed).',
+      help: 'Refused conversion attempts (and duplicate answers) not kept: queue_full (the write queue was full) or write_failed (a flush failed).',
       labelNames: ['reason'] as const,
       registers: [metrics.registry],
     });
     this.recorded = new Counter({
       name: 'conversion_attempts_recorded_total',
-      help: 'Refused conversion attempts written to conversion_attempts, by reason code.',
+      help: 'Refused conversion attempts (and duplicate answers, reason duplicate) written to conversion_attempts, by reason code.',
       labelNames: ['reason'] as const,
       registers: [metrics.registry],
     });
@@ -147,6 +166,38 @@ export class AttemptsRecorder implements ConversionRefusalListener, OnModuleInit
       error_type: a.issue ? bounded(a.issue.type, 64) : null,
       request_id: bounded(a.requestId ?? null, 128),
       mode: a.mode ?? 'live',
+    });
+    if (this.queue.length >= FLUSH_BATCH && !this.flushing) setImmediate(() => void this.flush());
+  }
+
+  /**
+   * Queues one `duplicate` answer (reason `duplicate`, status 200): the same bounded queue, the same
+   * dropped counter, no write on the request path. Returns at once; never throws.
+   */
+  duplicate(a: DuplicateAttempt): void {
+    if (!this.enabled) return;
+    if (this.queue.length >= this.config.attemptsQueueMax) {
+      this.dropped.inc({ reason: 'queue_full' });
+      return;
+    }
+    this.queue.push({
+      id: randomUUID(),
+      at: this.clock.now(),
+      partner_id: a.partnerId,
+      key_id: a.keyId,
+      source: a.source,
+      click_id: bounded(a.clickId),
+      order_id: bounded(a.orderId),
+      event_id: bounded(a.eventId),
+      event_type: bounded(a.eventType),
+      status: 200,
+      reason: DUPLICATE_REASON,
+      error_loc: null,
+      error_type: null,
+      request_id: bounded(a.requestId ?? null, 128),
+      mode: a.mode,
+      matched_on: bounded(a.matchedOn, 16),
+      matched_conversion_id: bounded(a.matchedConversionId, 36),
     });
     if (this.queue.length >= FLUSH_BATCH && !this.flushing) setImmediate(() => void this.flush());
   }

@@ -23,6 +23,8 @@ export const ATTEMPT_COLUMNS = [
   'error_type',
   'request_id',
   'mode',
+  'matched_on',
+  'matched_conversion_id',
 ] as const satisfies readonly (keyof ConversionAttempt)[];
 
 /** Rows deleted per statement by the retention job, so no delete holds locks for long. */
@@ -49,7 +51,7 @@ export class AttemptsRepository {
     for (const r of rows) {
       const marks: string[] = [];
       for (const c of ATTEMPT_COLUMNS) {
-        const v = r[c];
+        const v = r[c] ?? null;
         params.push(v instanceof Date ? (this.isPostgres ? v.toISOString() : sqliteTime(v)) : v);
         marks.push(this.isPostgres ? `$${params.length}` : '?');
       }

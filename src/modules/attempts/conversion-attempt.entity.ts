@@ -6,7 +6,9 @@ export type AttemptSource = 'api' | 'tag' | 'batch';
 
 /**
  * One refused conversion attempt by a known partner (never an unauthenticated one), kept for
- * ATTEMPTS_RETENTION so support can say why a sale did not count. Written in the background.
+ * ATTEMPTS_RETENTION so support can say why a sale did not count; or one answered `duplicate`
+ * (reason `duplicate`, status 200: an accepted retry, not a refusal), so the daily summary can
+ * count them. Written in the background.
  */
 @Entity('conversion_attempts')
 @Index('IDX_conversion_attempts_click_at', ['click_id', 'at'])
@@ -60,6 +62,14 @@ export class ConversionAttempt {
   /** The request id (X-Request-Id when the client sent one: up to 128 characters). */
   @Column({ type: 'varchar', length: 128, nullable: true })
   request_id: string | null;
+
+  /** For a duplicate: the dedup layer that matched (idempotency_key, event_id, order_id). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  matched_on?: string | null;
+
+  /** For a duplicate: the id of the conversion it matched. */
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  matched_conversion_id?: string | null;
 
   /** `test` for a test key's attempt, or the Tag's on a test click (resolved when written). */
   @Column({ type: 'varchar', length: 4, default: 'live' })

@@ -152,7 +152,7 @@ export class ConversionBatchService {
   }
 
   private async recordItem(
-    caller: { partnerId: string; mode: DataMode },
+    caller: { partnerId: string; keyId?: string; requestId?: string | null; mode: DataMode },
     index: number,
     c: ValidConversionItem,
     validateOnly: boolean,
@@ -165,6 +165,9 @@ export class ConversionBatchService {
           idempotencyKey: c.idempotencyKey,
           validateOnly,
           mode: caller.mode,
+          keyId: caller.keyId ?? null,
+          requestId: caller.requestId ?? null,
+          batch: true,
         },
         c.command,
       );

@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/openapi';
 import { Authenticated, CurrentPrincipal, partnerOf } from '../auth/auth.decorators';
@@ -80,10 +80,19 @@ export class ConversionsController {
     @IdempotencyKey() idempotencyKey: string | null,
     @ValidateOnly() validateOnly: boolean,
     @ConversionBody() command: ConversionCommand,
+    @Req() request: { id?: string },
   ): Promise<ConversionResultDto> {
     const partnerId = partnerOf(principal);
     return this.conversions.record(
-      { partnerId, source: 'api', idempotencyKey, validateOnly, mode: principal.mode },
+      {
+        partnerId,
+        source: 'api',
+        idempotencyKey,
+        validateOnly,
+        mode: principal.mode,
+        keyId: principal.keyId,
+        requestId: request.id ?? null,
+      },
       command,
     );
   }

@@ -5,6 +5,7 @@ import type { DataMode } from '../../common/data-mode';
 import { AppError } from '../../common/errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ClicksService } from '../clicks/clicks.service';
+import { AttemptsRecorder } from '../attempts/attempts.recorder';
 import { MetricsService } from '../observability/metrics.service';
 import { DedupService } from '../dedup/dedup.service';
 import { PartnersService } from '../partners/partners.service';
@@ -31,6 +32,11 @@ export interface RecordContext {
   validateOnly?: boolean;
   /** The caller's key's mode (the Tag: its click's): a test conversion is test data. */
   mode: DataMode;
+  /** The API key used (null for the Tag) and the request id: kept with a `duplicate` answer. */
+  keyId?: string | null;
+  requestId?: string | null;
+  /** An item of POST /api/conversions/batch (its source is still `api`). */
+  batch?: boolean;
 }
 
 /** The one path every conversion takes, whichever door it came in by. */
@@ -44,6 +50,7 @@ export class ConversionsService {
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'attributionWindowMs'>,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly attempts?: AttemptsRecorder,
   ) {}
 
   async record(ctx: RecordContext, cmd: ConversionCommand): Promise<ConversionResultDto> {
@@ -126,6 +133,21 @@ export class ConversionsService {
         matched_on: key.layer,
         ...warnings,
       };
+      // Kept in the background (issue 14: the daily summary counts duplicates); validate-only never
+      // gets here (a dry run answers what would happen and keeps nothing).
+      this.attempts?.duplicate({
+        partnerId: ctx.partnerId,
+        keyId: ctx.keyId ?? null,
+        source: ctx.source === 'tag' ? 'tag' : ctx.batch ? 'batch' : 'api',
+        clickId: cmd.click_id,
+        orderId: cmd.order_id,
+        eventId: cmd.event_id,
+        eventType: cmd.event_type,
+        matchedOn: key.layer,
+        matchedConversionId: outcome.claimed_id,
+        requestId: ctx.requestId,
+        mode: ctx.mode,
+      });
       if (outcome.superseded) {
         result.superseded = 'tag';
         metrics?.conversionSuperseded('tag');

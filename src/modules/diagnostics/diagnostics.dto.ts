@@ -166,6 +166,37 @@ export class ExplainWebhookDeliveryDto {
   @ApiProperty({ example: null, nullable: true, type: String }) next_attempt_at: string | null;
 }
 
+export class ExplainDuplicateDto {
+  @ApiProperty({ example: '2026-05-26T12:40:00.000Z', description: 'When it was answered `duplicate`.' }) at: string;
+  @ApiProperty({ enum: ['api', 'batch', 'tag'], example: 'api' }) source: string;
+  @ApiProperty({
+    example: 'event_id',
+    nullable: true,
+    type: String,
+    description: 'The dedup layer that matched (idempotency_key, event_id, order_id).',
+  })
+  matched_on: string | null;
+  @ApiProperty({
+    example: '3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40',
+    nullable: true,
+    type: String,
+    description: 'The conversion it is a retry of.',
+  })
+  conversion_id: string | null;
+  @ApiProperty({
+    example:
+      'A retry of conversion `3d0f6a8e-2b1c-4f5d-9e7a-6c8b1d2e3f40` (same event_id), answered `duplicate` on 2026-05-26T12:40:00.000Z: accepted, nothing new was stored.',
+  })
+  message: string;
+  @ApiProperty({ example: 'clk_xyz', nullable: true, type: String }) click_id: string | null;
+  @ApiProperty({ example: 'order_8812', nullable: true, type: String }) order_id: string | null;
+  @ApiProperty({ example: 'evt_1', nullable: true, type: String }) event_id: string | null;
+  @ApiProperty({ example: 'purchase', nullable: true, type: String }) event_type: string | null;
+  @ApiProperty({ example: 'req-1', nullable: true, type: String }) request_id: string | null;
+  @ApiProperty({ example: null, nullable: true, type: String }) key_id: string | null;
+  @ApiProperty({ example: '0b7e3a52-5d1f-4c1a-8e7b-2f9d6c4a1b30' }) partner_id: string;
+}
+
 export class ExplainDto {
   @ApiProperty({ type: ExplainSubjectDto, description: 'What was asked about.' })
   subject: ExplainSubjectDto;
@@ -192,6 +223,13 @@ export class ExplainDto {
   refused_attempts: ExplainAttemptDto[];
 
   @ApiProperty({
+    type: [ExplainDuplicateDto],
+    description:
+      'Retries answered `duplicate` (accepted, not refusals; kept ATTEMPTS_RETENTION), oldest first. Not kept for validate-only requests.',
+  })
+  duplicates: ExplainDuplicateDto[];
+
+  @ApiProperty({
     type: [ExplainWebhookDeliveryDto],
     description: "Webhook delivery attempts for the click's conversions, oldest first.",
   })
@@ -200,7 +238,7 @@ export class ExplainDto {
   @ApiProperty({
     type: [String],
     description: 'Parts of the story this service does not keep yet.',
-    example: ['Duplicates are answered but not stored.'],
+    example: ['Unauthenticated attempts (401) are counted in metrics only.'],
   })
   not_recorded: string[];
 }
@@ -209,12 +247,11 @@ export class DailyOutcomeDto {
   @ApiProperty({ example: '2026-05-26', description: 'A UTC day.' }) date: string;
   @ApiProperty({ example: 120, description: 'Conversions stored that day.' }) ok: number;
   @ApiProperty({
-    nullable: true,
-    type: Number,
-    example: null,
-    description: 'Always null: duplicates are answered but not stored (see the `conversions_total` metric).',
+    example: 4,
+    description:
+      'Retries answered `duplicate` that day (accepted: nothing new stored). Validate-only ones are not counted.',
   })
-  duplicate: number | null;
+  duplicate: number;
   @ApiProperty({ example: 9, description: 'Refused attempts that day.' }) refused: number;
   @ApiProperty({
     type: 'object',
@@ -227,7 +264,8 @@ export class DailyOutcomeDto {
     nullable: true,
     type: Number,
     example: 0.9302,
-    description: 'ok / (ok + refused); null on a day with neither.',
+    description:
+      '(ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry, it never lowers the rate; null on a day with none.',
   })
   success_rate: number | null;
 }
@@ -254,7 +292,7 @@ export class DiagnosticsSummaryDto {
   alerts: DiagnosticsAlertDto[];
   @ApiProperty({
     type: [String],
-    example: ['Duplicates are answered but not stored: `duplicate` is null.'],
+    example: ['success_rate is (ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry.'],
     description: 'What the figures do not include.',
   })
   notes: string[];

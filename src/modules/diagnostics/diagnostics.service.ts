@@ -3,6 +3,7 @@ import { Clock } from '../../common/clock';
 import { AppError } from '../../common/errors';
 import { reasonOf } from '../attempts/refusal-reasons';
 import { AdjustmentsService } from '../adjustments/adjustments.service';
+import { DUPLICATE_REASON } from '../attempts/attempts.recorder';
 import { ConversionAttempt } from '../attempts/conversion-attempt.entity';
 import { ClicksService } from '../clicks/clicks.service';
 import { DedupService } from '../dedup/dedup.service';
@@ -16,6 +17,7 @@ import {
   ExplainClickDto,
   ExplainConversionDto,
   ExplainDto,
+  ExplainDuplicateDto,
   ExplainQueryDto,
 } from './diagnostics.dto';
 import {
@@ -35,9 +37,14 @@ export const ALERT_MIN_COUNT = 3;
 const DAY_MS = 86_400_000;
 
 const NOT_RECORDED = [
-  'Duplicates are answered but not stored: a repeat of a held dedup key leaves no trace here (see the `conversions_total{outcome="duplicate"}` metric).',
+  'Validate-only requests (?validate_only=true) keep nothing, not even a duplicate or a refusal.',
   'Unauthenticated attempts (401) are counted in metrics only.',
 ];
+
+/** Kept attempts: the refused ones, and the `duplicate` answers (accepted retries, shown apart). */
+function splitDuplicates(kept: ConversionAttempt[]): [ConversionAttempt[], ConversionAttempt[]] {
+  return [kept.filter((a) => a.reason !== DUPLICATE_REASON), kept.filter((a) => a.reason === DUPLICATE_REASON)];
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -91,16 +98,27 @@ export class DiagnosticsService {
 
   private async explainClick(clickId: string, viewer?: string, known?: ClickRow): Promise<ExplainDto> {
     const click = known ?? (await this.repo.findClick(clickId));
-    const [conversions, claims, attempts, deliveries] = await Promise.all([
+    const [conversions, claims, kept, deliveries] = await Promise.all([
       this.repo.conversionsOfClick(clickId),
       this.repo.claimsOfClick(clickId),
       this.repo.attemptsOfClick(clickId, viewer),
       this.repo.webhookDeliveriesOfClick(clickId),
     ]);
+    const [attempts, duplicates] = splitDuplicates(kept);
     const checks: ExplainCheckDto[] = [];
     await this.clickChecks(checks, clickId, click, attempts);
     this.storyChecks(checks, conversions, claims, attempts, click ? 'on this click' : 'with this click id');
-    return this.document({ click_id: clickId }, checks, clickId, click, conversions, claims, attempts, deliveries);
+    return this.document(
+      { click_id: clickId },
+      checks,
+      clickId,
+      click,
+      conversions,
+      claims,
+      attempts,
+      deliveries,
+      duplicates,
+    );
   }
 
   private async explainOrder(partnerId: string, orderId: string): Promise<ExplainDto> {
@@ -108,10 +126,11 @@ export class DiagnosticsService {
     if (!(await this.repo.partnerExists(partnerId))) {
       checks.push({ check: 'partner', verdict: 'problem', message: `No partner with id \`${partnerId}\` exists.` });
     }
-    const [conversions, attempts] = await Promise.all([
+    const [conversions, kept] = await Promise.all([
       this.repo.conversionsOfOrder(partnerId, orderId),
       this.repo.attemptsOfOrder(partnerId, orderId),
     ]);
+    const [attempts, duplicates] = splitDuplicates(kept);
     if (conversions.length > 0) {
       checks.push({
         check: 'order_stored',
@@ -131,7 +150,7 @@ export class DiagnosticsService {
     // The click of the latest conversion or attempt is the one explained.
     const latest = [
       ...conversions.map((c) => ({ at: c.created_at.getTime(), click: c.click_id })),
-      ...attempts.filter((a) => a.click_id !== null).map((a) => ({ at: a.at.getTime(), click: a.click_id! })),
+      ...kept.filter((a) => a.click_id !== null).map((a) => ({ at: a.at.getTime(), click: a.click_id! })),
     ].sort((a, b) => a.at - b.at);
     const clickIds = [...new Set(latest.map((l) => l.click))];
     if (clickIds.length > 1) {
@@ -164,6 +183,7 @@ export class DiagnosticsService {
       claims,
       attempts,
       deliveries,
+      duplicates,
     );
   }
 
@@ -266,7 +286,9 @@ export class DiagnosticsService {
             ? `${plural(active.length, 'dedup key')} held: a repeat of ${active
                 .slice(0, 5)
                 .map((c) => `\`${c.dedup_key}\` (${c.event_type})`)
-                .join(', ')} within its window is answered \`duplicate\` and not stored.`
+                .join(
+                  ', ',
+                )} within its window is answered \`duplicate\`: accepted, not stored again (each such answer is listed under duplicates).`
             : 'Every dedup key on this click has left its window: a repeat would be stored again.',
       });
     }
@@ -300,6 +322,7 @@ export class DiagnosticsService {
     claims: ClaimRow[],
     attempts: ConversionAttempt[],
     deliveries: WebhookDeliveryRow[] = [],
+    duplicates: ConversionAttempt[] = [],
   ): Promise<ExplainDto> {
     const histories = await Promise.all(conversions.map((c) => this.adjustments.historyOf(c.click_id, c.id)));
     conversions.forEach((c, i) => {
@@ -367,6 +390,20 @@ export class DiagnosticsService {
         key_id: a.key_id,
         partner_id: a.partner_id,
       })),
+      duplicates: duplicates.map((a): ExplainDuplicateDto => ({
+        at: a.at.toISOString(),
+        source: a.source,
+        matched_on: a.matched_on ?? null,
+        conversion_id: a.matched_conversion_id ?? null,
+        message: `A retry of conversion \`${a.matched_conversion_id ?? 'unknown'}\`${a.matched_on ? ` (same ${a.matched_on})` : ''}, answered \`duplicate\` on ${a.at.toISOString()}: accepted, nothing new was stored.`,
+        click_id: a.click_id,
+        order_id: a.order_id,
+        event_id: a.event_id,
+        event_type: a.event_type,
+        request_id: a.request_id,
+        key_id: a.key_id,
+        partner_id: a.partner_id,
+      })),
       webhook_deliveries: deliveries.map((d) => ({
         ...d,
         attempted_at: d.attempted_at.toISOString(),
@@ -423,7 +460,7 @@ export class DiagnosticsService {
       const d: DailyOutcomeDto = {
         date,
         ok: 0,
-        duplicate: null,
+        duplicate: 0,
         refused: 0,
         refused_by_reason: {},
         success_rate: null,
@@ -438,16 +475,23 @@ export class DiagnosticsService {
     for (const r of refused) {
       const d = byDay.get(r.day);
       if (!d) continue;
+      if (r.key === DUPLICATE_REASON) {
+        d.duplicate += r.n;
+        continue;
+      }
       d.refused += r.n;
       d.refused_by_reason[r.key] = (d.refused_by_reason[r.key] ?? 0) + r.n;
     }
     for (const d of daily) {
-      const total = d.ok + d.refused;
-      d.success_rate = total === 0 ? null : Math.round((d.ok / total) * 10_000) / 10_000;
+      // A duplicate is an accepted retry: it counts with the stored ones, never against the rate.
+      const accepted = d.ok + d.duplicate;
+      const total = accepted + d.refused;
+      d.success_rate = total === 0 ? null : Math.round((accepted / total) * 10_000) / 10_000;
     }
     const total24 = ok24 + [...refused24.values()].reduce((a, b) => a + b, 0);
     const alerts: DiagnosticsAlertDto[] = [];
     for (const [reason, count] of [...refused24].sort((a, b) => b[1] - a[1])) {
+      if (reason === DUPLICATE_REASON) continue;
       const share = count / total24;
       if (count < ALERT_MIN_COUNT || share < ALERT_MIN_SHARE) continue;
       const r = reasonOf(reason);
@@ -465,8 +509,9 @@ export class DiagnosticsService {
       daily,
       alerts,
       notes: [
-        'ok counts conversions stored that day (UTC); refused counts refused attempts kept (ATTEMPTS_RETENTION).',
-        'Duplicates are answered but not stored: `duplicate` is null (see the `conversions_total` metric).',
+        'ok counts conversions stored that day (UTC); duplicate counts retries answered `duplicate`; refused counts refused attempts kept (ATTEMPTS_RETENTION).',
+        'success_rate is (ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry.',
+        'Duplicates and refusals are kept in the background: under overload some may be dropped (conversion_attempts_dropped_total); validate-only requests are not counted.',
         'Attribution verdicts appear here once the service records them.',
       ],
     };

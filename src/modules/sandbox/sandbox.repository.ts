@@ -86,6 +86,8 @@ export class SandboxRepository {
       .from('conversion_attempts', 'a')
       .where("a.mode = 'test'")
       .andWhere('a.partner_id = :partnerId', { partnerId })
+      // Duplicates share the table (issue 14) but are accepted retries, not refusals.
+      .andWhere("a.reason <> 'duplicate'")
       .andWhere(`a.at >= ${d.timeParam('since')}`, { since: d.time(since) })
       .orderBy('a.at', 'DESC')
       .addOrderBy('a.id', 'DESC')

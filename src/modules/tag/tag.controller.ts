@@ -8,6 +8,7 @@ import {
   Post,
   Query,
   Redirect,
+  Req,
   Res,
   UseGuards,
 } from '@nestjs/common';
@@ -162,8 +163,14 @@ export class TagController {
     @ConversionBody({ dto: TagConversionBodyDto, transportFields: TAG_TRANSPORT_FIELDS, documented: false })
     command: ConversionCommand,
     @Res({ passthrough: true }) reply: ReplyLike,
+    @Req() request: { id?: string },
   ): Promise<ConversionResultDto> {
-    const { result, headers } = await this.tag.recordTagConversion(command, origin, () => markTestData(reply));
+    const { result, headers } = await this.tag.recordTagConversion(
+      command,
+      origin,
+      () => markTestData(reply),
+      request.id ?? null,
+    );
     setHeaders(reply, headers);
     return result;
   }

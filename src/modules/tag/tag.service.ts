@@ -45,6 +45,7 @@ export class TagService {
     command: ConversionCommand,
     origin: string | undefined,
     onTestClick?: () => void,
+    requestId: string | null = null,
   ): Promise<{ result: ConversionResultDto; headers: Record<string, string> }> {
     const access = await this.clicks.accessOfClick(command.click_id);
     if (!access) throw new AppError('click_not_found');
@@ -58,7 +59,7 @@ export class TagService {
     }
     try {
       const result = await this.conversions.record(
-        { partnerId: access.partnerId, source: 'tag', idempotencyKey: null, mode: access.mode },
+        { partnerId: access.partnerId, source: 'tag', idempotencyKey: null, mode: access.mode, keyId: null, requestId },
         command,
       );
       return { result, headers };

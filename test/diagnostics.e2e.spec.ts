@@ -231,6 +231,23 @@ describe('diagnostics (e2e)', () => {
   });
 
   describe('summaries', () => {
+    it("counts each day's stored conversions by attribution verdict", async () => {
+      const f = await makePartner(api);
+      const now = new Date().toISOString();
+      for (const conversion_time of [now, now, undefined]) {
+        const clickId = await makeClick(api, f);
+        const body = conversionBody(clickId, conversion_time ? { conversion_time } : {});
+        expect((await api.post('/api/conversion', body, f.partnerKey)).status).toBe(200);
+      }
+      const r = await api.request('GET', '/api/diagnostics/summary?days=1', { key: f.partnerKey });
+      expect(r.status).toBe(200);
+      expect(r.body.daily).toEqual([
+        expect.objectContaining({ ok: 3, attribution: { ok: 2, precedes_click: 1 }, refused: 0 }),
+      ]);
+      const admin = await api.request('GET', `/admin/partners/${f.partnerId}/diagnostics?days=1`, { key: ADMIN_KEY });
+      expect(admin.body.daily).toEqual(r.body.daily);
+    });
+
     it('counts stored and refused per UTC day, with the success rate and an alert on the dominant reason', async () => {
       const f = await makePartner(api);
       const clickId = await makeClick(api, f);
@@ -252,6 +269,8 @@ describe('diagnostics (e2e)', () => {
         duplicate: 0,
         refused: 4,
         refused_by_reason: { click_not_found: 4 },
+        // conversionBody's seed time precedes a click registered today: recorded, flagged.
+        attribution: { precedes_click: 1 },
         success_rate: 0.2,
       });
       expect(r.body.daily[0]).toMatchObject({ ok: 0, refused: 0, success_rate: null });
@@ -310,6 +329,7 @@ describe('diagnostics (e2e)', () => {
         duplicate: 4,
         refused: 1,
         refused_by_reason: { click_not_found: 1 },
+        attribution: { precedes_click: 3 },
         success_rate: 0.875,
       });
       expect(r.body.alerts.map((x: { reason: string }) => x.reason)).not.toContain('duplicate');

@@ -261,6 +261,16 @@ export class DailyOutcomeDto {
   })
   refused_by_reason: Record<string, number>;
   @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { ok: 112, precedes_click: 6, outside_window: 2 },
+    description:
+      "The day's stored conversions (`ok`) by attribution verdict: `ok`, `precedes_click`, `outside_window`, " +
+      '`future` (recorded with a warning under the `flag` policy; under `reject` they are refused, counted in ' +
+      '`refused_by_reason` instead). Only verdicts that occurred are listed.',
+  })
+  attribution: Record<string, number>;
+  @ApiProperty({
     nullable: true,
     type: Number,
     example: 0.9302,

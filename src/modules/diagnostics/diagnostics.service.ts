@@ -463,6 +463,7 @@ export class DiagnosticsService {
         duplicate: 0,
         refused: 0,
         refused_by_reason: {},
+        attribution: {},
         success_rate: null,
       };
       daily.push(d);
@@ -470,7 +471,9 @@ export class DiagnosticsService {
     }
     for (const r of ok) {
       const d = byDay.get(r.day);
-      if (d) d.ok += r.n;
+      if (!d) continue;
+      d.ok += r.n;
+      d.attribution[r.key] = (d.attribution[r.key] ?? 0) + r.n;
     }
     for (const r of refused) {
       const d = byDay.get(r.day);

@@ -180,11 +180,26 @@ export class AdjustmentsRepository {
     if (!this.dialect.isPostgres) {
       await m.query(`UPDATE conversions SET status = status WHERE id = ${p(1)}`, [conversionId]);
     }
-    const [conv] = (await m.query(
-      `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
-       FROM conversions WHERE id = ${p(1)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
-      [conversionId],
-    )) as Record<string, unknown>[];
+    const columns = 'id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at';
+    let conv: Record<string, unknown> | undefined;
+    if (await this.dialect.isCitus()) {
+      // Citus refuses FOR UPDATE over many shards: the click id (never changed once written) is read
+      // without a lock, then the row is locked on its click's shard (a router query).
+      const [found] = (await m.query(`SELECT click_id FROM conversions WHERE id = $1`, [conversionId])) as {
+        click_id: string;
+      }[];
+      if (found) {
+        [conv] = (await m.query(`SELECT ${columns} FROM conversions WHERE click_id = $1 AND id = $2 FOR UPDATE`, [
+          found.click_id,
+          conversionId,
+        ])) as Record<string, unknown>[];
+      }
+    } else {
+      [conv] = (await m.query(
+        `SELECT ${columns} FROM conversions WHERE id = ${p(1)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
+        [conversionId],
+      )) as Record<string, unknown>[];
+    }
     if (!conv || conv.partner_id !== partnerId) throw new AppError('conversion_not_found');
     const clickId = conv.click_id as string;
     const before = netStateOf(conv);
@@ -208,8 +223,8 @@ export class AdjustmentsRepository {
       if (r) {
         const other = recordOf(r);
         const [oc] = (await m.query(
-          `SELECT conversion_value, current_value, status, adjusted_at FROM conversions WHERE id = ${p(1)}`,
-          [other.conversion_id],
+          `SELECT conversion_value, current_value, status, adjusted_at FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}`,
+          [r.click_id, other.conversion_id],
         )) as Record<string, unknown>[];
         return {
           status: 'duplicate',
@@ -281,11 +296,13 @@ export class AdjustmentsRepository {
     );
     if (!superseded) {
       await m.query(
-        `UPDATE conversions SET current_value = ${p(1)}, status = ${p(2)}, adjusted_at = ${this.dialect.isPostgres ? `${p(3)}::timestamptz` : p(3)} WHERE id = ${p(4)}`,
+        `UPDATE conversions SET current_value = ${p(1)}, status = ${p(2)}, adjusted_at = ${this.dialect.isPostgres ? `${p(3)}::timestamptz` : p(3)}
+         WHERE click_id = ${p(4)} AND id = ${p(5)}`,
         [
           state.current_value,
           state.status,
           state.adjusted_at && this.dialect.encode('timestamptz', state.adjusted_at),
+          clickId,
           conversionId,
         ],
       );

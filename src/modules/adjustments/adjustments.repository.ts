@@ -182,7 +182,26 @@ export class AdjustmentsRepository {
     }
     const columns = 'id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at';
     let conv: Record<string, unknown> | undefined;
-    if (await this.dialect.isCitus()) {
+    const citus = await this.dialect.isCitus();
+    // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
+    const byAdjustmentId = async (): Promise<Record<string, unknown> | undefined> =>
+      cmd.adjustment_id === null
+        ? undefined
+        : (
+            (await m.query(
+              `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
+               WHERE partner_id = ${p(1)} AND adjustment_id = ${p(2)} LIMIT 1`,
+              [partnerId, cmd.adjustment_id],
+            )) as Record<string, unknown>[]
+          )[0];
+    // Citus: that lookup reads every shard (tens to hundreds of ms); it runs before the row lock, so
+    // concurrent adjustments of one conversion hold the lock only for single-shard statements. A
+    // retry of this very conversion is still found under the lock (its history).
+    // Reads over every shard use one connection per worker: many of these transactions run at once,
+    // and by default each would open several new worker connections for every fan-out.
+    if (citus) await m.query(`SET LOCAL citus.max_adaptive_executor_pool_size = 1`);
+    const early = citus ? await byAdjustmentId() : undefined;
+    if (citus) {
       // Citus refuses FOR UPDATE over many shards: the click id (never changed once written) is read
       // without a lock, then the row is locked on its click's shard (a router query).
       const [found] = (await m.query(`SELECT click_id FROM conversions WHERE id = $1`, [conversionId])) as {
@@ -214,12 +233,7 @@ export class AdjustmentsRepository {
     const dedup = dedupKeyOf(cmd);
     const held = history.find((a) => a.dedup_key === dedup.key);
     if (!held && cmd.adjustment_id !== null) {
-      // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
-      const [r] = (await m.query(
-        `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
-         WHERE partner_id = ${p(1)} AND adjustment_id = ${p(2)} LIMIT 1`,
-        [partnerId, cmd.adjustment_id],
-      )) as Record<string, unknown>[];
+      const r = citus ? early : await byAdjustmentId();
       if (r) {
         const other = recordOf(r);
         const [oc] = (await m.query(

@@ -147,7 +147,8 @@ export class WebhooksRepository {
     const due = `SELECT m.click_id, m.id FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
       WHERE m.status = 'pending' AND m.next_attempt_at <= $1::timestamptz AND e.enabled = ${this.TRUE}
       ORDER BY m.next_attempt_at, m.created_at LIMIT $2::int`;
-    if (this.dialect.isPostgres && (await this.dialect.isCitus())) return this.claimDueCitus(due, now, leaseUntil, limit);
+    if (this.dialect.isPostgres && (await this.dialect.isCitus()))
+      return this.claimDueCitus(due, now, leaseUntil, limit);
     const sql = this.dialect.isPostgres
       ? `WITH due AS (${due} FOR UPDATE OF m SKIP LOCKED)
          UPDATE webhook_messages m SET next_attempt_at = $3::timestamptz, attempts = m.attempts + 1

@@ -5,7 +5,6 @@ import { ConversionsRepository } from '../src/modules/conversions/conversions.re
 import { ConversionsService } from '../src/modules/conversions/conversions.service';
 import { MetricsService } from '../src/modules/observability/metrics.service';
 import { ApiClient, conversionBody, Fixture, makeClick, makePartner, SEED_TIME_WARNING } from './api-client';
-import { itExceptOnCitus } from './citus';
 import { conversionRows, countConversions } from './db';
 import { ServiceProcess } from './service-process';
 import { ADMIN_KEY, createTestApp, onPostgres, TestApp } from './test-app';
@@ -626,40 +625,29 @@ describe('POST /api/conversions/batch (e2e)', () => {
       await Promise.all([a?.stop(), b?.stop()]);
     });
 
-    // Skipped on Citus: a batch's items are one distributed function call each; with two processes
-    // sending 300 items at once, an item's call waited on the pool past DB_CONNECT_TIMEOUT_MS and was
-    // answered rejected (503). Not fixed yet: recordCitusBatch would need bounded concurrency or one
-    // pooled client per batch.
-    itExceptOnCitus(
-      'one row per key; each item ok in one answer and its duplicate in the other',
-      async () => {
-        const clicks = await Promise.all(Array.from({ length: 4 }, () => makeClick(api, f)));
-        const items = Array.from({ length: 300 }, (_, i) =>
-          conversionBody(clicks[i % 4], { idempotency_key: `two-${i}`, conversion_value: i }),
-        );
-        const send = async (svc: ServiceProcess) => {
-          const r = await fetch(`${svc.url}/api/conversions/batch`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${f.partnerKey}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ conversions: items }),
-          });
-          return {
-            status: r.status,
-            body: (await r.json()) as { results: { status: string; conversion_id: string }[] },
-          };
-        };
-        const [ra, rb] = await Promise.all([send(a), send(b)]);
-        expect([ra.status, rb.status]).toEqual([200, 200]);
-        for (let i = 0; i < items.length; i++) {
-          const pair = [ra.body.results[i], rb.body.results[i]];
-          expect(pair.map((x) => x.status).sort()).toEqual(['duplicate', 'ok']);
-          expect(pair[0].conversion_id).toBe(pair[1].conversion_id);
-        }
-        const rows = (await Promise.all(clicks.map((c) => conversionRows(t, c)))).flat();
-        expect(rows).toHaveLength(300);
-        expect(new Set(rows.map((x) => x.dedup_key)).size).toBe(300);
-      },
-      30_000,
-    );
+    it('one row per key; each item ok in one answer and its duplicate in the other', async () => {
+      const clicks = await Promise.all(Array.from({ length: 4 }, () => makeClick(api, f)));
+      const items = Array.from({ length: 300 }, (_, i) =>
+        conversionBody(clicks[i % 4], { idempotency_key: `two-${i}`, conversion_value: i }),
+      );
+      const send = async (svc: ServiceProcess) => {
+        const r = await fetch(`${svc.url}/api/conversions/batch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${f.partnerKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ conversions: items }),
+        });
+        return { status: r.status, body: (await r.json()) as { results: { status: string; conversion_id: string }[] } };
+      };
+      const [ra, rb] = await Promise.all([send(a), send(b)]);
+      expect([ra.status, rb.status]).toEqual([200, 200]);
+      for (let i = 0; i < items.length; i++) {
+        const pair = [ra.body.results[i], rb.body.results[i]];
+        expect(pair.map((x) => x.status).sort()).toEqual(['duplicate', 'ok']);
+        expect(pair[0].conversion_id).toBe(pair[1].conversion_id);
+      }
+      const rows = (await Promise.all(clicks.map((c) => conversionRows(t, c)))).flat();
+      expect(rows).toHaveLength(300);
+      expect(new Set(rows.map((x) => x.dedup_key)).size).toBe(300);
+    }, 30_000);
   });
 });

@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { AdjustmentEvents } from '../src/modules/adjustments/adjustment-events';
 import { conversionBody, Fixture, makeClick } from './api-client';
 import { ServiceProcess } from './service-process';
-import { itExceptOnCitus } from './citus';
 import { ADMIN_KEY, onPostgres, useTestApp } from './test-app';
 
 /*
@@ -45,6 +44,12 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
     return r;
   };
   const money = (v: unknown) => (v === null ? null : String(Number(v)));
+  /** Serialised, each adjustment starts from the state the one recorded before it left: the chain has no fork. */
+  const expectUnbrokenChain = (stored: Record<string, unknown>[]) => {
+    for (let i = 1; i < stored.length; i++) {
+      expect([i, money(stored[i].value_before)]).toEqual([i, money(stored[i - 1].value_after)]);
+    }
+  };
 
   const refund = (id: string, value: unknown, at: string, extra: Record<string, unknown> = {}) => ({
     conversion_id: id,
@@ -102,6 +107,25 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
       ]);
       expect(await rows(c.id)).toHaveLength(0);
     });
+  });
+
+  it('a body up to 1 MiB is read (the batch limit), one byte more is 413', async () => {
+    const base = JSON.stringify({
+      adjustments: [
+        { conversion_id: randomUUID(), type: 'retract', adjusted_at: '2026-05-27T10:00:00Z', adjustment_id: '' },
+      ],
+    });
+    const exact = base.replace('"adjustment_id":""', `"adjustment_id":"${'p'.repeat(1024 * 1024 - base.length)}"`);
+    expect(Buffer.byteLength(exact)).toBe(1024 * 1024);
+    const ok = await api.request('POST', '/api/conversion/adjustments', { key: f.partnerKey, raw: exact });
+    expect(ok.status).toBe(200);
+    expect(ok.body.results[0].error).toEqual(expect.objectContaining({ status: 422, code: 'validation' })); // the id is too long
+    const over = await api.request('POST', '/api/conversion/adjustments', {
+      key: f.partnerKey,
+      raw: exact.replace('"p', '"pp'),
+    });
+    expect(over.status).toBe(413);
+    expect(over.body).toEqual({ detail: 'Request body is too large' });
   });
 
   describe('refunds, restatements, retractions', () => {
@@ -416,29 +440,60 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
   });
 
   describe('concurrency', () => {
-    // Skipped on Citus: the lookup of a conversion by id (it names no click) reads every shard, and
-    // 50 adjustments of one conversion wait on its row lock, each holding a pooled connection: the
-    // rest waited on the pool past DB_CONNECT_TIMEOUT_MS and were answered 503 (on the shared
-    // 2-core machine). Not fixed yet (a per-request click_id would make it single-shard).
-    itExceptOnCitus(
-      '50 concurrent refunds of one conversion (separate requests): every one applied, total exact',
-      async () => {
-        const c = await conversion(f, { conversion_value: '1000' });
-        const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            adjust([
-              refund(c.id, '1.01', new Date(Date.parse('2026-05-27T00:00:00Z') + (49 - i) * 60_000).toISOString(), {
-                adjustment_id: `c-${i}`,
-              }),
-            ]),
-          ),
-        );
-        expect(results.map((r) => r.body.results[0].status)).toEqual(Array(50).fill('ok'));
-        expect(money((await state(c.id)).current_value)).toBe('949.5');
-        expect(await rows(c.id)).toHaveLength(50);
-      },
-      30_000,
-    );
+    it('50 concurrent refunds of one conversion (separate requests): every one applied, total exact', async () => {
+      const c = await conversion(f, { conversion_value: '1000' });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          adjust([
+            refund(c.id, '1.01', new Date(Date.parse('2026-05-27T00:00:00Z') + (49 - i) * 60_000).toISOString(), {
+              adjustment_id: `c-${i}`,
+            }),
+          ]),
+        ),
+      );
+      expect(results.map((r) => r.body.results[0].status)).toEqual(Array(50).fill('ok'));
+      expect(money((await state(c.id)).current_value)).toBe('949.5');
+      const stored = await rows(c.id);
+      expect(stored).toHaveLength(50);
+      expectUnbrokenChain(stored);
+    }, 30_000);
+
+    it('concurrent restatements and refunds: the total is theirs applied in adjusted_at order, whatever the arrival', async () => {
+      const c = await conversion(f, { conversion_value: '100' });
+      const base = Date.parse('2026-05-27T00:00:00Z');
+      // Shuffled times; restatements large and refunds small, so none is refused whatever the order.
+      const items = Array.from({ length: 40 }, (_, i) => {
+        const at = new Date(base + ((i * 17) % 40) * 60_000).toISOString();
+        return i % 5 === 0
+          ? { conversion_id: c.id, type: 'restate', adjusted_value: 1000 + i, adjusted_at: at }
+          : refund(c.id, `0.0${(i % 9) + 1}`, at);
+      });
+      const results = await Promise.all(items.map((it) => adjust([it])));
+      expect(results.map((r) => r.body.results[0].status)).toEqual(Array(40).fill('ok'));
+      const byTime = [...items].sort((a, b) => Date.parse(a.adjusted_at) - Date.parse(b.adjusted_at));
+      let cents = 10_000;
+      for (const it of byTime) {
+        if (it.type === 'restate') cents = Number((it as { adjusted_value: number }).adjusted_value) * 100;
+        else cents -= Math.round(Number((it as { refund_value: string }).refund_value) * 100);
+      }
+      expect(money((await state(c.id)).current_value)).toBe(String(cents / 100));
+    }, 30_000);
+
+    it('one request of 300 items over 30 conversions: answered in request order, each total exact', async () => {
+      const convs = await Promise.all(Array.from({ length: 30 }, () => conversion(f, { conversion_value: '10' })));
+      const items = Array.from({ length: 300 }, (_, i) =>
+        refund(convs[i % 30].id, '0.1', new Date(Date.parse('2026-05-27T00:00:00Z') + i * 1000).toISOString()),
+      );
+      const r = await adjust(items);
+      expect(r.status).toBe(200);
+      expect(r.body.counts).toEqual({ ok: 300, duplicate: 0, rejected: 0 });
+      expect(r.body.results.map((x: { index: number }) => x.index)).toEqual(items.map((_, i) => i));
+      // Items on one conversion ran in request order: the k-th refund saw k-1 before it.
+      expect(r.body.results[290].adjustment).toEqual(
+        expect.objectContaining({ value_before: '9.1', value_after: '9' }),
+      );
+      for (const c of convs) expect(money((await state(c.id)).current_value)).toBe('9');
+    }, 30_000);
 
     describe('from two service processes', () => {
       let a: ServiceProcess;
@@ -452,30 +507,27 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
         await Promise.all([a?.stop(), b?.stop()]);
       });
 
-      // Skipped on Citus: as the test above.
-      itExceptOnCitus(
-        '50 concurrent refunds, half through each, plus their retries: the total is exactly all of them once',
-        async () => {
-          const c = await conversion(f, { conversion_value: '500.5' });
-          const send = async (svc: ServiceProcess, i: number) => {
-            const at = new Date(Date.parse('2026-05-27T00:00:00Z') + ((i * 7919) % 50) * 60_000).toISOString();
-            const r = await fetch(`${svc.url}/api/conversion/adjustments`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${f.partnerKey}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ adjustments: [refund(c.id, '0.333333', at, { adjustment_id: `two-${i}` })] }),
-            });
-            return ((await r.json()) as { results: { status: string }[] }).results[0].status;
-          };
-          const first = await Promise.all(Array.from({ length: 50 }, (_, i) => send(i % 2 ? a : b, i)));
-          expect(first).toEqual(Array(50).fill('ok'));
-          const retries = await Promise.all(Array.from({ length: 50 }, (_, i) => send(i % 2 ? b : a, i)));
-          expect(retries).toEqual(Array(50).fill('duplicate'));
-          // 500.5 - 50 × 0.333333 = 483.83335, exactly.
-          expect(String((await state(c.id)).current_value)).toMatch(/^483\.83335(0*)$/);
-          expect(await rows(c.id)).toHaveLength(50);
-        },
-        60_000,
-      );
+      it('50 concurrent refunds, half through each, plus their retries: the total is exactly all of them once', async () => {
+        const c = await conversion(f, { conversion_value: '500.5' });
+        const send = async (svc: ServiceProcess, i: number) => {
+          const at = new Date(Date.parse('2026-05-27T00:00:00Z') + ((i * 7919) % 50) * 60_000).toISOString();
+          const r = await fetch(`${svc.url}/api/conversion/adjustments`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${f.partnerKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ adjustments: [refund(c.id, '0.333333', at, { adjustment_id: `two-${i}` })] }),
+          });
+          return ((await r.json()) as { results: { status: string }[] }).results[0].status;
+        };
+        const first = await Promise.all(Array.from({ length: 50 }, (_, i) => send(i % 2 ? a : b, i)));
+        expect(first).toEqual(Array(50).fill('ok'));
+        const retries = await Promise.all(Array.from({ length: 50 }, (_, i) => send(i % 2 ? b : a, i)));
+        expect(retries).toEqual(Array(50).fill('duplicate'));
+        // 500.5 - 50 × 0.333333 = 483.83335, exactly.
+        expect(String((await state(c.id)).current_value)).toMatch(/^483\.83335(0*)$/);
+        const stored = await rows(c.id);
+        expect(stored).toHaveLength(50);
+        expectUnbrokenChain(stored);
+      }, 60_000);
     });
   });
 

@@ -34,6 +34,12 @@ export interface AdjustmentRecord {
   created_at: Date;
 }
 
+/** A conversion's id and click: every statement on the row names both (one shard once distributed by click_id). */
+export interface ConversionRef {
+  id: string;
+  click_id: string;
+}
+
 export interface ApplyOutcome {
   status: 'ok' | 'duplicate';
   matched_on?: 'adjustment_id' | 'content';
@@ -132,22 +138,22 @@ export class AdjustmentsRepository {
    * The conversion an adjustment names, among the caller's own: by id, or by order_id and
    * event_type. Another partner's conversion is not found, exactly like a missing one.
    */
-  async resolveConversion(partnerId: string, cmd: AdjustmentCommand): Promise<string> {
+  async resolveConversion(partnerId: string, cmd: AdjustmentCommand): Promise<ConversionRef> {
     if (cmd.conversion_id !== null) {
-      const rows: { id: string }[] = await this.ds.query(
-        `SELECT id FROM conversions WHERE id = ${this.p(1)} AND partner_id = ${this.p(2)}`,
+      const rows: ConversionRef[] = await this.ds.query(
+        `SELECT id, click_id FROM conversions WHERE id = ${this.p(1)} AND partner_id = ${this.p(2)}`,
         [cmd.conversion_id, partnerId],
       );
       if (rows.length === 0) throw new AppError('conversion_not_found');
-      return rows[0].id;
+      return rows[0];
     }
-    const rows: { id: string }[] = await this.ds.query(
-      `SELECT id FROM conversions WHERE order_id = ${this.p(1)} AND partner_id = ${this.p(2)} AND event_type = ${this.p(3)} LIMIT 2`,
+    const rows: ConversionRef[] = await this.ds.query(
+      `SELECT id, click_id FROM conversions WHERE order_id = ${this.p(1)} AND partner_id = ${this.p(2)} AND event_type = ${this.p(3)} LIMIT 2`,
       [cmd.order!.order_id, partnerId, cmd.order!.event_type],
     );
     if (rows.length === 0) throw new AppError('conversion_not_found');
     if (rows.length > 1) throw new AppError('order_id_ambiguous');
-    return rows[0].id;
+    return rows[0];
   }
 
   /** Runs `fn` in a transaction: PostgreSQL's own connection; SQLite's one connection, one at a time. */
@@ -172,16 +178,18 @@ export class AdjustmentsRepository {
   async apply(
     m: EntityManager,
     partnerId: string,
-    conversionId: string,
+    ref: ConversionRef,
     cmd: AdjustmentCommand,
     now: Date,
   ): Promise<ApplyOutcome> {
     const p = (n: number) => this.p(n);
+    const conversionId = ref.id;
     if (!this.dialect.isPostgres) {
-      await m.query(`UPDATE conversions SET status = status WHERE id = ${p(1)}`, [conversionId]);
+      await m.query(`UPDATE conversions SET status = status WHERE click_id = ${p(1)} AND id = ${p(2)}`, [
+        ref.click_id,
+        conversionId,
+      ]);
     }
-    const columns = 'id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at';
-    let conv: Record<string, unknown> | undefined;
     const citus = await this.dialect.isCitus();
     // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
     const byAdjustmentId = async (): Promise<Record<string, unknown> | undefined> =>
@@ -196,29 +204,16 @@ export class AdjustmentsRepository {
           )[0];
     // Citus: that lookup reads every shard (tens to hundreds of ms); it runs before the row lock, so
     // concurrent adjustments of one conversion hold the lock only for single-shard statements. A
-    // retry of this very conversion is still found under the lock (its history).
-    // Reads over every shard use one connection per worker: many of these transactions run at once,
-    // and by default each would open several new worker connections for every fan-out.
+    // retry of this very conversion is still found under the lock (its history). Its fan-out uses one
+    // connection per worker: many of these transactions run at once, and by default each would open
+    // several new worker connections.
     if (citus) await m.query(`SET LOCAL citus.max_adaptive_executor_pool_size = 1`);
     const early = citus ? await byAdjustmentId() : undefined;
-    if (citus) {
-      // Citus refuses FOR UPDATE over many shards: the click id (never changed once written) is read
-      // without a lock, then the row is locked on its click's shard (a router query).
-      const [found] = (await m.query(`SELECT click_id FROM conversions WHERE id = $1`, [conversionId])) as {
-        click_id: string;
-      }[];
-      if (found) {
-        [conv] = (await m.query(`SELECT ${columns} FROM conversions WHERE click_id = $1 AND id = $2 FOR UPDATE`, [
-          found.click_id,
-          conversionId,
-        ])) as Record<string, unknown>[];
-      }
-    } else {
-      [conv] = (await m.query(
-        `SELECT ${columns} FROM conversions WHERE id = ${p(1)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
-        [conversionId],
-      )) as Record<string, unknown>[];
-    }
+    const [conv] = (await m.query(
+      `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
+       FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
+      [ref.click_id, conversionId],
+    )) as Record<string, unknown>[];
     if (!conv || conv.partner_id !== partnerId) throw new AppError('conversion_not_found');
     const clickId = conv.click_id as string;
     const before = netStateOf(conv);
@@ -310,8 +305,7 @@ export class AdjustmentsRepository {
     );
     if (!superseded) {
       await m.query(
-        `UPDATE conversions SET current_value = ${p(1)}, status = ${p(2)}, adjusted_at = ${this.dialect.isPostgres ? `${p(3)}::timestamptz` : p(3)}
-         WHERE click_id = ${p(4)} AND id = ${p(5)}`,
+        `UPDATE conversions SET current_value = ${p(1)}, status = ${p(2)}, adjusted_at = ${this.dialect.isPostgres ? `${p(3)}::timestamptz` : p(3)} WHERE click_id = ${p(4)} AND id = ${p(5)}`,
         [
           state.current_value,
           state.status,

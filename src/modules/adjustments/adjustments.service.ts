@@ -17,6 +17,44 @@ import { ADJUSTMENT_TYPES } from './conversion-adjustment.entity';
 
 type ItemOutcome = { result: AdjustmentResultDto; type: string; outcome: string; reachedDatabase: boolean };
 
+/**
+ * How many items of one request are in the database at once (each holds a pooled connection for its
+ * transaction): a 1,000-item request must not take the whole pool from the conversion path.
+ */
+const ITEMS_IN_FLIGHT = 4;
+
+/** Runs at most `n` of the functions given to it at once, the others in the order they came. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * Runs the functions given for one key one after the other (in this process), different keys at
+ * once. Adjustments of one conversion wait here, in memory, rather than each holding a pooled
+ * connection while it waits for the row lock (50 of them would take the pool from everyone).
+ */
+function keyedQueue(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => tails.get(key) === tail && tails.delete(key));
+    return run;
+  };
+}
+
 /** How many times an item is tried when a concurrent writer took its dedup key first (then it is that one's duplicate). */
 const UNIQUE_RETRIES = 2;
 
@@ -63,6 +101,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 @Injectable()
 export class AdjustmentsService {
   private readonly logger = new Logger(AdjustmentsService.name);
+  /** This process's adjustments, one conversion at a time (the row lock serialises processes). */
+  private readonly perConversion = keyedQueue();
 
   constructor(
     private readonly repo: AdjustmentsRepository,
@@ -74,6 +114,7 @@ export class AdjustmentsService {
     const items = checkEnvelope(body);
     const checked = await Promise.all(items.map((raw, i) => validateAdjustmentItem(raw, ['body', 'adjustments', i])));
     const tails = new Map<string, Promise<ItemOutcome>>();
+    const limit = limiter(ITEMS_IN_FLIGHT);
     const outcomes = await Promise.all(
       checked.map((c, index): Promise<ItemOutcome> | ItemOutcome => {
         if (!c.ok) {
@@ -87,7 +128,7 @@ export class AdjustmentsService {
           };
         }
         const key = c.command.conversion_id ?? JSON.stringify([c.command.order!.order_id, c.command.order!.event_type]);
-        const run = () => this.applyItem(partnerId, index, c.command);
+        const run = () => limit(() => this.applyItem(partnerId, index, c.command));
         const previous = tails.get(key);
         const mine = previous ? previous.then(run) : run();
         tails.set(key, mine);
@@ -107,9 +148,10 @@ export class AdjustmentsService {
       let out: ApplyOutcome;
       for (let attempt = 1; ; attempt++) {
         try {
-          const conversionId = await this.repo.resolveConversion(partnerId, cmd);
-          const now = this.clock.now();
-          out = await this.repo.transaction((m) => this.repo.apply(m, partnerId, conversionId, cmd, now));
+          const ref = await this.repo.resolveConversion(partnerId, cmd);
+          out = await this.perConversion(ref.id, () =>
+            this.repo.transaction((m) => this.repo.apply(m, partnerId, ref, cmd, this.clock.now())),
+          );
           break;
         } catch (e) {
           if (attempt < UNIQUE_RETRIES && isUniqueViolation(e)) continue;

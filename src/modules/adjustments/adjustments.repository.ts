@@ -190,6 +190,25 @@ export class AdjustmentsRepository {
         conversionId,
       ]);
     }
+    const citus = await this.dialect.isCitus();
+    // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
+    const byAdjustmentId = async (): Promise<Record<string, unknown> | undefined> =>
+      cmd.adjustment_id === null
+        ? undefined
+        : (
+            (await m.query(
+              `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
+               WHERE partner_id = ${p(1)} AND adjustment_id = ${p(2)} LIMIT 1`,
+              [partnerId, cmd.adjustment_id],
+            )) as Record<string, unknown>[]
+          )[0];
+    // Citus: that lookup reads every shard (tens to hundreds of ms); it runs before the row lock, so
+    // concurrent adjustments of one conversion hold the lock only for single-shard statements. A
+    // retry of this very conversion is still found under the lock (its history). Its fan-out uses one
+    // connection per worker: many of these transactions run at once, and by default each would open
+    // several new worker connections.
+    if (citus) await m.query(`SET LOCAL citus.max_adaptive_executor_pool_size = 1`);
+    const early = citus ? await byAdjustmentId() : undefined;
     const [conv] = (await m.query(
       `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
        FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
@@ -209,17 +228,12 @@ export class AdjustmentsRepository {
     const dedup = dedupKeyOf(cmd);
     const held = history.find((a) => a.dedup_key === dedup.key);
     if (!held && cmd.adjustment_id !== null) {
-      // The advertiser's id is unique per partner: the same id on another of its conversions is this one's retry.
-      const [r] = (await m.query(
-        `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments
-         WHERE partner_id = ${p(1)} AND adjustment_id = ${p(2)} LIMIT 1`,
-        [partnerId, cmd.adjustment_id],
-      )) as Record<string, unknown>[];
+      const r = citus ? early : await byAdjustmentId();
       if (r) {
         const other = recordOf(r);
         const [oc] = (await m.query(
-          `SELECT conversion_value, current_value, status, adjusted_at FROM conversions WHERE id = ${p(1)}`,
-          [other.conversion_id],
+          `SELECT conversion_value, current_value, status, adjusted_at FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}`,
+          [r.click_id, other.conversion_id],
         )) as Record<string, unknown>[];
         return {
           status: 'duplicate',

@@ -129,8 +129,14 @@ export class AttemptsRepository {
   }
 
   /** The dedup claims on test clicks made before `before` (a claim is test data when its click is). */
-  purgeTestDedupClaims(before: Date): Promise<number> {
+  async purgeTestDedupClaims(before: Date): Promise<number> {
     const ms = before.getTime();
+    // Citus: as purgeAttempts; the join is on the distribution column (co-located shards).
+    if (await this.dialect.isCitus())
+      return this.affected(
+        `DELETE FROM dedup_claims d USING clicks c WHERE c.click_id = d.click_id AND c.mode = 'test' AND d.claimed_at < $1`,
+        [ms],
+      );
     return this.isPostgres
       ? this.affected(
           `DELETE FROM dedup_claims WHERE ctid IN (SELECT d.ctid FROM dedup_claims d JOIN clicks c ON c.click_id = d.click_id
@@ -144,9 +150,13 @@ export class AttemptsRepository {
         );
   }
 
-  purgeTestClicks(before: Date): Promise<number> {
+  async purgeTestClicks(before: Date): Promise<number> {
     const rest = `NOT EXISTS (SELECT 1 FROM conversions v WHERE v.click_id = k.click_id)
       AND NOT EXISTS (SELECT 1 FROM dedup_claims d WHERE d.click_id = k.click_id)`;
+    if (await this.dialect.isCitus())
+      return this.affected(`DELETE FROM clicks k WHERE k.mode = 'test' AND k.created_at < $1 AND ${rest}`, [
+        before.toISOString(),
+      ]);
     return this.isPostgres
       ? this.affected(
           `DELETE FROM clicks WHERE click_id IN (SELECT k.click_id FROM clicks k WHERE k.mode = 'test' AND k.created_at < $1
@@ -160,7 +170,10 @@ export class AttemptsRepository {
         );
   }
 
-  private purgeTest(table: string, id: string, at: string, before: Date): Promise<number> {
+  private async purgeTest(table: string, id: string, at: string, before: Date): Promise<number> {
+    // Citus: as purgeAttempts (no LIMIT … FOR UPDATE over many shards).
+    if (await this.dialect.isCitus())
+      return this.affected(`DELETE FROM ${table} WHERE mode = 'test' AND ${at} < $1`, [before.toISOString()]);
     return this.isPostgres
       ? this.affected(
           `DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE mode = 'test' AND ${at} < $1

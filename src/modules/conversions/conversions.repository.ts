@@ -338,6 +338,9 @@ SELECT ${clickFactsSql((n) => `c.${n}`)}, ${pgHeldId(e)} AS held_id
 FROM (SELECT 1) AS one LEFT JOIN (${clickLookupSql(p.ref('click_id'))}) c ON true`;
 }
 
+/** Citus: how many of a batch's function calls run at once (see recordCitusBatch). */
+const CITUS_BATCH_CALLS_AT_ONCE = 4;
+
 /** The advisory lock under which replicas create the Citus write function (see citusRecord). */
 const CITUS_FUNCTION_LOCK = 0x74687263;
 
@@ -697,8 +700,26 @@ export class ConversionsRepository {
     return { text, shards };
   }
 
-  private recordCitusBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
-    return Promise.allSettled(items.map((it) => this.recordPostgresFull(it)));
+  /**
+   * Citus: a batch's items are one function call each, at most CITUS_BATCH_CALLS_AT_ONCE at a time,
+   * taken in index order. All at once, the calls of a large batch (or of two batches) queued on the
+   * pool, and the last ones waited past DB_CONNECT_TIMEOUT_MS and were answered 503.
+   */
+  private async recordCitusBatch(items: BatchItem[]): Promise<PromiseSettledResult<RecordOutcome>[]> {
+    const out: PromiseSettledResult<RecordOutcome>[] = new Array(items.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const i = next++;
+        try {
+          out[i] = { status: 'fulfilled', value: await this.recordPostgresFull(items[i]) };
+        } catch (reason) {
+          out[i] = { status: 'rejected', reason };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CITUS_BATCH_CALLS_AT_ONCE, items.length) }, worker));
+    return out;
   }
 
   /** Attributable, not refused by its policy and keyed, yet nothing written and no claim named: a statement that lost a race. */

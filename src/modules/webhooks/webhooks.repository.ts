@@ -52,6 +52,9 @@ export interface AttemptWrite {
   endpoint: { id: string; failing_since: Date | null };
 }
 
+/** Citus: how many single-shard claims one poll runs at once (see claimDueCitus). */
+const CITUS_CLAIMS_AT_ONCE = 4;
+
 const MESSAGE_FIELDS =
   'm.click_id, m.id, m.endpoint_id, m.partner_id, m.conversion_id, m.type, m.attempts, m.created_at, m.cycle_started_at, m.body';
 
@@ -144,6 +147,8 @@ export class WebhooksRepository {
     const due = `SELECT m.click_id, m.id FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
       WHERE m.status = 'pending' AND m.next_attempt_at <= $1::timestamptz AND e.enabled = ${this.TRUE}
       ORDER BY m.next_attempt_at, m.created_at LIMIT $2::int`;
+    if (this.dialect.isPostgres && (await this.dialect.isCitus()))
+      return this.claimDueCitus(due, now, leaseUntil, limit);
     const sql = this.dialect.isPostgres
       ? `WITH due AS (${due} FOR UPDATE OF m SKIP LOCKED)
          UPDATE webhook_messages m SET next_attempt_at = $3::timestamptz, attempts = m.attempts + 1
@@ -159,6 +164,35 @@ export class WebhooksRepository {
       if (any.length === 0) return [];
     }
     const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
+    return this.claimed(rows);
+  }
+
+  /**
+   * Citus: webhook_messages is distributed by click_id and Citus refuses FOR UPDATE over many shards.
+   * The due (click_id, id) pairs are read without a lock (one multi-shard read), then each is claimed
+   * by a compare-and-set on its click's shard (a router UPDATE): a row still pending and due gets the
+   * lease, so of replicas claiming the same message at once exactly one gets it back (the others'
+   * UPDATE, run after the winner's commits, no longer sees it due). A few claims at once, so a poll
+   * never holds more than that many pooled connections.
+   */
+  private async claimDueCitus(due: string, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedMessage[]> {
+    const { rows: candidates } = await this.run(due, [this.t(now), limit]);
+    const claim = `UPDATE webhook_messages m SET next_attempt_at = $3::timestamptz, attempts = m.attempts + 1
+      WHERE m.click_id = $1 AND m.id = $2 AND m.status = 'pending' AND m.next_attempt_at <= $4::timestamptz
+      RETURNING ${MESSAGE_FIELDS}`;
+    const won: Record<string, unknown>[] = [];
+    for (let i = 0; i < candidates.length; i += CITUS_CLAIMS_AT_ONCE) {
+      const results = await Promise.all(
+        candidates
+          .slice(i, i + CITUS_CLAIMS_AT_ONCE)
+          .map((c) => this.run(claim, [c.click_id, c.id, this.t(leaseUntil), this.t(now)])),
+      );
+      for (const r of results) won.push(...r.rows);
+    }
+    return this.claimed(won);
+  }
+
+  private claimed(rows: Record<string, unknown>[]): ClaimedMessage[] {
     return rows
       .map((r) => ({
         click_id: r.click_id as string,

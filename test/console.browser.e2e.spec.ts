@@ -47,6 +47,11 @@ const SHOTS = join(__dirname, 'screenshots');
     expect(k.status).toBe(201);
     supportKey = k.body.key;
 
+    // A partner with a long name (as a shared database holds: other suites' partners): its option
+    // must not widen the search form's select past a 390 px screen.
+    const long = await api.post('/admin/partners', { name: `Long partner name ${'x'.repeat(100)}` }, ADMIN_KEY);
+    expect(long.status).toBe(201);
+
     // The seed's example (README "Try it"), then some history for the partner's health.
     clickId = await makeClick(api, f, { click_id: `clk_xyz_${Date.now()}`, bid_id: 'bid_1' });
     const seed = await api.post(

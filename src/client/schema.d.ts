@@ -2416,6 +2416,17 @@ export interface components {
                 [key: string]: number;
             };
             /**
+             * @description The day's stored conversions (`ok`) by attribution verdict: `ok`, `precedes_click`, `outside_window`, `future` (recorded with a warning under the `flag` policy; under `reject` they are refused, counted in `refused_by_reason` instead). Only verdicts that occurred are listed.
+             * @example {
+             *       "ok": 112,
+             *       "precedes_click": 6,
+             *       "outside_window": 2
+             *     }
+             */
+            attribution: {
+                [key: string]: number;
+            };
+            /**
              * @description (ok + duplicate) / (ok + duplicate + refused): a duplicate is an accepted retry, it never lowers the rate; null on a day with none.
              * @example 0.9302
              */

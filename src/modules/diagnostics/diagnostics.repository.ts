@@ -206,11 +206,15 @@ export class DiagnosticsRepository {
 
   /* The summaries count live data only (`mode <> 'test'`: see ConversionReadsRepository): the sandbox's test rows never appear in them. */
 
-  /** Conversions stored per UTC day (key "ok") for a partner since `from`. */
+  /**
+   * Conversions stored per UTC day and attribution verdict (key: `ok`, `precedes_click`,
+   * `outside_window` or `future`; rows stored before the checks existed count as `ok`) for a
+   * partner since `from`.
+   */
   async conversionsPerDay(partnerId: string, from: Date): Promise<DayCount[]> {
     const rows: DayCount[] = await this.ds.query(
-      `SELECT ${this.day('created_at')} AS day, 'ok' AS key, COUNT(*) AS n FROM conversions
-       WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode <> 'test' GROUP BY 1`,
+      `SELECT ${this.day('created_at')} AS day, COALESCE(attribution_status, 'ok') AS key, COUNT(*) AS n FROM conversions
+       WHERE partner_id = ${this.p(1)} AND created_at >= ${this.p(2)} AND mode <> 'test' GROUP BY 1, 2`,
       [partnerId, this.time(from)],
     );
     return rows.map((r) => ({ ...r, n: Number(r.n) }));

@@ -84,7 +84,7 @@ function parseArgs(argv) {
       return n;
     };
     if (a === '--sqlite') o.sqlite = true;
-    if (a === '--citus') o.citus = true;
+    else if (a === '--citus') o.citus = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;

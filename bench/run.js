@@ -857,26 +857,31 @@ const median = (xs) => {
 };
 
 /** The cost of keeping refused attempts: each run twice, recording on and off, alternating the order. */
-async function recordingAb(opts) {
-  const by = { on: [], off: [] };
+/**
+ * An A/B of two arms (each run `opts.runs` times, alternating which goes first): every scenario's
+ * medians per arm, printed as a table, then `verdict(line)` (the arms' medians) under it. Answers
+ * the runs by arm.
+ */
+async function abRuns(opts, title, column, arms, optsOf, verdict) {
+  const by = Object.fromEntries(arms.map((a) => [a, []]));
   for (let i = 1; i <= opts.runs; i++) {
-    for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
-      console.log(`  ATTEMPTS_RECORDING=${mode}`);
-      by[mode].push(await runOnce({ ...opts, env: { ...opts.env, ATTEMPTS_RECORDING: mode } }, i));
+    for (const arm of i % 2 ? arms : [...arms].reverse()) {
+      console.log(`  ${column}: ${arm}`);
+      by[arm].push(await runOnce(optsOf(arm), i));
     }
   }
-  console.log(`\nrecording A/B, median of ${opts.runs} run(s) each:`);
+  console.log(`\n${title}, median of ${opts.runs} run(s) each:`);
   console.log(
-    '  scenario                                       recording   req/s   p50   p99  cpu us/req svc+pg  db check',
+    `  scenario                                     ${column.padStart(11)}   req/s   p50   p99  cpu us/req svc+pg  db check`,
   );
   let allOk = true;
   for (const n of opts.scenarios) {
     const line = {};
-    for (const mode of ['on', 'off']) {
-      const rs = by[mode].map((r) => r[n]);
+    for (const arm of arms) {
+      const rs = by[arm].map((r) => r[n]);
       const ok = rs.every((r) => r.db_check.ok && r.errors === 0 && r.non_2xx === r.expected_refused);
       allOk &&= ok;
-      line[mode] = {
+      line[arm] = {
         req_per_s: median(rs.map((r) => r.req_per_s)),
         p50: median(rs.map((r) => r.latency_ms.p50)),
         p99: median(rs.map((r) => r.latency_ms.p99)),
@@ -886,19 +891,32 @@ async function recordingAb(opts) {
             ? null
             : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
       };
-      const l = line[mode];
+      const l = line[arm];
       console.log(
-        `  ${n} ${SCENARIOS[n].padEnd(44)} ${mode.padStart(9)} ${String(l.req_per_s).padStart(7)} ${String(l.p50).padStart(5)} ${String(l.p99).padStart(5)}  ` +
+        `  ${n} ${SCENARIOS[n].padEnd(44)} ${arm.padStart(9)} ${String(l.req_per_s).padStart(7)} ${String(l.p50).padStart(5)} ${String(l.p99).padStart(5)}  ` +
           `${String(l.cpu).padStart(7)}+${l.pg ?? '-'}  ${ok ? 'ok' : 'FAILED'}`,
       );
     }
-    const cost = (line.off.req_per_s / line.on.req_per_s - 1) * 100;
-    const cpuCost = (line.on.cpu / line.off.cpu - 1) * 100;
-    console.log(
-      `    cost of recording: ${cost.toFixed(1)}% throughput, ${cpuCost.toFixed(1)}% service CPU per request (target: at most 5%)`,
-    );
+    console.log(`    ${verdict(line)}`);
   }
   if (!allOk) process.exitCode = 1;
+  return by;
+}
+
+/** Refused attempts recorded vs not (ATTEMPTS_RECORDING on/off). */
+async function recordingAb(opts) {
+  await abRuns(
+    opts,
+    'recording A/B',
+    'recording',
+    ['on', 'off'],
+    (mode) => ({ ...opts, env: { ...opts.env, ATTEMPTS_RECORDING: mode } }),
+    (line) => {
+      const cost = (line.off.req_per_s / line.on.req_per_s - 1) * 100;
+      const cpuCost = (line.on.cpu / line.off.cpu - 1) * 100;
+      return `cost of recording: ${cost.toFixed(1)}% throughput, ${cpuCost.toFixed(1)}% service CPU per request (target: at most 5%)`;
+    },
+  );
 }
 
 /** A webhook receiver in this process (--webhook, --webhook-ab): answers 204 at once, counts messages. */
@@ -919,48 +937,19 @@ async function startWebhookReceiver() {
   webhookReceiver.url = `http://127.0.0.1:${server.address().port}/bench-hook`;
 }
 
-/** Throughput with one webhook endpoint registered vs none: each run twice, alternating the order. */
+/** Throughput with one webhook endpoint registered vs none. */
 async function webhookAb(opts) {
-  const by = { with: [], without: [] };
-  for (let i = 1; i <= opts.runs; i++) {
-    for (const mode of i % 2 ? ['with', 'without'] : ['without', 'with']) {
-      console.log(`  webhook endpoint: ${mode}`);
-      by[mode].push(await runOnce({ ...opts, webhook: mode === 'with' }, i));
-    }
-  }
-  console.log(`\nwebhook A/B, median of ${opts.runs} run(s) each:`);
-  console.log(
-    '  scenario                                        webhook   req/s   p50   p99  cpu us/req svc+pg  db check',
+  const by = await abRuns(
+    opts,
+    'webhook A/B',
+    'webhook',
+    ['with', 'without'],
+    (mode) => ({ ...opts, webhook: mode === 'with' }),
+    (line) =>
+      `with an endpoint: ${((line.with.req_per_s / line.without.req_per_s) * 100).toFixed(1)}% of the throughput without one (target: at least 90%)`,
   );
-  let allOk = true;
-  for (const n of opts.scenarios) {
-    const line = {};
-    for (const mode of ['with', 'without']) {
-      const rs = by[mode].map((r) => r[n]);
-      const ok = rs.every((r) => r.db_check.ok && r.errors === 0 && r.non_2xx === r.expected_refused);
-      allOk &&= ok;
-      line[mode] = {
-        req_per_s: median(rs.map((r) => r.req_per_s)),
-        p50: median(rs.map((r) => r.latency_ms.p50)),
-        p99: median(rs.map((r) => r.latency_ms.p99)),
-        cpu: median(rs.map((r) => r.cpu_us_per_request.service)),
-        pg:
-          rs[0].cpu_us_per_request.pg_backends === null
-            ? null
-            : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
-      };
-      const l = line[mode];
-      console.log(
-        `  ${n} ${SCENARIOS[n].padEnd(44)} ${mode.padStart(9)} ${String(l.req_per_s).padStart(7)} ${String(l.p50).padStart(5)} ${String(l.p99).padStart(5)}  ` +
-          `${String(l.cpu).padStart(7)}+${l.pg ?? '-'}  ${ok ? 'ok' : 'FAILED'}`,
-      );
-    }
-    const ratio = (line.with.req_per_s / line.without.req_per_s) * 100;
-    console.log(`    with an endpoint: ${ratio.toFixed(1)}% of the throughput without one (target: at least 90%)`);
-  }
   const received = by.with.map((r) => r.webhooks_received);
   console.log(`  webhook messages received per 'with' run: ${received.join(', ')}`);
-  if (!allOk) process.exitCode = 1;
 }
 
 async function main() {

@@ -129,6 +129,27 @@ describe('POST /api/conversion/adjustments (e2e)', () => {
     expect(over.body).toEqual({ detail: 'Request body is too large' });
   });
 
+  it('an item holding a forbidden prototype key is refused alone (json_invalid at the item); the others apply', async () => {
+    const c = await conversion();
+    const good = JSON.stringify(refund(c.id, 10, new Date().toISOString()));
+    const r = await api.request('POST', '/api/conversion/adjustments', {
+      key: f.partnerKey,
+      raw: `{"adjustments":[{"__proto__":{"type":"retract"},"conversion_id":"${c.id}"},${good}]}`,
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.results[0]).toMatchObject({
+      index: 0,
+      status: 'rejected',
+      error: {
+        status: 422,
+        detail: [expect.objectContaining({ type: 'json_invalid', loc: ['body', 'adjustments', 0] })],
+      },
+    });
+    expect(r.body.results[1]).toMatchObject({ index: 1, status: 'ok' });
+    expect(await rows(c.id)).toHaveLength(1);
+    expect(money((await state(c.id)).current_value)).toBe('90');
+  });
+
   describe('refunds, restatements, retractions', () => {
     it('partial refunds add up exactly (decimals, never floats); each is a row carrying click_id', async () => {
       const c = await conversion(f, { conversion_value: '99.99' });

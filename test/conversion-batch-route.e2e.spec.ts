@@ -63,6 +63,63 @@ describe('POST /api/conversions/batch (e2e)', () => {
       expect(r.body.detail).toEqual([expect.objectContaining({ type: 'json_invalid', msg: 'JSON decode error' })]);
     });
 
+    it('a forbidden prototype key refuses its item alone (json_invalid at the item); outside the items, the request', async () => {
+      const click = await makeClick(api, f);
+      const good = JSON.stringify(conversionBody(click, { order_id: `proto-ok-${click}` }));
+      const poisoned = [
+        '{"__proto__":{"isAdmin":true},"click_id":"x"}',
+        `{"click_id":"${click}","extra_key":{"__proto__":null}}`,
+        '{"constructor":{"prototype":{"x":1}}}',
+        // The same key spelled with an escape: JSON.parse decodes it to __proto__.
+        '{"\\u005f_proto__":{"x":1}}',
+      ];
+      const r = await api.request('POST', '/api/conversions/batch', {
+        key: f.partnerKey,
+        raw: `{"conversions":[${good},${poisoned.join(',')}]}`,
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.counts).toEqual({ ok: 1, duplicate: 0, rejected: poisoned.length });
+      expect(r.body.results[0]).toMatchObject({ index: 0, status: 'ok' });
+      poisoned.forEach((_, k) =>
+        expect(r.body.results[k + 1]).toEqual({
+          index: k + 1,
+          status: 'rejected',
+          error: {
+            status: 422,
+            detail: [
+              {
+                type: 'json_invalid',
+                loc: ['body', 'conversions', k + 1],
+                msg: 'JSON decode error',
+                input: {},
+                ctx: { error: 'Object contains forbidden prototype property' },
+              },
+            ],
+          },
+        }),
+      );
+      expect(await rowsById([r.body.results[0].conversion_id])).toHaveLength(1);
+      // The single route refuses the same body whole, as malformed JSON.
+      const single = await api.request('POST', '/api/conversion', { key: f.partnerKey, raw: poisoned[1] });
+      expect(single.status).toBe(422);
+      expect(single.body.detail).toEqual([expect.objectContaining({ type: 'json_invalid' })]);
+      // Outside the items (the envelope, or beside the list), the whole request is malformed JSON.
+      for (const raw of [
+        `{"__proto__":{"x":1},"conversions":[${good}]}`,
+        `{"conversions":[${good}],"meta":{"__proto__":{"x":1}}}`,
+        `{"conversions":[${good}],"constructor":{"prototype":{}}}`,
+      ]) {
+        const whole = await api.request('POST', '/api/conversions/batch', { key: f.partnerKey, raw });
+        expect(whole.status).toBe(422);
+        expect(whole.body.detail).toEqual([
+          expect.objectContaining({
+            type: 'json_invalid',
+            ctx: { error: 'Object contains forbidden prototype property' },
+          }),
+        ]);
+      }
+    });
+
     it('a body that is not an object, a missing or non-list `conversions`, an empty list: 422', async () => {
       const notObject = await api.post('/api/conversions/batch', [1], f.partnerKey);
       expect(notObject.status).toBe(422);
@@ -598,10 +655,12 @@ describe('POST /api/conversions/batch (e2e)', () => {
         const single = await api.post('/api/conversion', value, f.partnerKey);
         const r = await batch([value]);
         expect(r.status).toBe(200);
+        // A forbidden prototype key: the single route's malformed JSON is at a text position; the
+        // batch's is at the item (see "a forbidden prototype key refuses its item alone").
         const detail = Array.isArray(single.body.detail)
-          ? single.body.detail.map((i: { loc: unknown[] }) => ({
+          ? single.body.detail.map((i: { type: string; loc: unknown[] }) => ({
               ...i,
-              loc: ['body', 'conversions', 0, ...i.loc.slice(1)],
+              loc: ['body', 'conversions', 0, ...(i.type === 'json_invalid' ? [] : i.loc.slice(1))],
             }))
           : single.body.detail;
         expect(r.body.results).toEqual([{ index: 0, status: 'rejected', error: { status: single.status, detail } }]);

@@ -61,14 +61,63 @@ export function isKnownStorable(body: unknown): boolean {
   return typeof body === 'object' && body !== null && STORABLE_BODIES.has(body);
 }
 
+/** secure-json-parse's refusal of `__proto__` keys, and of `constructor` keys holding a `prototype`. */
+const PROTO_SAFE = { protoAction: 'error', constructorAction: 'error' } as const;
+const PROTO_IGNORED = { protoAction: 'ignore', constructorAction: 'ignore' } as const;
+const FORBIDDEN_KEY_ERROR = 'Object contains forbidden prototype property';
+
+/**
+ * Bodies of item-checked routes whose text may spell a forbidden prototype key inside an item
+ * (`__proto__`, `constructor`, or any `\u` escape): each item is scanned by itemForbiddenKey, so that
+ * one such item is refused alone, as one unstorable item is. Everything outside the items was
+ * scanned by the parser, and a forbidden key there refuses the whole request.
+ */
+const ITEMS_UNSCANNED = new WeakSet<object>();
+
+/**
+ * The 422 issue for an item of an item-checked body that holds a forbidden prototype key, at the
+ * item's `loc` (the single route refuses the same object as malformed JSON, at a text position).
+ * Undefined when the item is clean, or the body's text proved no item can hold one.
+ */
+export function itemForbiddenKey(body: unknown, item: unknown, loc: (string | number)[]): ValidationIssue | undefined {
+  if (typeof body !== 'object' || body === null || !ITEMS_UNSCANNED.has(body)) return undefined;
+  if (typeof item !== 'object' || item === null) return undefined;
+  try {
+    sjson.scan(item, PROTO_SAFE);
+    return undefined;
+  } catch {
+    return { type: 'json_invalid', loc, msg: 'JSON decode error', input: {}, ctx: { error: FORBIDDEN_KEY_ERROR } };
+  }
+}
+
+/**
+ * Scans an item-checked body except its items (the elements of its top-level arrays, each left to
+ * itemForbiddenKey); throws as secure-json-parse does.
+ */
+function scanEnvelope(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) return void sjson.scan(value, PROTO_SAFE);
+  const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  const ctor = own(value, 'constructor') ? (value as { constructor: unknown }).constructor : undefined;
+  if (own(value, '__proto__') || (typeof ctor === 'object' && ctor !== null && own(ctor, 'prototype')))
+    throw new SyntaxError(FORBIDDEN_KEY_ERROR);
+  for (const v of Object.values(value)) {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) sjson.scan(v, PROTO_SAFE);
+  }
+}
+
 export function parseJsonBody(text: string, checkText = true): unknown {
   if (text.trim() === '') return undefined;
   // One cheap pass first: nothing deeper than the limit is parsed, let alone walked.
   const deep = jsonNestingBeyond(text);
   if (deep >= 0) return jsonInvalid(deep, `nesting is deeper than ${MAX_JSON_DEPTH} levels`);
+  // On item-checked routes, a forbidden key inside an item is that item's refusal (itemForbiddenKey).
+  const itemsMayHoldForbidden =
+    !checkText && (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u'));
   let value: unknown;
   try {
-    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    value = sjson.parse(text, undefined, itemsMayHoldForbidden ? PROTO_IGNORED : PROTO_SAFE);
+    if (itemsMayHoldForbidden) scanEnvelope(value);
   } catch (e) {
     const message = (e as Error).message;
     const pos = /position (\d+)/.exec(message);
@@ -86,6 +135,7 @@ export function parseJsonBody(text: string, checkText = true): unknown {
   // holds no surrogates), so a body with neither needs no walk. Item-checked routes check per item.
   const mayHoldUnstorable = text.includes('\\u') || SURROGATE.test(text);
   if (!checkText && !mayHoldUnstorable && typeof value === 'object' && value !== null) STORABLE_BODIES.add(value);
+  if (itemsMayHoldForbidden && typeof value === 'object' && value !== null) ITEMS_UNSCANNED.add(value);
   const path = checkText && mayHoldUnstorable ? findUnstorableText(value) : undefined;
   if (path) {
     return new InvalidBody([

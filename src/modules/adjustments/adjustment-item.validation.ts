@@ -1,5 +1,6 @@
 import { validate } from 'class-validator';
 import { ValidationIssue } from '../../common/errors';
+import { itemForbiddenKey } from '../../common/json-body';
 import { findUnstorableText, parseDateTime, parseNumberLike, toDecimalString } from '../../common/parsers';
 import { compileFastCheck, declaredFields, toIssues } from '../../common/validation';
 import { AdjustmentItemDto } from './adjustment.dto';
@@ -36,14 +37,21 @@ const VALUE_FIELD: Record<AdjustmentType, 'adjusted_value' | 'refund_value' | nu
  * Pydantic issues (every `loc` under `loc`, `["body","adjustments",i]`), then the rules across
  * fields: one of conversion_id / order_id, the value field of its type (and no other), a refund
  * above 0, a restatement at 0 or above. Unknown keys are refused (nothing of an adjustment is kept
- * beyond its fields).
+ * beyond its fields). `whole`: the parsed body, for json-body's itemForbiddenKey.
  */
-export async function validateAdjustmentItem(raw: unknown, loc: (string | number)[]): Promise<CheckedAdjustment> {
+export async function validateAdjustmentItem(
+  raw: unknown,
+  loc: (string | number)[],
+  whole?: unknown,
+): Promise<CheckedAdjustment> {
   const [where, ...path] = loc as ['body', ...(string | number)[]];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     const msg = 'Input should be a valid dictionary or object to extract fields from';
     return { ok: false, issues: [{ type: 'model_attributes_type', loc, msg, input: raw }] };
   }
+  // A forbidden prototype key refuses this item alone (see json-body's itemForbiddenKey).
+  const forbidden = itemForbiddenKey(whole, raw, loc);
+  if (forbidden) return { ok: false, issues: [forbidden] };
   const unstorable = findUnstorableText(raw);
   if (unstorable) {
     const msg = 'Input should be a valid string, NUL characters and unpaired surrogates cannot be stored';

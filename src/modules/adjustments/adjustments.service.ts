@@ -112,7 +112,9 @@ export class AdjustmentsService {
 
   async adjustBatch(partnerId: string, body: unknown): Promise<AdjustmentBatchResponseDto> {
     const items = checkEnvelope(body);
-    const checked = await Promise.all(items.map((raw, i) => validateAdjustmentItem(raw, ['body', 'adjustments', i])));
+    const checked = await Promise.all(
+      items.map((raw, i) => validateAdjustmentItem(raw, ['body', 'adjustments', i], body)),
+    );
     const tails = new Map<string, Promise<ItemOutcome>>();
     const limit = limiter(ITEMS_IN_FLIGHT);
     const outcomes = await Promise.all(

@@ -51,7 +51,7 @@ export class ConversionBatchService {
     const items = checkEnvelope(body);
     // Synchronous for items that pass the fast check; only items that fail it wait for class-validator.
     const storable = isKnownStorable(body);
-    const pending = items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i], storable));
+    const pending = items.map((raw, i) => validateConversionItem(raw, ['body', 'conversions', i], storable, body));
     const checked: CheckedConversionItem[] = pending.some((c) => c instanceof Promise)
       ? await Promise.all(pending)
       : (pending as CheckedConversionItem[]);

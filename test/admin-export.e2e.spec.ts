@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { request as httpRequest } from 'node:http';
@@ -232,12 +233,14 @@ describe('GET /admin/conversions/export.csv (e2e)', () => {
     for (let i = 0; i < n; i += 400) await repo.insert(rows.slice(i, i + 400));
     const reads = t.app.get(ConversionReadsRepository);
     const spy = jest.spyOn(reads as never, (onPostgres ? 'csvBatchPostgres' : 'csvBatchSqlite') as never);
-    await t.app.listen(3310, '127.0.0.1');
+    // Port 0: the system's pick, so parallel runs on one machine never collide.
+    await t.app.listen(0, '127.0.0.1');
+    const port = (t.app.getHttpServer().address() as AddressInfo).port;
     const got = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
         {
           host: '127.0.0.1',
-          port: 3310,
+          port,
           path: `/admin/conversions/export.csv?partner_id=${p.partnerId}`,
           headers: { authorization: `Bearer ${support}` },
         },

@@ -11,7 +11,8 @@ import { ADMIN_KEY, useTestApp } from './test-app';
  * The support console in a real browser: Debian's headless Chromium (apt package `chromium`),
  * driven by playwright-core, never a downloaded browser; the app listens on a real port. Each step
  * ends with an assertion on what the page shows. Screenshots of the main views, at 1280 and 390 px
- * wide, go to test/screenshots/ (committed; linked from the README).
+ * wide, go to a temporary directory; with UPDATE_SCREENSHOTS=1 they replace the committed ones in
+ * test/screenshots/ (linked from the README), so a plain test run leaves the tree clean.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -20,7 +21,8 @@ if (!hasChromium) {
     `SKIPPED the real-browser console test: ${CHROMIUM} is missing (install it with: apt-get install -y chromium).`,
   );
 }
-const SHOTS = join(__dirname, 'screenshots');
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1' ? join(__dirname, 'screenshots') : join(tmpdir(), 'thrad-console-shots');
 
 (hasChromium ? describe : describe.skip)('the support console in headless Chromium (e2e)', () => {
   jest.setTimeout(120_000);

@@ -44,7 +44,9 @@ export class ServiceProcess {
     proc.stdout!.on('data', (d) => output.push(String(d)));
     proc.stderr!.on('data', (d) => output.push(String(d)));
     const sp = new ServiceProcess(proc, `http://127.0.0.1:${port}`, output);
-    const deadline = Date.now() + 20_000;
+    // 40 s: a loaded CI box (other jobs on its 2 cores) has taken over 20 s to boot one process.
+    // The callers' timeouts (60-90 s) leave room for two boots one after the other.
+    const deadline = Date.now() + 40_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}:\n${output.join('')}`);
       try {

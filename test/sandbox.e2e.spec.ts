@@ -10,7 +10,10 @@ import { MetricsService } from '../src/modules/observability/metrics.service';
 const ORIGIN = 'https://shop.example.com';
 const p = (i: number) => (onPostgres ? `$${i}` : '?');
 
-async function testKeyOf(api: ApiClient, partnerId: string): Promise<{ key: string; id: string; body: any }> {
+async function testKeyOf(
+  api: ApiClient,
+  partnerId: string,
+): Promise<{ key: string; id: string; body: Record<string, unknown> }> {
   const r = await api.post('/admin/keys', { role: 'partner', partner_id: partnerId, mode: 'test' }, ADMIN_KEY);
   expect(r.status).toBe(201);
   return { key: r.body.key, id: r.body.id, body: r.body };
@@ -26,7 +29,7 @@ async function testClick(api: ApiClient, f: Fixture, key: string, extra: Record<
   return r.body as { click_id: string; sig: string; exp: number };
 }
 
-async function rowsOf(t: TestApp, table: string, column: string, value: string): Promise<Record<string, any>[]> {
+async function rowsOf(t: TestApp, table: string, column: string, value: string): Promise<Record<string, unknown>[]> {
   return db(t).query(`SELECT * FROM ${table} WHERE ${column} = ${p(1)}`, [value]);
 }
 
@@ -136,7 +139,9 @@ describe('sandbox: test keys and synthetic clicks (e2e)', () => {
       ]);
       const ours = await api.request('GET', '/api/test-events', { key: testKey });
       expect(
-        ours.body.items.filter((e: { click_id: string }) => e.click_id === mine.click_id).map((e: any) => e.type),
+        ours.body.items
+          .filter((e: { click_id: string }) => e.click_id === mine.click_id)
+          .map((e: { type: string }) => e.type),
       ).toEqual(['conversion']);
     });
   });
@@ -391,7 +396,8 @@ describe('sandbox: test keys and synthetic clicks (e2e)', () => {
       const r = await api.request('GET', '/api/test-events?limit=500', { key });
       expect(r.status).toBe(200);
       const mine = r.body.items.filter(
-        (e: any) => e.click_id === c.click_id || (e.type === 'refused_attempt' && e.click_id?.startsWith('clk_nope_')),
+        (e: { click_id?: string; type: string }) =>
+          e.click_id === c.click_id || (e.type === 'refused_attempt' && e.click_id?.startsWith('clk_nope_')),
       );
       expect(mine.slice(0, 2)).toEqual([
         expect.objectContaining({
@@ -411,7 +417,7 @@ describe('sandbox: test keys and synthetic clicks (e2e)', () => {
       const times = r.body.items.map((e: { at: string }) => e.at);
       expect([...times].sort().reverse()).toEqual(times);
       // No live row, ever.
-      for (const e of r.body.items.filter((x: any) => x.conversion_id)) {
+      for (const e of r.body.items.filter((x: { conversion_id?: string }) => x.conversion_id)) {
         const [row] = await rowsOf(t, 'conversions', 'id', e.conversion_id);
         expect(row.mode).toBe('test');
       }

@@ -64,6 +64,14 @@ const SHOTS =
     );
     expect(seed.status).toBe(200);
     conversionId = seed.body.conversion_id;
+    // Its retry: answered duplicate, kept as an attempt, shown on the timeline.
+    const retry = await api.post(
+      '/api/conversion',
+      conversionBody(clickId, { order_id: 'order_123', event_type: 'purchase_completed' }),
+      f.partnerKey,
+      { 'Idempotency-Key': 'order_123' },
+    );
+    expect(retry.body).toMatchObject({ status: 'duplicate', conversion_id: conversionId });
     const refused = await api.post('/api/conversion', conversionBody(clickId, { currency: 'US' }), f.partnerKey);
     expect(refused.status).toBe(422);
     for (let i = 0; i < 4; i++) {
@@ -224,10 +232,13 @@ const SHOTS =
     await summary.waitFor();
     expect(await summary.textContent()).toMatch(/1 conversion/);
     const kinds = await p.locator('ol.timeline li').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
-    expect([...kinds].sort()).toEqual(['click', 'conversion', 'refused_attempt']);
+    expect([...kinds].sort()).toEqual(['click', 'conversion', 'duplicate', 'refused_attempt']);
     expect(kinds[0]).toBe('click');
     const timeline = await p.locator('ol.timeline').innerText();
     expect(timeline).toContain(conversionId);
+    const duplicate = await p.locator('ol.timeline li[data-kind="duplicate"]').innerText();
+    expect(duplicate).toContain('Answered duplicate (same idempotency_key): nothing new stored');
+    expect(duplicate).toContain(conversionId);
     expect(timeline).toMatch(/Refused 422/);
     expect(await p.locator('ul.checks li').count()).toBeGreaterThan(3);
     await shoot(p, 'timeline');

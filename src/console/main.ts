@@ -411,6 +411,7 @@ const KNOWN_PARTS = new Set([
   'conversions',
   'dedup_claims',
   'refused_attempts',
+  'duplicates',
   'not_recorded',
 ]);
 
@@ -452,6 +453,20 @@ function explainView(doc: Explain): Node[] {
         event_id: a.event_id,
         event_type: a.event_type,
         request_id: a.request_id,
+      },
+    });
+  for (const d of doc.duplicates ?? [])
+    entries.push({
+      at: d.at,
+      kind: 'duplicate',
+      title: `Answered duplicate${d.matched_on ? ` (same ${d.matched_on})` : ''}: nothing new stored`,
+      details: {
+        retry_of: d.conversion_id,
+        source: d.source,
+        order_id: d.order_id,
+        event_id: d.event_id,
+        event_type: d.event_type,
+        request_id: d.request_id,
       },
     });
   for (const v of doc.conversions)

@@ -106,6 +106,11 @@ export class Dialect {
     return this.isPostgres ? `CAST(:${name} AS timestamptz)` : `:${name}`;
   }
 
+  /** The `n`th (from 1) positional parameter of a raw query: `$n` on PostgreSQL, `?` on SQLite. */
+  param(n: number): string {
+    return this.isPostgres ? `$${n}` : '?';
+  }
+
   /** A time as the value of a `timeParam`. */
   time(d: Date): string {
     return this.isPostgres ? d.toISOString() : sqliteTime(d);

@@ -127,7 +127,7 @@ export class AdjustmentsRepository {
   }
 
   private p(n: number): string {
-    return this.dialect.isPostgres ? `$${n}` : '?';
+    return this.dialect.param(n);
   }
 
   private ps(count: number, from = 1): string {

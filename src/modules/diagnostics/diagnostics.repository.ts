@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { fromDbTime, sqliteTime } from '../../database/column-types';
+import { fromDbTime } from '../../database/column-types';
+import { Dialect } from '../../database/dialect';
 import { ConversionAttempt } from '../attempts/conversion-attempt.entity';
 
 /** PostgreSQL's numeric text keeps the column's 6 decimals; the API speaks the canonical decimal. */
@@ -82,18 +83,20 @@ export interface DayCount {
  */
 @Injectable()
 export class DiagnosticsRepository {
+  private readonly dialect: Dialect;
   private readonly isPostgres: boolean;
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {
-    this.isPostgres = ds.options.type === 'postgres';
+    this.dialect = new Dialect(ds);
+    this.isPostgres = this.dialect.isPostgres;
   }
 
   private p(i: number): string {
-    return this.isPostgres ? `$${i}` : '?';
+    return this.dialect.param(i);
   }
 
   private time(d: Date): string {
-    return this.isPostgres ? d.toISOString() : sqliteTime(d);
+    return this.dialect.time(d);
   }
 
   async findClick(clickId: string): Promise<ClickRow | null> {

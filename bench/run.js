@@ -131,13 +131,29 @@ async function pgAdmin(opts, sql) {
   }
 }
 
-/** The shared tool that runs the local Citus cluster (coordinator 5440, workers 5441 and 5442); CITUS_CLUSTER overrides its path. */
-const CITUS_TOOL = process.env.CITUS_CLUSTER || path.join(ROOT, '..', 'shared', 'tools', 'citus-cluster');
+/**
+ * The shared tool that runs the local Citus cluster (coordinator 5440, workers 5441 and 5442);
+ * CITUS_CLUSTER overrides its path. It sits in ../shared beside the main checkout: from a git
+ * worktree elsewhere, beside the repository's common git directory's checkout.
+ */
+function citusTool() {
+  if (process.env.CITUS_CLUSTER) return process.env.CITUS_CLUSTER;
+  const candidates = [path.join(ROOT, '..', 'shared', 'tools', 'citus-cluster')];
+  try {
+    const common = execSync('git rev-parse --path-format=absolute --git-common-dir', { cwd: ROOT }).toString().trim();
+    candidates.push(path.join(path.dirname(common), '..', 'shared', 'tools', 'citus-cluster'));
+  } catch {
+    /* not a git checkout */
+  }
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`citus-cluster not found (tried ${candidates.join(', ')}); set CITUS_CLUSTER`);
+  return found;
+}
 
 async function freshDatabase(opts) {
   if (opts.citusRun) {
     // A fresh distributed database on every node; its coordinator URL is all the service gets.
-    const url = execSync(`${CITUS_TOOL} db ${opts.pgDb}_citus`, { stdio: ['ignore', 'pipe', 'ignore'] })
+    const url = execSync(`${citusTool()} db ${opts.pgDb}_citus`, { stdio: ['ignore', 'pipe', 'inherit'] })
       .toString()
       .trim()
       .split('\n')
@@ -335,6 +351,21 @@ async function pgBackendPids(db, url = db.url) {
   }
 }
 
+/** Transactions committed and rolled back so far in the bench database on one node (pg_stat_database). */
+async function pgXacts(url) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query(
+      'SELECT (xact_commit + xact_rollback)::bigint AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(r.rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
 /*
  * CPU time per request is far less sensitive to a busy machine than requests per second: it is
  * what each change really saves. Measured for the service process and for the PostgreSQL
@@ -344,35 +375,43 @@ class CpuProbe {
   constructor(pid, db) {
     this.pid = pid;
     this.db = db;
+    // The database's nodes: one for PostgreSQL; on Citus the coordinator and each worker, apart
+    // (the machine is shared by all three, so their sum is what one conversion costs the cluster).
+    this.urls = db.kind !== 'postgres' ? [] : (db.nodes ?? [db.url]);
   }
-  async start() {
-    this.pgPids = await pgBackendPids(this.db);
-    // Citus: each node's backends of the bench database, apart (the machine is shared by all three).
-    this.nodes = this.db.nodes ?? [];
-    this.nodePids = await Promise.all(this.nodes.map((n) => pgBackendPids(this.db, n)));
-    this.node0 = this.nodePids.map((ps) => new Map(ps.map((p) => [p, cpuSeconds(p)])));
+  async start(countXacts = false) {
+    const pids = await Promise.all(this.urls.map((u) => pgBackendPids(this.db, u)));
+    this.xacts0 = countXacts ? await Promise.all(this.urls.map(pgXacts)) : null;
+    this.xactT0 = Date.now();
+    this.listings = 0;
     this.svc0 = cpuSeconds(this.pid);
-    this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
-    // A backend can exit during the run (the pool closes connections idle for 10 s): its CPU is
-    // read every 200 ms and its last reading kept, so it neither vanishes nor counts negative
-    // (before, a backend gone by the end counted minus its CPU at the start).
-    this.pgLast = new Map(this.pg0);
-    this.pgSeen = new Set(this.pgPids);
+    // A backend can exit during the run (the pool closes connections idle for 10 s; a Citus
+    // coordinator closes the worker connections it does not cache): its CPU is read every 200 ms
+    // and its last reading kept, so it neither vanishes nor counts negative. A backend born
+    // during the run starts from 0.
+    this.per = pids.map((ps) => {
+      const first = new Map(ps.map((p) => [p, cpuSeconds(p)]));
+      return { first, last: new Map(first), seen: new Set(ps) };
+    });
     const sample = () => {
-      for (const p of this.pgSeen) {
-        const s = cpuSeconds(p);
-        if (s > 0) this.pgLast.set(p, s);
+      for (const n of this.per) {
+        for (const p of n.seen) {
+          const s = cpuSeconds(p);
+          if (s > 0) n.last.set(p, s);
+        }
       }
     };
     let listing = false;
     let tick = 0;
     this.pgTimer = setInterval(() => {
       sample();
-      // New backends are listed once a second (each listing is a connection of its own).
-      if (listing || this.db.kind !== 'postgres' || tick++ % 5 !== 0) return;
+      // New backends are listed once a second per node (each listing is a connection of its own).
+      if (listing || !this.urls.length || tick++ % 5 !== 0) return;
       listing = true;
-      pgBackendPids(this.db)
-        .then((pids) => pids.forEach((p) => this.pgSeen.add(p)))
+      this.listings++;
+      Promise.all(
+        this.urls.map((u, i) => pgBackendPids(this.db, u).then((ps) => ps.forEach((p) => this.per[i].seen.add(p)))),
+      )
         .catch(() => {})
         .finally(() => (listing = false));
     }, 200);
@@ -383,25 +422,43 @@ class CpuProbe {
   async stop() {
     const svc = cpuSeconds(this.pid) - this.svc0;
     clearInterval(this.pgTimer);
-    for (const p of await pgBackendPids(this.db)) this.pgSeen.add(p);
+    const now = await Promise.all(this.urls.map((u) => pgBackendPids(this.db, u).catch(() => [])));
+    now.forEach((ps, i) => ps.forEach((p) => this.per[i].seen.add(p)));
     this.pgSample();
-    let pg = 0;
-    for (const p of this.pgSeen) pg += (this.pgLast.get(p) ?? 0) - (this.pg0.get(p) ?? 0);
-    const nodes = {};
-    for (let i = 0; i < this.nodes.length; i++) {
+    const used = this.per.map((n) => {
       let t = 0;
-      const now = await pgBackendPids(this.db, this.nodes[i]);
-      for (const p of new Set([...this.nodePids[i], ...now])) t += cpuSeconds(p) - (this.node0[i].get(p) ?? 0);
-      nodes[new URL(this.nodes[i]).port] = t;
-    }
-    if (this.nodes.length) pg = Object.values(nodes).reduce((a, b) => a + b, 0);
+      for (const p of n.seen) t += Math.max(0, (n.last.get(p) ?? 0) - (n.first.get(p) ?? 0));
+      return t;
+    });
+    const pg = used.reduce((a, b) => a + b, 0);
+    const nodes = this.db.nodes
+      ? Object.fromEntries(used.map((t, i) => [i === 0 ? 'coordinator' : `worker ${i}`, t]))
+      : null;
     const lg = process.cpuUsage(this.lg0);
     const m = machineTicks();
     const all = m.total - this.machine0.total;
+    let xacts = null;
+    if (this.xacts0) {
+      // Backends report their counts at most once a second, an idle one within 10 s: wait that out
+      // (the next scenario's start reads after the same wait).
+      await sleep(11_000);
+      const x = await Promise.all(this.urls.map(pgXacts));
+      // Less what the node does without load (the service's pollers, Citus's maintenance daemon:
+      // the run's idle rate, see xactBaseline) and this probe's own listings and reads (one each).
+      const secs = (Date.now() - this.xactT0) / 1000;
+      const idle = this.db.xactIdlePerS ?? this.urls.map(() => 0);
+      xacts = Object.fromEntries(
+        x.map((n, i) => [
+          this.db.nodes ? (i === 0 ? 'coordinator' : `worker ${i}`) : 'postgres',
+          n - this.xacts0[i] - idle[i] * secs - this.listings - 2,
+        ]),
+      );
+    }
     return {
+      xacts,
       service_s: svc,
       pg_backends_s: this.db.kind === 'postgres' ? pg : null,
-      pg_nodes_s: this.nodes.length ? nodes : null,
+      pg_nodes_s: nodes,
       // The load generator runs in this process, on the same two cores: its share is not the service's.
       loadgen_s: (lg.user + lg.system) / 1e6,
       machine_idle: all > 0 ? (m.idle - this.machine0.idle) / all : null,
@@ -651,6 +708,30 @@ async function verify(db, prefix, tally, n) {
   };
 }
 
+/**
+ * Transactions per second on each node of the bench database with the service up and no load (its
+ * pollers, Citus's maintenance daemon), subtracted from the per-conversion counts. Waits 11 s first
+ * so that the warm-up's counts are reported, then counts over 10 s.
+ */
+async function xactBaseline(db) {
+  const urls = db.nodes ?? [db.url];
+  await sleep(11_000);
+  const x0 = await Promise.all(urls.map(pgXacts));
+  await sleep(10_000);
+  const x1 = await Promise.all(urls.map(pgXacts));
+  return x1.map((n, i) => Math.max(0, (n - x0[i] - 1) / 10));
+}
+
+/** CPU microseconds per conversion: the service, all database backends, and (Citus) each node. */
+function perConversion(used, conversions) {
+  const us = (secs) => Math.round((secs * 1e6) / Math.max(1, conversions));
+  return {
+    service: us(used.service_s),
+    pg: used.pg_backends_s === null ? null : us(used.pg_backends_s),
+    nodes: used.pg_nodes_s ? Object.fromEntries(Object.entries(used.pg_nodes_s).map(([k, v]) => [k, us(v)])) : null,
+  };
+}
+
 async function runOnce(opts, runNo) {
   const db = await freshDatabase(opts);
   const svc = await startService(opts, db);
@@ -671,13 +752,19 @@ async function runOnce(opts, runNo) {
       const warm = new Tally();
       await runAutocannon(opts, svc.base, scenarioRequest(1, `w${runNo}-`, fx, warm), opts.warmup);
     }
+    if (opts.citus) {
+      db.xactIdlePerS = await xactBaseline(db);
+      console.log(
+        `    idle transactions/s per node (subtracted): ${db.xactIdlePerS.map((v) => v.toFixed(1)).join(', ')}`,
+      );
+    }
     const results = {};
     for (const n of opts.scenarios) {
       const prefix = `s${n}r${runNo}-`;
       const tally = new Tally();
       const rss = new RssProbe(svc.child.pid);
       const cpu = new CpuProbe(svc.child.pid, db);
-      await cpu.start();
+      await cpu.start(opts.citus);
       rss.start();
       const res =
         n === 4
@@ -720,6 +807,18 @@ async function runOnce(opts, runNo) {
             : null,
           load_generator: Math.round((used.loadgen_s * 1e6) / answered),
         },
+        // The same CPU per conversion (scenario 4: per batch item; otherwise = per request).
+        cpu_us_per_conversion: perConversion(used, n === 4 ? answered * opts.batchSize : answered),
+        // --citus: database transactions per conversion on each node (pg_stat_database), the
+        // round trips that end in a commit (the PostgreSQL side of the same run included).
+        xacts_per_conversion: used.xacts
+          ? Object.fromEntries(
+              Object.entries(used.xacts).map(([k, v]) => [
+                k,
+                Math.round((v / Math.max(1, n === 4 ? answered * opts.batchSize : answered)) * 100) / 100,
+              ]),
+            )
+          : null,
         machine_idle_pct: used.machine_idle === null ? null : Math.round(used.machine_idle * 1000) / 10,
         db_check: check,
       };
@@ -846,7 +945,12 @@ function printScenario(n, r) {
     `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  ${n === 4 ? `${r.conversions_per_s} conversions/s  ` : ''}p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
       `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
       `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`} + ${r.cpu_us_per_request.load_generator} us load gen, idle ${r.machine_idle_pct}%  ` +
-      `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
+      `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}` +
+      (r.cpu_us_per_conversion.nodes
+        ? `  cpu/conversion by node: ${Object.entries(r.cpu_us_per_conversion.nodes)
+            .map(([k, v]) => `${k} ${v} us`)
+            .join(', ')}`
+        : ''),
   );
 }
 
@@ -981,6 +1085,7 @@ async function main() {
     citus = { runs: cRuns, ...summarize(opts, cRuns, 'citus') };
     allOk &&= citus.allOk;
   }
+  if (citus) sideBySide(opts, printed.summary, citus.summary);
   save(opts, driver, runs, printed.summary, citus);
   if (!allOk) {
     console.error('\nFAILED: non-2xx answers, errors, or the database does not match the answers (see above).');
@@ -1008,6 +1113,23 @@ function summarize(opts, runs, driver) {
       cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
       cpu_us_per_request_pg:
         rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      cpu_us_per_conversion: {
+        service: median(rs.map((r) => r.cpu_us_per_conversion.service)),
+        pg: rs[0].cpu_us_per_conversion.pg === null ? null : median(rs.map((r) => r.cpu_us_per_conversion.pg)),
+        nodes: rs[0].cpu_us_per_conversion.nodes
+          ? Object.fromEntries(
+              Object.keys(rs[0].cpu_us_per_conversion.nodes).map((k) => [
+                k,
+                median(rs.map((r) => r.cpu_us_per_conversion.nodes[k])),
+              ]),
+            )
+          : null,
+      },
+      xacts_per_conversion: rs[0].xacts_per_conversion
+        ? Object.fromEntries(
+            Object.keys(rs[0].xacts_per_conversion).map((k) => [k, median(rs.map((r) => r.xacts_per_conversion[k]))]),
+          )
+        : null,
       cpu_us_per_request_pg_nodes: rs[0].cpu_us_per_request.pg_nodes
         ? Object.fromEntries(
             Object.keys(rs[0].cpu_us_per_request.pg_nodes).map((k) => [
@@ -1049,13 +1171,46 @@ function summarize(opts, runs, driver) {
   return { summary, allOk };
 }
 
+/** PostgreSQL and Citus medians of the same run, one line per scenario, CPU per conversion per node. */
+function sideBySide(opts, pg, citus) {
+  console.log(
+    `\nside by side (medians of ${opts.runs} run(s) each; CPU in us per conversion, summed over the node's backends of the bench database):`,
+  );
+  console.log(
+    '  scenario                                              PostgreSQL conv/s  p99 | Citus conv/s  p99  ratio | CPU/conv PostgreSQL svc+pg | Citus svc + coordinator + worker 1 + worker 2 = total',
+  );
+  for (const n of opts.scenarios) {
+    const a = pg[n];
+    const b = citus[n];
+    const ca = a.cpu_us_per_conversion;
+    const cb = b.cpu_us_per_conversion;
+    const nodes = Object.values(cb.nodes ?? {});
+    const total = cb.service + nodes.reduce((x, y) => x + y, 0);
+    console.log(
+      `  ${n} ${a.scenario.padEnd(50)} ${String(a.conversions_per_s).padStart(10)} ${String(a.p99_ms).padStart(5)} | ${String(b.conversions_per_s).padStart(12)} ${String(b.p99_ms).padStart(4)} ${(b.conversions_per_s / a.conversions_per_s).toFixed(2).padStart(6)} | ` +
+        `${`${ca.service}+${ca.pg} = ${ca.service + ca.pg}`.padStart(26)} | ${cb.service} + ${nodes.join(' + ')} = ${total}` +
+        `  ${a.db_check === 'ok' && b.db_check === 'ok' ? '' : 'db check FAILED'}`,
+    );
+  }
+  console.log('  transactions per conversion per node (pg_stat_database, committed + rolled back):');
+  for (const n of opts.scenarios) {
+    const fmt = (x) =>
+      Object.entries(x ?? {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+    console.log(
+      `  ${n}  PostgreSQL: ${fmt(pg[n].xacts_per_conversion)}  |  Citus: ${fmt(citus[n].xacts_per_conversion)}`,
+    );
+  }
+}
+
 /** Writes the run (and the Citus runs beside it) under bench/results/. */
 function save(opts, driver, runs, summary, citus) {
   if (opts.save) {
     const dir = path.join(__dirname, 'results');
     fs.mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const file = path.join(dir, `${stamp}-${driver}.json`);
+    const file = path.join(dir, `${stamp}-${citus ? 'postgres-citus' : driver}.json`);
     let commit = null;
     try {
       commit = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();

@@ -8,6 +8,7 @@
  *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
  *   npm run bench -- --no-build --duration 5 --scenarios 1,3
  *   npm run bench -- --scenarios 5 --recording-ab --runs 3   # refused attempts: recording on vs off (A/B)
+ *   npm run bench -- --rebalance --scenarios 1 --duration 60  # Citus only: scenario 1 again while shards move
  *
  * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
  * --clicks N (10000), --port P (3500), --scenarios 1,2,3,4, --batch-size N (100), --batch-connections N (8)
@@ -43,6 +44,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { citusDatabase } = require('./citus.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
@@ -85,6 +87,7 @@ function parseArgs(argv) {
     };
     if (a === '--sqlite') o.sqlite = true;
     else if (a === '--citus') o.citus = true;
+    else if (a === '--rebalance') o.rebalance = o.citus = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;
@@ -108,7 +111,7 @@ function parseArgs(argv) {
       const [k, ...v] = next().split('=');
       o.env[k] = v.join('=');
     } else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 24).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -131,33 +134,10 @@ async function pgAdmin(opts, sql) {
   }
 }
 
-/**
- * The shared tool that runs the local Citus cluster (coordinator 5440, workers 5441 and 5442);
- * CITUS_CLUSTER overrides its path. It sits in ../shared beside the main checkout: from a git
- * worktree elsewhere, beside the repository's common git directory's checkout.
- */
-function citusTool() {
-  if (process.env.CITUS_CLUSTER) return process.env.CITUS_CLUSTER;
-  const candidates = [path.join(ROOT, '..', 'shared', 'tools', 'citus-cluster')];
-  try {
-    const common = execSync('git rev-parse --path-format=absolute --git-common-dir', { cwd: ROOT }).toString().trim();
-    candidates.push(path.join(path.dirname(common), '..', 'shared', 'tools', 'citus-cluster'));
-  } catch {
-    /* not a git checkout */
-  }
-  const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`citus-cluster not found (tried ${candidates.join(', ')}); set CITUS_CLUSTER`);
-  return found;
-}
-
 async function freshDatabase(opts) {
   if (opts.citusRun) {
     // A fresh distributed database on every node; its coordinator URL is all the service gets.
-    const url = execSync(`${citusTool()} db ${opts.pgDb}_citus`, { stdio: ['ignore', 'pipe', 'inherit'] })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop();
+    const url = citusDatabase(`${opts.pgDb}_citus`);
     const u = new URL(url);
     const nodes = [0, 1, 2].map((i) => {
       const n = new URL(url);
@@ -828,11 +808,105 @@ async function runOnce(opts, runNo) {
       results.webhooks_received = webhookReceiver.received - receivedBefore;
       console.log(`  webhook messages received during the run: ${results.webhooks_received}`);
     }
+    if (opts.rebalance && opts.citusRun) results.rebalance = await rebalanceUnderLoad(opts, db, svc, fx, runNo);
     if (opts.adversarial) results.adversarial = await adversarialStep(svc.base, fx);
     return results;
   } finally {
     await svc.stop();
     await dropDatabase(opts, db);
+  }
+}
+
+// ---------------------------------------------------------------- shard moves under load (--rebalance)
+
+/**
+ * Scenario 1 once more while shards move (Citus only): 3 s into the load, four shard groups of
+ * `clicks` (each with its co-located conversions, dedup claims, adjustments and webhook tables)
+ * move from worker 1 to worker 2 one by one (citus_move_shard_placement), then
+ * citus_rebalance_start() spreads them back and citus_rebalance_wait() waits for it. The cluster
+ * here runs with wal_level = replica, so the transfer mode is block_writes (the shard group's writes
+ * wait for its copy); with wal_level = logical Citus would move by logical replication instead.
+ * Every answer is checked against the database as in the scenarios (an `ok` written to a placement
+ * that was moved away would show up as "answered ok but no row").
+ */
+async function rebalanceUnderLoad(opts, db, svc, fx, runNo) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  const steps = [];
+  const timed = async (what, sql, params) => {
+    const t0 = Date.now();
+    const r = await c.query(sql, params);
+    steps.push({ what, ms: Date.now() - t0 });
+    console.log(`      [rebalance] ${what}: ${Date.now() - t0} ms`);
+    return r;
+  };
+  const mover = async () => {
+    await sleep(3000);
+    const w1 = new URL(db.nodes[1]);
+    const w2 = new URL(db.nodes[2]);
+    const { rows } = await c.query(
+      `SELECT s.shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+        WHERE s.logicalrelid = 'clicks'::regclass AND n.nodeport = $1 ORDER BY s.shardid LIMIT 4`,
+      [Number(w1.port)],
+    );
+    for (const { shardid } of rows) {
+      await timed(
+        `citus_move_shard_placement(${shardid}, worker 1 -> worker 2, block_writes)`,
+        `SELECT citus_move_shard_placement($1, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')`,
+        [shardid, w1.hostname, Number(w1.port), w2.hostname, Number(w2.port)],
+      );
+    }
+    const plan = await c.query(`SELECT count(*)::int AS n FROM get_rebalance_table_shards_plan()`);
+    await timed(
+      `citus_rebalance_start(block_writes) (${plan.rows[0].n} shard moves planned)`,
+      `SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')`,
+    );
+    await timed('citus_rebalance_wait()', 'SELECT citus_rebalance_wait()');
+    const placed = await c.query(
+      `SELECT n.nodeport AS port, count(*)::int AS shards FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+        JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'clicks'::regclass GROUP BY 1 ORDER BY 1`,
+    );
+    return placed.rows;
+  };
+  try {
+    const prefix = `rb${runNo}-`;
+    const tally = new Tally();
+    const t0 = Date.now();
+    const moving = mover();
+    const res = await runAutocannon(opts, svc.base, scenarioRequest(1, prefix, fx, tally), opts.duration);
+    const loadEnded = Date.now();
+    const placement = await moving;
+    const moverMs = Date.now() - t0 - 3000;
+    await sleep(200);
+    const check = await verify(db, prefix, tally, 1);
+    const out = {
+      requests: res.requests.total,
+      req_per_s: Math.round(res.requests.total / (res.duration || opts.duration)),
+      latency_ms: { p50: res.latency.p50, p90: res.latency.p90, p99: res.latency.p99, max: res.latency.max },
+      non_2xx: res.non2xx,
+      errors: res.errors,
+      timeouts: res.timeouts,
+      ok: tally.okCount,
+      other_statuses: tally.other,
+      other_samples: tally.otherSamples,
+      steps,
+      moves_ms_total: moverMs,
+      moves_outlasted_load_by_ms: Math.max(0, t0 + 3000 + moverMs - loadEnded),
+      placement_after: placement,
+      db_check: check,
+    };
+    console.log(
+      `    [rebalance] scenario 1 during the moves: ${out.req_per_s} req/s  p50 ${out.latency_ms.p50} ms  p99 ${out.latency_ms.p99} ms  max ${out.latency_ms.max} ms  ` +
+        `non-2xx ${out.non_2xx} ${JSON.stringify(out.other_statuses)}  errors ${out.errors}  timeouts ${out.timeouts}  ok ${out.ok}; ` +
+        `moves took ${(moverMs / 1000).toFixed(1)} s${out.moves_outlasted_load_by_ms ? ` (${(out.moves_outlasted_load_by_ms / 1000).toFixed(1)} s past the load: use a longer --duration)` : ''}; ` +
+        `clicks shards after: ${placement.map((p) => `${p.port}: ${p.shards}`).join(', ')}; ` +
+        `db: ${check.rows} rows for ${check.ok_answers} ok (+${check.committed_in_flight} in flight at stop) ${check.ok ? 'OK' : 'FAILED ' + check.problems.join('; ')}`,
+    );
+    if (out.other_samples.length) console.log(`      samples: ${JSON.stringify(out.other_samples)}`);
+    return out;
+  } finally {
+    await c.end();
   }
 }
 
@@ -1071,6 +1145,17 @@ async function main() {
   }
   if (opts.recordingAb) return recordingAb(opts);
   if (opts.webhookAb) return webhookAb(opts);
+  if (opts.rebalance) {
+    // Citus only: the scenarios, then scenario 1 again while shards move (see rebalanceUnderLoad).
+    console.log('bench --rebalance: Citus only (coordinator 5440, workers 5441, 5442)');
+    const cRuns = [];
+    for (let i = 1; i <= opts.runs; i++) cRuns.push(await runOnce({ ...opts, citusRun: true }, i));
+    const s = summarize(opts, cRuns, 'citus');
+    const bad = cRuns.some((r) => !r.rebalance.db_check.ok);
+    save(opts, 'citus-rebalance', cRuns, s.summary, null);
+    if (!s.allOk || bad) process.exitCode = 1;
+    return;
+  }
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
   let allOk = true;

@@ -972,7 +972,7 @@ async function adversarialStep(base, fx) {
       for (const [what, url, body] of sends) {
         const key = keyFor(url.split('?')[0]);
         const t0 = performance.now();
-        let status = 0;
+        let status;
         try {
           const r = await fetch(base + url, {
             method,

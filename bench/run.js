@@ -841,6 +841,7 @@ async function rebalanceUnderLoad(opts, db, svc, fx, runNo) {
     console.log(`      [rebalance] ${what}: ${Date.now() - t0} ms`);
     return r;
   };
+  let moverEnded = 0;
   const mover = async () => {
     await sleep(3000);
     const w1 = new URL(db.nodes[1]);
@@ -863,6 +864,7 @@ async function rebalanceUnderLoad(opts, db, svc, fx, runNo) {
       `SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')`,
     );
     await timed('citus_rebalance_wait()', 'SELECT citus_rebalance_wait()');
+    moverEnded = Date.now();
     const placed = await c.query(
       `SELECT n.nodeport AS port, count(*)::int AS shards FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
         JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'clicks'::regclass GROUP BY 1 ORDER BY 1`,
@@ -877,7 +879,7 @@ async function rebalanceUnderLoad(opts, db, svc, fx, runNo) {
     const res = await runAutocannon(opts, svc.base, scenarioRequest(1, prefix, fx, tally), opts.duration);
     const loadEnded = Date.now();
     const placement = await moving;
-    const moverMs = Date.now() - t0 - 3000;
+    const moverMs = moverEnded - t0 - 3000;
     await sleep(200);
     const check = await verify(db, prefix, tally, 1);
     const out = {

@@ -8,6 +8,7 @@
  *   npm run bench -- --runs 3              # three fresh runs, the median is the figure to quote
  *   npm run bench -- --no-build --duration 5 --scenarios 1,3
  *   npm run bench -- --scenarios 5 --recording-ab --runs 3   # refused attempts: recording on vs off (A/B)
+ *   npm run bench -- --rebalance --scenarios 1 --duration 60  # Citus only: scenario 1 again while shards move
  *
  * Options: --sqlite, --no-build, --runs N (1), --duration S (10), --warmup S (2), --connections N (50),
  * --clicks N (10000), --port P (3500), --scenarios 1,2,3,4, --batch-size N (100), --batch-connections N (8)
@@ -43,6 +44,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { citusDatabase } = require('./citus.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
@@ -85,6 +87,7 @@ function parseArgs(argv) {
     };
     if (a === '--sqlite') o.sqlite = true;
     else if (a === '--citus') o.citus = true;
+    else if (a === '--rebalance') o.rebalance = o.citus = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--no-save') o.save = false;
     else if (a === '--no-adversarial') o.adversarial = false;
@@ -108,7 +111,7 @@ function parseArgs(argv) {
       const [k, ...v] = next().split('=');
       o.env[k] = v.join('=');
     } else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 24).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -131,17 +134,10 @@ async function pgAdmin(opts, sql) {
   }
 }
 
-/** The shared tool that runs the local Citus cluster (coordinator 5440, workers 5441 and 5442); CITUS_CLUSTER overrides its path. */
-const CITUS_TOOL = process.env.CITUS_CLUSTER || path.join(ROOT, '..', 'shared', 'tools', 'citus-cluster');
-
 async function freshDatabase(opts) {
   if (opts.citusRun) {
     // A fresh distributed database on every node; its coordinator URL is all the service gets.
-    const url = execSync(`${CITUS_TOOL} db ${opts.pgDb}_citus`, { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop();
+    const url = citusDatabase(`${opts.pgDb}_citus`);
     const u = new URL(url);
     const nodes = [0, 1, 2].map((i) => {
       const n = new URL(url);
@@ -335,6 +331,21 @@ async function pgBackendPids(db, url = db.url) {
   }
 }
 
+/** Transactions committed and rolled back so far in the bench database on one node (pg_stat_database). */
+async function pgXacts(url) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query(
+      'SELECT (xact_commit + xact_rollback)::bigint AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(r.rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
 /*
  * CPU time per request is far less sensitive to a busy machine than requests per second: it is
  * what each change really saves. Measured for the service process and for the PostgreSQL
@@ -344,35 +355,43 @@ class CpuProbe {
   constructor(pid, db) {
     this.pid = pid;
     this.db = db;
+    // The database's nodes: one for PostgreSQL; on Citus the coordinator and each worker, apart
+    // (the machine is shared by all three, so their sum is what one conversion costs the cluster).
+    this.urls = db.kind !== 'postgres' ? [] : (db.nodes ?? [db.url]);
   }
-  async start() {
-    this.pgPids = await pgBackendPids(this.db);
-    // Citus: each node's backends of the bench database, apart (the machine is shared by all three).
-    this.nodes = this.db.nodes ?? [];
-    this.nodePids = await Promise.all(this.nodes.map((n) => pgBackendPids(this.db, n)));
-    this.node0 = this.nodePids.map((ps) => new Map(ps.map((p) => [p, cpuSeconds(p)])));
+  async start(countXacts = false) {
+    const pids = await Promise.all(this.urls.map((u) => pgBackendPids(this.db, u)));
+    this.xacts0 = countXacts ? await Promise.all(this.urls.map(pgXacts)) : null;
+    this.xactT0 = Date.now();
+    this.listings = 0;
     this.svc0 = cpuSeconds(this.pid);
-    this.pg0 = new Map(this.pgPids.map((p) => [p, cpuSeconds(p)]));
-    // A backend can exit during the run (the pool closes connections idle for 10 s): its CPU is
-    // read every 200 ms and its last reading kept, so it neither vanishes nor counts negative
-    // (before, a backend gone by the end counted minus its CPU at the start).
-    this.pgLast = new Map(this.pg0);
-    this.pgSeen = new Set(this.pgPids);
+    // A backend can exit during the run (the pool closes connections idle for 10 s; a Citus
+    // coordinator closes the worker connections it does not cache): its CPU is read every 200 ms
+    // and its last reading kept, so it neither vanishes nor counts negative. A backend born
+    // during the run starts from 0.
+    this.per = pids.map((ps) => {
+      const first = new Map(ps.map((p) => [p, cpuSeconds(p)]));
+      return { first, last: new Map(first), seen: new Set(ps) };
+    });
     const sample = () => {
-      for (const p of this.pgSeen) {
-        const s = cpuSeconds(p);
-        if (s > 0) this.pgLast.set(p, s);
+      for (const n of this.per) {
+        for (const p of n.seen) {
+          const s = cpuSeconds(p);
+          if (s > 0) n.last.set(p, s);
+        }
       }
     };
     let listing = false;
     let tick = 0;
     this.pgTimer = setInterval(() => {
       sample();
-      // New backends are listed once a second (each listing is a connection of its own).
-      if (listing || this.db.kind !== 'postgres' || tick++ % 5 !== 0) return;
+      // New backends are listed once a second per node (each listing is a connection of its own).
+      if (listing || !this.urls.length || tick++ % 5 !== 0) return;
       listing = true;
-      pgBackendPids(this.db)
-        .then((pids) => pids.forEach((p) => this.pgSeen.add(p)))
+      this.listings++;
+      Promise.all(
+        this.urls.map((u, i) => pgBackendPids(this.db, u).then((ps) => ps.forEach((p) => this.per[i].seen.add(p)))),
+      )
         .catch(() => {})
         .finally(() => (listing = false));
     }, 200);
@@ -383,25 +402,43 @@ class CpuProbe {
   async stop() {
     const svc = cpuSeconds(this.pid) - this.svc0;
     clearInterval(this.pgTimer);
-    for (const p of await pgBackendPids(this.db)) this.pgSeen.add(p);
+    const now = await Promise.all(this.urls.map((u) => pgBackendPids(this.db, u).catch(() => [])));
+    now.forEach((ps, i) => ps.forEach((p) => this.per[i].seen.add(p)));
     this.pgSample();
-    let pg = 0;
-    for (const p of this.pgSeen) pg += (this.pgLast.get(p) ?? 0) - (this.pg0.get(p) ?? 0);
-    const nodes = {};
-    for (let i = 0; i < this.nodes.length; i++) {
+    const used = this.per.map((n) => {
       let t = 0;
-      const now = await pgBackendPids(this.db, this.nodes[i]);
-      for (const p of new Set([...this.nodePids[i], ...now])) t += cpuSeconds(p) - (this.node0[i].get(p) ?? 0);
-      nodes[new URL(this.nodes[i]).port] = t;
-    }
-    if (this.nodes.length) pg = Object.values(nodes).reduce((a, b) => a + b, 0);
+      for (const p of n.seen) t += Math.max(0, (n.last.get(p) ?? 0) - (n.first.get(p) ?? 0));
+      return t;
+    });
+    const pg = used.reduce((a, b) => a + b, 0);
+    const nodes = this.db.nodes
+      ? Object.fromEntries(used.map((t, i) => [i === 0 ? 'coordinator' : `worker ${i}`, t]))
+      : null;
     const lg = process.cpuUsage(this.lg0);
     const m = machineTicks();
     const all = m.total - this.machine0.total;
+    let xacts = null;
+    if (this.xacts0) {
+      // Backends report their counts at most once a second, an idle one within 10 s: wait that out
+      // (the next scenario's start reads after the same wait).
+      await sleep(11_000);
+      const x = await Promise.all(this.urls.map(pgXacts));
+      // Less what the node does without load (the service's pollers, Citus's maintenance daemon:
+      // the run's idle rate, see xactBaseline) and this probe's own listings and reads (one each).
+      const secs = (Date.now() - this.xactT0) / 1000;
+      const idle = this.db.xactIdlePerS ?? this.urls.map(() => 0);
+      xacts = Object.fromEntries(
+        x.map((n, i) => [
+          this.db.nodes ? (i === 0 ? 'coordinator' : `worker ${i}`) : 'postgres',
+          n - this.xacts0[i] - idle[i] * secs - this.listings - 2,
+        ]),
+      );
+    }
     return {
+      xacts,
       service_s: svc,
       pg_backends_s: this.db.kind === 'postgres' ? pg : null,
-      pg_nodes_s: this.nodes.length ? nodes : null,
+      pg_nodes_s: nodes,
       // The load generator runs in this process, on the same two cores: its share is not the service's.
       loadgen_s: (lg.user + lg.system) / 1e6,
       machine_idle: all > 0 ? (m.idle - this.machine0.idle) / all : null,
@@ -651,6 +688,30 @@ async function verify(db, prefix, tally, n) {
   };
 }
 
+/**
+ * Transactions per second on each node of the bench database with the service up and no load (its
+ * pollers, Citus's maintenance daemon), subtracted from the per-conversion counts. Waits 11 s first
+ * so that the warm-up's counts are reported, then counts over 10 s.
+ */
+async function xactBaseline(db) {
+  const urls = db.nodes ?? [db.url];
+  await sleep(11_000);
+  const x0 = await Promise.all(urls.map(pgXacts));
+  await sleep(10_000);
+  const x1 = await Promise.all(urls.map(pgXacts));
+  return x1.map((n, i) => Math.max(0, (n - x0[i] - 1) / 10));
+}
+
+/** CPU microseconds per conversion: the service, all database backends, and (Citus) each node. */
+function perConversion(used, conversions) {
+  const us = (secs) => Math.round((secs * 1e6) / Math.max(1, conversions));
+  return {
+    service: us(used.service_s),
+    pg: used.pg_backends_s === null ? null : us(used.pg_backends_s),
+    nodes: used.pg_nodes_s ? Object.fromEntries(Object.entries(used.pg_nodes_s).map(([k, v]) => [k, us(v)])) : null,
+  };
+}
+
 async function runOnce(opts, runNo) {
   const db = await freshDatabase(opts);
   const svc = await startService(opts, db);
@@ -671,13 +732,19 @@ async function runOnce(opts, runNo) {
       const warm = new Tally();
       await runAutocannon(opts, svc.base, scenarioRequest(1, `w${runNo}-`, fx, warm), opts.warmup);
     }
+    if (opts.citus) {
+      db.xactIdlePerS = await xactBaseline(db);
+      console.log(
+        `    idle transactions/s per node (subtracted): ${db.xactIdlePerS.map((v) => v.toFixed(1)).join(', ')}`,
+      );
+    }
     const results = {};
     for (const n of opts.scenarios) {
       const prefix = `s${n}r${runNo}-`;
       const tally = new Tally();
       const rss = new RssProbe(svc.child.pid);
       const cpu = new CpuProbe(svc.child.pid, db);
-      await cpu.start();
+      await cpu.start(opts.citus);
       rss.start();
       const res =
         n === 4
@@ -720,6 +787,18 @@ async function runOnce(opts, runNo) {
             : null,
           load_generator: Math.round((used.loadgen_s * 1e6) / answered),
         },
+        // The same CPU per conversion (scenario 4: per batch item; otherwise = per request).
+        cpu_us_per_conversion: perConversion(used, n === 4 ? answered * opts.batchSize : answered),
+        // --citus: database transactions per conversion on each node (pg_stat_database), the
+        // round trips that end in a commit (the PostgreSQL side of the same run included).
+        xacts_per_conversion: used.xacts
+          ? Object.fromEntries(
+              Object.entries(used.xacts).map(([k, v]) => [
+                k,
+                Math.round((v / Math.max(1, n === 4 ? answered * opts.batchSize : answered)) * 100) / 100,
+              ]),
+            )
+          : null,
         machine_idle_pct: used.machine_idle === null ? null : Math.round(used.machine_idle * 1000) / 10,
         db_check: check,
       };
@@ -729,11 +808,107 @@ async function runOnce(opts, runNo) {
       results.webhooks_received = webhookReceiver.received - receivedBefore;
       console.log(`  webhook messages received during the run: ${results.webhooks_received}`);
     }
+    if (opts.rebalance && opts.citusRun) results.rebalance = await rebalanceUnderLoad(opts, db, svc, fx, runNo);
     if (opts.adversarial) results.adversarial = await adversarialStep(svc.base, fx);
     return results;
   } finally {
     await svc.stop();
     await dropDatabase(opts, db);
+  }
+}
+
+// ---------------------------------------------------------------- shard moves under load (--rebalance)
+
+/**
+ * Scenario 1 once more while shards move (Citus only): 3 s into the load, four shard groups of
+ * `clicks` (each with its co-located conversions, dedup claims, adjustments and webhook tables)
+ * move from worker 1 to worker 2 one by one (citus_move_shard_placement), then
+ * citus_rebalance_start() spreads them back and citus_rebalance_wait() waits for it. The cluster
+ * here runs with wal_level = replica, so the transfer mode is block_writes (the shard group's writes
+ * wait for its copy); with wal_level = logical Citus would move by logical replication instead.
+ * Every answer is checked against the database as in the scenarios (an `ok` written to a placement
+ * that was moved away would show up as "answered ok but no row").
+ */
+async function rebalanceUnderLoad(opts, db, svc, fx, runNo) {
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  const steps = [];
+  const timed = async (what, sql, params) => {
+    const t0 = Date.now();
+    const r = await c.query(sql, params);
+    steps.push({ what, ms: Date.now() - t0 });
+    console.log(`      [rebalance] ${what}: ${Date.now() - t0} ms`);
+    return r;
+  };
+  let moverEnded = 0;
+  const mover = async () => {
+    await sleep(3000);
+    const w1 = new URL(db.nodes[1]);
+    const w2 = new URL(db.nodes[2]);
+    const { rows } = await c.query(
+      `SELECT s.shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+        WHERE s.logicalrelid = 'clicks'::regclass AND n.nodeport = $1 ORDER BY s.shardid LIMIT 4`,
+      [Number(w1.port)],
+    );
+    for (const { shardid } of rows) {
+      await timed(
+        `citus_move_shard_placement(${shardid}, worker 1 -> worker 2, block_writes)`,
+        `SELECT citus_move_shard_placement($1, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')`,
+        [shardid, w1.hostname, Number(w1.port), w2.hostname, Number(w2.port)],
+      );
+    }
+    const plan = await c.query(`SELECT count(*)::int AS n FROM get_rebalance_table_shards_plan()`);
+    await timed(
+      `citus_rebalance_start(block_writes) (${plan.rows[0].n} shard moves planned)`,
+      `SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')`,
+    );
+    await timed('citus_rebalance_wait()', 'SELECT citus_rebalance_wait()');
+    moverEnded = Date.now();
+    const placed = await c.query(
+      `SELECT n.nodeport AS port, count(*)::int AS shards FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+        JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'clicks'::regclass GROUP BY 1 ORDER BY 1`,
+    );
+    return placed.rows;
+  };
+  try {
+    const prefix = `rb${runNo}-`;
+    const tally = new Tally();
+    const t0 = Date.now();
+    const moving = mover();
+    const res = await runAutocannon(opts, svc.base, scenarioRequest(1, prefix, fx, tally), opts.duration);
+    const loadEnded = Date.now();
+    const placement = await moving;
+    const moverMs = moverEnded - t0 - 3000;
+    await sleep(200);
+    const check = await verify(db, prefix, tally, 1);
+    const out = {
+      requests: res.requests.total,
+      req_per_s: Math.round(res.requests.total / (res.duration || opts.duration)),
+      latency_ms: { p50: res.latency.p50, p90: res.latency.p90, p99: res.latency.p99, max: res.latency.max },
+      non_2xx: res.non2xx,
+      errors: res.errors,
+      timeouts: res.timeouts,
+      ok: tally.okCount,
+      other_statuses: tally.other,
+      other_samples: tally.otherSamples,
+      steps,
+      moves_ms_total: moverMs,
+      moves_outlasted_load_by_ms: Math.max(0, t0 + 3000 + moverMs - loadEnded),
+      placement_after: placement,
+      db_check: check,
+    };
+    console.log(
+      `    [rebalance] scenario 1 during the moves: ${out.req_per_s} req/s  p50 ${out.latency_ms.p50} ms  p99 ${out.latency_ms.p99} ms  max ${out.latency_ms.max} ms  ` +
+        `non-2xx ${out.non_2xx} ${JSON.stringify(out.other_statuses)}  errors ${out.errors}  timeouts ${out.timeouts}  ok ${out.ok}; ` +
+        `moves took ${(moverMs / 1000).toFixed(1)} s${out.moves_outlasted_load_by_ms ? ` (${(out.moves_outlasted_load_by_ms / 1000).toFixed(1)} s past the load: use a longer --duration)` : ''}; ` +
+        `clicks shards after: ${placement.map((p) => `${p.port}: ${p.shards}`).join(', ')}; ` +
+        `db: ${check.rows} rows for ${check.ok_answers} ok (+${check.committed_in_flight} in flight at stop) ${check.ok ? 'OK' : 'FAILED ' + check.problems.join('; ')}`,
+    );
+    if (out.other_samples.length) console.log(`      samples: ${JSON.stringify(out.other_samples)}`);
+    return out;
+  } finally {
+    await c.end();
   }
 }
 
@@ -799,7 +974,7 @@ async function adversarialStep(base, fx) {
       for (const [what, url, body] of sends) {
         const key = keyFor(url.split('?')[0]);
         const t0 = performance.now();
-        let status = 0;
+        let status;
         try {
           const r = await fetch(base + url, {
             method,
@@ -846,7 +1021,12 @@ function printScenario(n, r) {
     `    [${n}] ${r.req_per_s.toString().padStart(6)} req/s  ${n === 4 ? `${r.conversions_per_s} conversions/s  ` : ''}p50 ${String(r.latency_ms.p50).padStart(3)} ms  p99 ${String(r.latency_ms.p99).padStart(3)} ms  ` +
       `non-2xx ${r.non_2xx}  errors ${r.errors}  ok ${r.ok}  dup ${r.duplicate}  peak RSS ${r.peak_rss_mb} MB  ` +
       `cpu/req ${r.cpu_us_per_request.service} us svc${r.cpu_us_per_request.pg_backends === null ? '' : ` + ${r.cpu_us_per_request.pg_backends} us pg`} + ${r.cpu_us_per_request.load_generator} us load gen, idle ${r.machine_idle_pct}%  ` +
-      `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}`,
+      `db: ${c.rows} rows for ${c.ok_answers} ok (+${c.committed_in_flight} in flight at stop) ${c.ok ? 'OK' : 'FAILED ' + c.problems.join('; ')}` +
+      (r.cpu_us_per_conversion.nodes
+        ? `  cpu/conversion by node: ${Object.entries(r.cpu_us_per_conversion.nodes)
+            .map(([k, v]) => `${k} ${v} us`)
+            .join(', ')}`
+        : ''),
   );
 }
 
@@ -967,6 +1147,17 @@ async function main() {
   }
   if (opts.recordingAb) return recordingAb(opts);
   if (opts.webhookAb) return webhookAb(opts);
+  if (opts.rebalance) {
+    // Citus only: the scenarios, then scenario 1 again while shards move (see rebalanceUnderLoad).
+    console.log('bench --rebalance: Citus only (coordinator 5440, workers 5441, 5442)');
+    const cRuns = [];
+    for (let i = 1; i <= opts.runs; i++) cRuns.push(await runOnce({ ...opts, citusRun: true }, i));
+    const s = summarize(opts, cRuns, 'citus');
+    const bad = cRuns.some((r) => !r.rebalance.db_check.ok);
+    save(opts, 'citus-rebalance', cRuns, s.summary, null);
+    if (!s.allOk || bad) process.exitCode = 1;
+    return;
+  }
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) runs.push(await runOnce(opts, i));
   let allOk = true;
@@ -981,6 +1172,7 @@ async function main() {
     citus = { runs: cRuns, ...summarize(opts, cRuns, 'citus') };
     allOk &&= citus.allOk;
   }
+  if (citus) sideBySide(opts, printed.summary, citus.summary);
   save(opts, driver, runs, printed.summary, citus);
   if (!allOk) {
     console.error('\nFAILED: non-2xx answers, errors, or the database does not match the answers (see above).');
@@ -1008,6 +1200,23 @@ function summarize(opts, runs, driver) {
       cpu_us_per_request_service: median(rs.map((r) => r.cpu_us_per_request.service)),
       cpu_us_per_request_pg:
         rs[0].cpu_us_per_request.pg_backends === null ? null : median(rs.map((r) => r.cpu_us_per_request.pg_backends)),
+      cpu_us_per_conversion: {
+        service: median(rs.map((r) => r.cpu_us_per_conversion.service)),
+        pg: rs[0].cpu_us_per_conversion.pg === null ? null : median(rs.map((r) => r.cpu_us_per_conversion.pg)),
+        nodes: rs[0].cpu_us_per_conversion.nodes
+          ? Object.fromEntries(
+              Object.keys(rs[0].cpu_us_per_conversion.nodes).map((k) => [
+                k,
+                median(rs.map((r) => r.cpu_us_per_conversion.nodes[k])),
+              ]),
+            )
+          : null,
+      },
+      xacts_per_conversion: rs[0].xacts_per_conversion
+        ? Object.fromEntries(
+            Object.keys(rs[0].xacts_per_conversion).map((k) => [k, median(rs.map((r) => r.xacts_per_conversion[k]))]),
+          )
+        : null,
       cpu_us_per_request_pg_nodes: rs[0].cpu_us_per_request.pg_nodes
         ? Object.fromEntries(
             Object.keys(rs[0].cpu_us_per_request.pg_nodes).map((k) => [
@@ -1049,13 +1258,46 @@ function summarize(opts, runs, driver) {
   return { summary, allOk };
 }
 
+/** PostgreSQL and Citus medians of the same run, one line per scenario, CPU per conversion per node. */
+function sideBySide(opts, pg, citus) {
+  console.log(
+    `\nside by side (medians of ${opts.runs} run(s) each; CPU in us per conversion, summed over the node's backends of the bench database):`,
+  );
+  console.log(
+    '  scenario                                              PostgreSQL conv/s  p99 | Citus conv/s  p99  ratio | CPU/conv PostgreSQL svc+pg | Citus svc + coordinator + worker 1 + worker 2 = total',
+  );
+  for (const n of opts.scenarios) {
+    const a = pg[n];
+    const b = citus[n];
+    const ca = a.cpu_us_per_conversion;
+    const cb = b.cpu_us_per_conversion;
+    const nodes = Object.values(cb.nodes ?? {});
+    const total = cb.service + nodes.reduce((x, y) => x + y, 0);
+    console.log(
+      `  ${n} ${a.scenario.padEnd(50)} ${String(a.conversions_per_s).padStart(10)} ${String(a.p99_ms).padStart(5)} | ${String(b.conversions_per_s).padStart(12)} ${String(b.p99_ms).padStart(4)} ${(b.conversions_per_s / a.conversions_per_s).toFixed(2).padStart(6)} | ` +
+        `${`${ca.service}+${ca.pg} = ${ca.service + ca.pg}`.padStart(26)} | ${cb.service} + ${nodes.join(' + ')} = ${total}` +
+        `  ${a.db_check === 'ok' && b.db_check === 'ok' ? '' : 'db check FAILED'}`,
+    );
+  }
+  console.log('  transactions per conversion per node (pg_stat_database, committed + rolled back):');
+  for (const n of opts.scenarios) {
+    const fmt = (x) =>
+      Object.entries(x ?? {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+    console.log(
+      `  ${n}  PostgreSQL: ${fmt(pg[n].xacts_per_conversion)}  |  Citus: ${fmt(citus[n].xacts_per_conversion)}`,
+    );
+  }
+}
+
 /** Writes the run (and the Citus runs beside it) under bench/results/. */
 function save(opts, driver, runs, summary, citus) {
   if (opts.save) {
     const dir = path.join(__dirname, 'results');
     fs.mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const file = path.join(dir, `${stamp}-${driver}.json`);
+    const file = path.join(dir, `${stamp}-${citus ? 'postgres-citus' : driver}.json`);
     let commit = null;
     try {
       commit = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();

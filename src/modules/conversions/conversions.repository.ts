@@ -341,6 +341,10 @@ FROM (SELECT 1) AS one LEFT JOIN (${clickLookupSql(p.ref('click_id'))}) c ON tru
 /** Citus: how many of a batch's function calls run at once (see recordCitusBatch). */
 const CITUS_BATCH_CALLS_AT_ONCE = 4;
 
+/** Citus: the write function's refusal when the click's shard moved off its worker, and how often fullRow sends the call. */
+const CITUS_MOVED = 'thrad: the shard of this click moved to another node';
+const CITUS_MOVED_RETRIES = 3;
+
 /** The advisory lock under which replicas create the Citus write function (see citusRecord). */
 const CITUS_FUNCTION_LOCK = 0x74687263;
 
@@ -585,8 +589,17 @@ export class ConversionsRepository {
     const values = this.pg.params.values(it);
     if (!(await this.dialect.isCitus())) return (await this.query('conversions_record', this.pg.full, values))[0];
     const call = await this.citusRecord();
-    const [r] = await this.query(call.name, call.text, values);
-    return r.r as Record<string, unknown>;
+    // A call that reached the worker just as the click's shard group moved away finds the shard no
+    // longer placed there and refuses before writing (see createCitusRecord): sent again, the
+    // coordinator routes it to the new placement.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [r] = await this.query(call.name, call.text, values);
+        return r.r as Record<string, unknown>;
+      } catch (e) {
+        if (attempt >= CITUS_MOVED_RETRIES || !String((e as Error).message).includes(CITUS_MOVED)) throw e;
+      }
+    }
   }
 
   /*
@@ -628,7 +641,20 @@ export class ConversionsRepository {
     const template = await this.citusShardTemplate(distArg);
     // PL/pgSQL runs the statement on the shards of this worker (EXECUTE: planned per call), INTO r
     // takes its one row; `format` puts in the shard names, the USING list the parameters.
-    const body = `DECLARE r record; BEGIN
+    // First it takes the click's shard group's metadata lock in share mode, the lock a shard move
+    // takes exclusively on every node while it copies (block_writes) or catches up (logical): the
+    // statement names the shard tables itself, so Citus's own write locks do not cover it, and
+    // without this a write during a move went to the old placement and was lost with it (bench
+    // --rebalance: 131 of 14,755 acknowledged conversions). Once the lock is held, the shard must
+    // still be placed on this node; if the move took it away, the call refuses before writing
+    // (SQLSTATE 40001, CITUS_MOVED) and fullRow sends it again.
+    const body = `DECLARE r record; s bigint; BEGIN
+      s := get_shard_id_for_distribution_column('clicks'::regclass, ${distArg});
+      PERFORM lock_shard_metadata(5, ARRAY[s]);
+      IF NOT EXISTS (SELECT 1 FROM pg_dist_placement
+                      WHERE shardid = s AND groupid = (SELECT groupid FROM pg_dist_local_group)) THEN
+        RAISE EXCEPTION '${CITUS_MOVED}' USING ERRCODE = '40001';
+      END IF;
       EXECUTE format($sql$${template.text}$sql$, ${template.shards.join(', ')})
         INTO r USING ${params.map((_, i) => `$${i + 1}`).join(', ')};
       RETURN (to_jsonb(r) || jsonb_build_object(${numeric.map((c) => `'${c}', r.${c}::text`).join(', ')}))::json;

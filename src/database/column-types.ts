@@ -30,6 +30,8 @@ export function adaptColumnTypes(kind: DbKind, entities: Function[]): void {
   const indices = getMetadataArgsStorage().indices;
   for (let i = indices.length - 1; i >= 0; i--) {
     if (indices[i].name && POSTGRES_ONLY_INDEXES.has(indices[i].name!)) indices.splice(i, 1);
+    // SQLite has btrees only (TypeORM refuses an index `type` there): a PostgreSQL hash index is a btree on SQLite.
+    else if (indices[i].type) delete indices[i].type;
   }
   for (const col of getMetadataArgsStorage().columns) {
     if (!entities.includes(col.target as Function)) continue;

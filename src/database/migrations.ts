@@ -10,6 +10,7 @@ import { ConversionAdjustments1765100000013 } from '../../migrations/17651000000
 import { Webhooks1765100000023 } from '../../migrations/1765100000023-webhooks';
 import { AttemptDuplicates1765100000030 } from '../../migrations/1765100000030-attempt-duplicates';
 import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
+import { ConversionIndexCosts1765900000020 } from '../../migrations/1765900000020-conversion-index-costs';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   Webhooks1765100000023,
   AttemptDuplicates1765100000030,
   CitusDistribution1765900000015,
+  ConversionIndexCosts1765900000020,
 ];

@@ -94,13 +94,12 @@ export const CONVERSION_STATE_COLUMNS = ['current_value', 'status', 'adjusted_at
 export const CONVERSION_COLUMNS: readonly (keyof Conversion & string)[] = CONVERSION_WRITE.map((c) => c.column);
 
 @Entity('conversions')
-@Index('IDX_conversions_click', ['click_id'])
-@Index('IDX_conversions_id', ['id'])
+@Index('IDX_conversions_id', ['id'], { type: 'hash' })
 @Index('IDX_conversions_partner_time', ['partner_id', 'conversion_time', 'id'])
 @Index('IDX_conversions_time', ['conversion_time', 'id'])
 @Index('IDX_conversions_tag_time', ['tag_id', 'conversion_time', 'id'])
 @Index('IDX_conversions_event_time', ['event_type', 'conversion_time', 'id'])
-@Index('IDX_conversions_order', ['order_id'])
+@Index('IDX_conversions_order', ['order_id'], { type: 'hash' })
 @Index('IDX_conversions_partner_event_time', ['partner_id', 'event_type', 'conversion_time', 'id'])
 @Index('IDX_conversions_partner_source_time', ['partner_id', 'source', 'conversion_time', 'id'])
 @Index('IDX_conversions_test_created', ['created_at'], { where: "mode = 'test'" })
@@ -108,7 +107,10 @@ export class Conversion {
   /**
    * The primary key is (click_id, id) on every driver: Citus distributes conversions by click_id
    * and requires it in every primary key (migration 1765900000015). Ids are service-made UUIDs;
-   * IDX_conversions_id serves the lookups by id alone.
+   * IDX_conversions_id serves the lookups by id alone. The primary key's index (click_id first) serves
+   * the lookups by click: a separate click_id index was redundant (migration 1765900000020). The
+   * lookups by id and by order id are equality only: hash indexes on PostgreSQL (cheaper to insert
+   * into), btrees on SQLite (see adaptColumnTypes).
    */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;

@@ -557,6 +557,7 @@ class Tally {
  */
 function batchRequest(opts, prefix, fx, tally) {
   let seq = 0;
+  const conversionTime = afterTheClicks();
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${fx.partnerKey}` };
   return {
     method: 'POST',
@@ -571,7 +572,7 @@ function batchRequest(opts, prefix, fx, tally) {
         tally.sentKey(key);
         conversions.push({
           click_id: fx.clicks[i % fx.clicks.length],
-          conversion_time: '2026-05-26T12:34:56Z',
+          conversion_time: conversionTime,
           conversion_value: 99.99,
           currency: 'USD',
           order_id: key,
@@ -599,13 +600,23 @@ function batchRequest(opts, prefix, fx, tally) {
   };
 }
 
+/**
+ * A conversion time after every click of the fixture (they were registered before the scenario
+ * starts), so conversions pass the attribution-time checks as real traffic does; a fixed past time
+ * drew a `precedes_click` warning on every conversion.
+ */
+function afterTheClicks() {
+  return new Date().toISOString();
+}
+
 function scenarioRequest(n, prefix, fx, tally) {
   let seq = 0;
+  const conversionTime = afterTheClicks();
   const okKeys = []; // keys answered ok, for retries (scenario 2)
   const bodyFor = (key, click) =>
     JSON.stringify({
       click_id: click,
-      conversion_time: '2026-05-26T12:34:56Z',
+      conversion_time: conversionTime,
       conversion_value: 99.99,
       currency: 'USD',
       order_id: key,
@@ -941,6 +952,7 @@ async function adversarialStep(base, fx) {
     return [...Object.keys(schema.properties ?? {}), ...(schema.allOf ?? []).flatMap(fieldsOf)];
   };
   const rows = [];
+  const failures = [];
   const started = Date.now();
   for (const [route, byMethod] of Object.entries(doc.paths)) {
     for (const [m, op] of Object.entries(byMethod)) {
@@ -990,7 +1002,10 @@ async function adversarialStep(base, fx) {
           status = 0;
         }
         const ms = performance.now() - t0;
-        if (status >= 500 || status === 0) fivexx++;
+        if (status >= 500 || status === 0) {
+          fivexx++;
+          failures.push(`${method} ${route} ${what}: ${status || 'connection dropped'}`);
+        }
         if (ms > worst.ms) worst = { ms, what, status };
       }
       rows.push({
@@ -1012,6 +1027,8 @@ async function adversarialStep(base, fx) {
       `      ${String(r.worst_ms).padStart(7)} ms  ${String(r.worst_status).padStart(3)}  5xx ${r.fivexx}  ${r.route.padEnd(44)} ${r.worst_input}`,
     );
   }
+  // Which inputs failed, so a 5xx can be reproduced, not only counted.
+  for (const f of failures) console.error(`    [adversarial] 5xx or dropped: ${f}`);
   return rows;
 }
 

@@ -278,6 +278,47 @@ describe('Webhooks (e2e, real receiver)', () => {
     for (const ep of [live, sandbox]) await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it("a test key's adjustment of its own sandbox conversion is a `test` message too, never conversion.adjusted", async () => {
+    const live = await register(a, '/adj-live', ['conversion.adjusted']);
+    const sandbox = await register(a, '/adj-sandbox', ['test']);
+    const key = await api.post('/admin/keys', { role: 'partner', partner_id: a.partnerId, mode: 'test' }, ADMIN_KEY);
+    expect(key.status).toBe(201);
+    const click = await api.post('/api/test/clicks', { tag_id: a.tagId, bid_id: 'bid_sandbox_adj' }, key.body.key);
+    expect(click.status).toBe(201);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
+      key.body.key,
+    );
+    expect(posted.status).toBe(200);
+    const id = posted.body.conversion_id as string;
+    await receiver.until(() => ofConversion('/adj-sandbox', id).length === 1); // its `test` created message
+    const adjusted = await api.post(
+      '/api/conversion/adjustments',
+      { adjustments: [{ conversion_id: id, type: 'refund', refund_value: 1, adjusted_at: '2026-05-27T12:00:00Z' }] },
+      key.body.key,
+    );
+    expect(adjusted.body.results[0].status).toBe('ok');
+    await receiver.until(() => ofConversion('/adj-sandbox', id).length === 2);
+    const [, m] = ofConversion('/adj-sandbox', id);
+    const payload = new Webhook(sandbox.secret).verify(m.body, m.headers) as {
+      type: string;
+      data: { mode: string; adjustment_count: number };
+    };
+    expect(payload.type).toBe('test');
+    expect(payload.data).toMatchObject({ mode: 'test', adjustment_count: 1 });
+    // The live endpoint (conversion.adjusted, no `test`) heard nothing, and no live message was written.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ofConversion('/adj-live', id)).toHaveLength(0);
+    const ds = t.app.get(DataSource);
+    const types: { type: string }[] = await ds.query(
+      `SELECT type FROM webhook_messages WHERE conversion_id = ${ds.options.type === 'postgres' ? '$1' : '?'} ORDER BY created_at`,
+      [id],
+    );
+    expect(types.map((r) => r.type)).toEqual(['test', 'test']);
+    for (const ep of [live, sandbox]) await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
     const ep = await register(a, '/tagsup');
     const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -356,6 +397,7 @@ describe('Webhooks (e2e, real receiver)', () => {
       conversion_id: id,
       click_id: view.body.click_id,
       partner_id: a.partnerId,
+      mode: 'live' as const,
     };
     await expect(
       ds.transaction(async (m) => {

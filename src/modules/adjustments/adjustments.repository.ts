@@ -210,7 +210,7 @@ export class AdjustmentsRepository {
     if (citus) await m.query(`SET LOCAL citus.max_adaptive_executor_pool_size = 1`);
     const early = citus ? await byAdjustmentId() : undefined;
     const [conv] = (await m.query(
-      `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
+      `SELECT id, partner_id, click_id, mode, conversion_time, conversion_value, current_value, status, adjusted_at
        FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
       [ref.click_id, conversionId],
     )) as Record<string, unknown>[];
@@ -319,6 +319,7 @@ export class AdjustmentsRepository {
       conversion_id: conversionId,
       partner_id: partnerId,
       click_id: clickId,
+      mode: conv.mode === 'test' ? 'test' : 'live',
       adjustment: record,
       state,
     });

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { WebhookOutbox } from '../src/modules/webhook-outbox/webhook-outbox';
 import { sendWebhook } from '../src/modules/webhooks/webhook-sender';
+import { WebhooksRepository } from '../src/modules/webhooks/webhooks.repository';
 import { conversionBody, Fixture, makeClick } from './api-client';
 import { ADMIN_KEY, useTestApp } from './test-app';
 import { WebhookReceiver } from './webhook-receiver';
@@ -386,6 +387,28 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it("a round of several messages (one batch, several clicks) sends each with its own conversion's admin view", async () => {
+    const ep = await register(a, '/round');
+    const clicks = [await makeClick(api, a), await makeClick(api, a), await makeClick(api, a)];
+    const batch = await api.post(
+      '/api/conversions/batch',
+      { conversions: clicks.flatMap((c) => [0, 1].map(() => conversionBody(c, { order_id: `o_${randomUUID()}` }))) },
+      a.partnerKey,
+    );
+    expect(batch.body.counts).toMatchObject({ ok: 6 });
+    const ids = (batch.body.results as { conversion_id: string }[]).map((r) => r.conversion_id);
+    await receiver.until(() => ids.every((id) => ofConversion('/round', id).length === 1));
+    for (const id of ids) {
+      const [m] = ofConversion('/round', id);
+      const payload = new Webhook(ep.secret).verify(m.body, m.headers) as { type: string; data: unknown };
+      const view = await api.request('GET', `/admin/conversions/${id}`, { key: ADMIN_KEY });
+      expect(payload).toMatchObject({ type: 'conversion.created' });
+      expect(payload.data).toEqual(view.body);
+    }
+    expect(new Set(ids.map((id) => ofConversion('/round', id)[0].headers['webhook-id'])).size).toBe(6);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it("WebhookOutbox.enqueue writes conversion.adjusted in the caller's transaction: committed, it is sent; rolled back, nothing", async () => {
     const ep = await register(a, '/adjusted', ['conversion.adjusted']);
     const id = await convert(a);
@@ -563,6 +586,79 @@ describe('Webhooks (e2e, real receiver)', () => {
       [ep.id],
     );
     expect(rows.map((r) => r.status)).toEqual(['cancelled']);
+  });
+});
+
+describe('Webhook attempts and replays (dispatcher off: the repository driven by hand)', () => {
+  const { t, api, partners } = useTestApp({
+    partners: 1,
+    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_DISPATCHER: 'off' },
+  });
+  const [a] = partners;
+
+  it("a replay made while an attempt is in flight survives that attempt's write (the write holds the claim's lease)", async () => {
+    const ep = await api.post(
+      '/api/webhooks',
+      { url: receiver.url('/by-hand'), events: ['conversion.created'] },
+      a.partnerKey,
+    );
+    expect(ep.status).toBe(201);
+    const click = await makeClick(api, a);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click, { order_id: `o_${randomUUID()}` }),
+      a.partnerKey,
+    );
+    expect(posted.status).toBe(200);
+    const repo = t.app.get(WebhooksRepository);
+    const now = new Date();
+    const lease = new Date(now.getTime() + 30_000);
+    const [m] = await repo.claimDue(now, lease, 10);
+    expect(m).toMatchObject({ conversion_id: posted.body.conversion_id, attempts: 1 });
+    // The attempt is out; meanwhile the partner replays the message.
+    expect(await repo.replay(ep.body.id, { messageId: m.id }, new Date())).toBe(1);
+    const at = new Date();
+    await repo.recordAttempts([
+      {
+        message: {
+          click_id: m.click_id,
+          id: m.id,
+          status: 'delivered',
+          leased_until: lease,
+          next_attempt_at: at,
+          body: '{}',
+          delivered_at: at,
+        },
+        delivery: {
+          click_id: m.click_id,
+          id: randomUUID(),
+          message_id: m.id,
+          endpoint_id: ep.body.id,
+          conversion_id: m.conversion_id,
+          type: m.type,
+          attempt: 1,
+          attempted_at: at,
+          status_code: 200,
+          latency_ms: 1,
+          error: null,
+          next_attempt_at: null,
+        },
+        endpoint: { id: ep.body.id, failing_since: null },
+      },
+    ]);
+    const ds = t.app.get(DataSource);
+    const p = ds.options.type === 'postgres' ? '$1' : '?';
+    const [row] = (await ds.query(`SELECT status FROM webhook_messages WHERE id = ${p}`, [m.id])) as {
+      status: string;
+    }[];
+    expect(row.status).toBe('pending'); // the replay stands: it is sent again
+    const log = (await ds.query(`SELECT status_code FROM webhook_deliveries WHERE message_id = ${p}`, [
+      m.id,
+    ])) as unknown[];
+    expect(log).toHaveLength(1); // the attempt is logged all the same
+    // Claimed again (the replay made it due), it is written normally.
+    const [again] = await repo.claimDue(new Date(), new Date(Date.now() + 30_000), 10);
+    expect(again.id).toBe(m.id);
   });
 });
 

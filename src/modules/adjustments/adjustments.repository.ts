@@ -326,6 +326,22 @@ export class AdjustmentsRepository {
     return { status: 'ok', conversion_id: conversionId, adjustment: record, state };
   }
 
+  /** Several conversions' adjustments in one query, each list in the order they were recorded (keyed by conversion id). */
+  async historiesOf(keys: readonly { click_id: string; id: string }[]): Promise<Map<string, AdjustmentRecord[]>> {
+    const out = new Map<string, AdjustmentRecord[]>();
+    if (keys.length === 0) return out;
+    const match = keys.map((_, i) => `(click_id = ${this.p(2 * i + 1)} AND conversion_id = ${this.p(2 * i + 2)})`);
+    const rows = (await this.ds.query(
+      `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments WHERE ${match.join(' OR ')} ORDER BY created_at, id`,
+      keys.flatMap((k) => [k.click_id, k.id]),
+    )) as Record<string, unknown>[];
+    for (const r of rows) {
+      const rec = recordOf(r);
+      out.set(rec.conversion_id, [...(out.get(rec.conversion_id) ?? []), rec]);
+    }
+    return out;
+  }
+
   /** A conversion's adjustments, in the order they were recorded. */
   async historyOf(clickId: string, conversionId: string): Promise<AdjustmentRecord[]> {
     const rows = (await this.ds.query(

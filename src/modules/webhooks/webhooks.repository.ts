@@ -177,7 +177,9 @@ export class WebhooksRepository {
       );
       if (any.length === 0) return [];
     }
-    const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)], undefined, 'webhooks_claim_due');
+    // Not a named statement: its generic plan (the LIMIT unknown) hash-joins a sequential scan of the
+    // whole outbox (measured: ~190 ms at 28,000 rows); planned per call it is index lookups.
+    const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
     return this.claimed(rows);
   }
 

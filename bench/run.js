@@ -178,6 +178,28 @@ async function dropDatabase(opts, db) {
   else await pgAdmin(opts, `DROP DATABASE IF EXISTS ${opts.pgDb} WITH (FORCE)`);
 }
 
+/** How many webhook messages the outbox holds (every one produced in this run's database). */
+async function webhookMessagesProduced(db) {
+  const sql = 'SELECT COUNT(*) AS n FROM webhook_messages';
+  if (db.kind === 'sqlite') {
+    const Database = require('better-sqlite3');
+    const d = new Database(db.file, { readonly: true, fileMustExist: true });
+    try {
+      return Number(d.prepare(sql).get().n);
+    } finally {
+      d.close();
+    }
+  }
+  const { Client } = require('pg');
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return Number((await c.query(sql)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
 /** Rows whose dedup key starts with `prefix`: [{ dedup_key, id }]. */
 async function rowsWithKeyPrefix(db, prefix) {
   if (db.kind === 'sqlite') {
@@ -733,6 +755,7 @@ async function runOnce(opts, runNo) {
       `  run ${runNo}: service pid ${svc.child.pid}, ${fx.clicks.length} clicks made through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
     if (opts.webhook) {
+      webhookReceiver.ids.clear();
       await api(svc.base, 'POST', `/admin/partners/${fx.partnerId}/webhooks`, ADMIN_KEY, {
         url: webhookReceiver.url,
         events: ['conversion.created'],
@@ -816,8 +839,19 @@ async function runOnce(opts, runNo) {
       printScenario(n, results[n]);
     }
     if (opts.webhook) {
+      // Deliveries may lag behind the load (bounded dispatcher concurrency); after it they catch up.
       results.webhooks_received = webhookReceiver.received - receivedBefore;
-      console.log(`  webhook messages received during the run: ${results.webhooks_received}`);
+      const produced = await webhookMessagesProduced(db);
+      const t1 = Date.now();
+      while (webhookReceiver.ids.size < produced && Date.now() - t1 < WEBHOOK_CATCH_UP_MS) await sleep(100);
+      results.webhooks_produced = produced;
+      results.webhooks_distinct_after_catch_up = webhookReceiver.ids.size;
+      results.webhooks_catch_up_s = Math.round((Date.now() - t1) / 100) / 10;
+      console.log(
+        `  webhook messages: ${produced} produced (warm-up included), ${results.webhooks_received} received during the load, ` +
+          `${webhookReceiver.ids.size} distinct received ${results.webhooks_catch_up_s} s after it` +
+          (webhookReceiver.ids.size < produced ? ' (NOT CAUGHT UP)' : ''),
+      );
     }
     if (opts.rebalance && opts.citusRun) results.rebalance = await rebalanceUnderLoad(opts, db, svc, fx, runNo);
     if (opts.adversarial) results.adversarial = await adversarialStep(svc.base, fx);
@@ -1117,7 +1151,9 @@ async function recordingAb(opts) {
 }
 
 /** A webhook receiver in this process (--webhook, --webhook-ab): answers 204 at once, counts messages. */
-const webhookReceiver = { url: null, received: 0, server: null };
+const webhookReceiver = { url: null, received: 0, ids: new Set(), server: null };
+/** How long a run waits, after the load, for the deliveries to catch up. */
+const WEBHOOK_CATCH_UP_MS = 120_000;
 
 async function startWebhookReceiver() {
   const http = require('node:http');
@@ -1125,6 +1161,7 @@ async function startWebhookReceiver() {
     req.resume();
     req.on('end', () => {
       webhookReceiver.received++;
+      webhookReceiver.ids.add(req.headers['webhook-id']);
       res.writeHead(204).end();
     });
   });
@@ -1145,8 +1182,11 @@ async function webhookAb(opts) {
     (line) =>
       `with an endpoint: ${((line.with.req_per_s / line.without.req_per_s) * 100).toFixed(1)}% of the throughput without one (target: at least 90%)`,
   );
-  const received = by.with.map((r) => r.webhooks_received);
-  console.log(`  webhook messages received per 'with' run: ${received.join(', ')}`);
+  const received = by.with.map(
+    (r) =>
+      `${r.webhooks_received} during the load, ${r.webhooks_distinct_after_catch_up}/${r.webhooks_produced} after ${r.webhooks_catch_up_s} s`,
+  );
+  console.log(`  webhook messages received per 'with' run: ${received.join('; ')}`);
 }
 
 async function main() {

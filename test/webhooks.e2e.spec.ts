@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { WebhookOutbox } from '../src/modules/webhook-outbox/webhook-outbox';
 import { sendWebhook } from '../src/modules/webhooks/webhook-sender';
+import { WebhooksRepository } from '../src/modules/webhooks/webhooks.repository';
 import { conversionBody, Fixture, makeClick } from './api-client';
 import { ADMIN_KEY, useTestApp } from './test-app';
 import { WebhookReceiver } from './webhook-receiver';
@@ -278,6 +279,47 @@ describe('Webhooks (e2e, real receiver)', () => {
     for (const ep of [live, sandbox]) await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it("a test key's adjustment of its own sandbox conversion is a `test` message too, never conversion.adjusted", async () => {
+    const live = await register(a, '/adj-live', ['conversion.adjusted']);
+    const sandbox = await register(a, '/adj-sandbox', ['test']);
+    const key = await api.post('/admin/keys', { role: 'partner', partner_id: a.partnerId, mode: 'test' }, ADMIN_KEY);
+    expect(key.status).toBe(201);
+    const click = await api.post('/api/test/clicks', { tag_id: a.tagId, bid_id: 'bid_sandbox_adj' }, key.body.key);
+    expect(click.status).toBe(201);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
+      key.body.key,
+    );
+    expect(posted.status).toBe(200);
+    const id = posted.body.conversion_id as string;
+    await receiver.until(() => ofConversion('/adj-sandbox', id).length === 1); // its `test` created message
+    const adjusted = await api.post(
+      '/api/conversion/adjustments',
+      { adjustments: [{ conversion_id: id, type: 'refund', refund_value: 1, adjusted_at: '2026-05-27T12:00:00Z' }] },
+      key.body.key,
+    );
+    expect(adjusted.body.results[0].status).toBe('ok');
+    await receiver.until(() => ofConversion('/adj-sandbox', id).length === 2);
+    const [, m] = ofConversion('/adj-sandbox', id);
+    const payload = new Webhook(sandbox.secret).verify(m.body, m.headers) as {
+      type: string;
+      data: { mode: string; adjustment_count: number };
+    };
+    expect(payload.type).toBe('test');
+    expect(payload.data).toMatchObject({ mode: 'test', adjustment_count: 1 });
+    // The live endpoint (conversion.adjusted, no `test`) heard nothing, and no live message was written.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ofConversion('/adj-live', id)).toHaveLength(0);
+    const ds = t.app.get(DataSource);
+    const types: { type: string }[] = await ds.query(
+      `SELECT type FROM webhook_messages WHERE conversion_id = ${ds.options.type === 'postgres' ? '$1' : '?'} ORDER BY created_at`,
+      [id],
+    );
+    expect(types.map((r) => r.type)).toEqual(['test', 'test']);
+    for (const ep of [live, sandbox]) await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it('a server conversion superseding a Tag one sends conversion.superseded; a batch sends one created per new row', async () => {
     const ep = await register(a, '/tagsup');
     const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -345,6 +387,28 @@ describe('Webhooks (e2e, real receiver)', () => {
     await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
   });
 
+  it("a round of several messages (one batch, several clicks) sends each with its own conversion's admin view", async () => {
+    const ep = await register(a, '/round');
+    const clicks = [await makeClick(api, a), await makeClick(api, a), await makeClick(api, a)];
+    const batch = await api.post(
+      '/api/conversions/batch',
+      { conversions: clicks.flatMap((c) => [0, 1].map(() => conversionBody(c, { order_id: `o_${randomUUID()}` }))) },
+      a.partnerKey,
+    );
+    expect(batch.body.counts).toMatchObject({ ok: 6 });
+    const ids = (batch.body.results as { conversion_id: string }[]).map((r) => r.conversion_id);
+    await receiver.until(() => ids.every((id) => ofConversion('/round', id).length === 1));
+    for (const id of ids) {
+      const [m] = ofConversion('/round', id);
+      const payload = new Webhook(ep.secret).verify(m.body, m.headers) as { type: string; data: unknown };
+      const view = await api.request('GET', `/admin/conversions/${id}`, { key: ADMIN_KEY });
+      expect(payload).toMatchObject({ type: 'conversion.created' });
+      expect(payload.data).toEqual(view.body);
+    }
+    expect(new Set(ids.map((id) => ofConversion('/round', id)[0].headers['webhook-id'])).size).toBe(6);
+    await api.request('DELETE', `/api/webhooks/${ep.id}`, { key: a.partnerKey });
+  });
+
   it("WebhookOutbox.enqueue writes conversion.adjusted in the caller's transaction: committed, it is sent; rolled back, nothing", async () => {
     const ep = await register(a, '/adjusted', ['conversion.adjusted']);
     const id = await convert(a);
@@ -356,6 +420,7 @@ describe('Webhooks (e2e, real receiver)', () => {
       conversion_id: id,
       click_id: view.body.click_id,
       partner_id: a.partnerId,
+      mode: 'live' as const,
     };
     await expect(
       ds.transaction(async (m) => {
@@ -521,6 +586,79 @@ describe('Webhooks (e2e, real receiver)', () => {
       [ep.id],
     );
     expect(rows.map((r) => r.status)).toEqual(['cancelled']);
+  });
+});
+
+describe('Webhook attempts and replays (dispatcher off: the repository driven by hand)', () => {
+  const { t, api, partners } = useTestApp({
+    partners: 1,
+    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_DISPATCHER: 'off' },
+  });
+  const [a] = partners;
+
+  it("a replay made while an attempt is in flight survives that attempt's write (the write holds the claim's lease)", async () => {
+    const ep = await api.post(
+      '/api/webhooks',
+      { url: receiver.url('/by-hand'), events: ['conversion.created'] },
+      a.partnerKey,
+    );
+    expect(ep.status).toBe(201);
+    const click = await makeClick(api, a);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click, { order_id: `o_${randomUUID()}` }),
+      a.partnerKey,
+    );
+    expect(posted.status).toBe(200);
+    const repo = t.app.get(WebhooksRepository);
+    const now = new Date();
+    const lease = new Date(now.getTime() + 30_000);
+    const [m] = await repo.claimDue(now, lease, 10);
+    expect(m).toMatchObject({ conversion_id: posted.body.conversion_id, attempts: 1 });
+    // The attempt is out; meanwhile the partner replays the message.
+    expect(await repo.replay(ep.body.id, { messageId: m.id }, new Date())).toBe(1);
+    const at = new Date();
+    await repo.recordAttempts([
+      {
+        message: {
+          click_id: m.click_id,
+          id: m.id,
+          status: 'delivered',
+          leased_until: lease,
+          next_attempt_at: at,
+          body: '{}',
+          delivered_at: at,
+        },
+        delivery: {
+          click_id: m.click_id,
+          id: randomUUID(),
+          message_id: m.id,
+          endpoint_id: ep.body.id,
+          conversion_id: m.conversion_id,
+          type: m.type,
+          attempt: 1,
+          attempted_at: at,
+          status_code: 200,
+          latency_ms: 1,
+          error: null,
+          next_attempt_at: null,
+        },
+        endpoint: { id: ep.body.id, failing_since: null },
+      },
+    ]);
+    const ds = t.app.get(DataSource);
+    const p = ds.options.type === 'postgres' ? '$1' : '?';
+    const [row] = (await ds.query(`SELECT status FROM webhook_messages WHERE id = ${p}`, [m.id])) as {
+      status: string;
+    }[];
+    expect(row.status).toBe('pending'); // the replay stands: it is sent again
+    const log = (await ds.query(`SELECT status_code FROM webhook_deliveries WHERE message_id = ${p}`, [
+      m.id,
+    ])) as unknown[];
+    expect(log).toHaveLength(1); // the attempt is logged all the same
+    // Claimed again (the replay made it due), it is written normally.
+    const [again] = await repo.claimDue(new Date(), new Date(Date.now() + 30_000), 10);
+    expect(again.id).toBe(m.id);
   });
 });
 

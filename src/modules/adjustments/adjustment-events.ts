@@ -8,6 +8,8 @@ export interface ConversionAdjustedEvent {
   conversion_id: string;
   partner_id: string;
   click_id: string;
+  /** The conversion's data mode (a test key's sandbox conversion: its event is a `test` message). */
+  mode: 'live' | 'test';
   adjustment: AdjustmentRecord;
   /** The conversion's net state after it (unchanged when `adjustment.outcome` is `more_recent_adjustment`). */
   state: NetState;
@@ -35,6 +37,7 @@ export class AdjustmentEvents {
         conversion_id: event.conversion_id,
         click_id: event.click_id,
         partner_id: event.partner_id,
+        mode: event.mode,
         at: event.adjustment.created_at,
       },
     ]);

@@ -210,7 +210,7 @@ export class AdjustmentsRepository {
     if (citus) await m.query(`SET LOCAL citus.max_adaptive_executor_pool_size = 1`);
     const early = citus ? await byAdjustmentId() : undefined;
     const [conv] = (await m.query(
-      `SELECT id, partner_id, click_id, conversion_time, conversion_value, current_value, status, adjusted_at
+      `SELECT id, partner_id, click_id, mode, conversion_time, conversion_value, current_value, status, adjusted_at
        FROM conversions WHERE click_id = ${p(1)} AND id = ${p(2)}${this.dialect.isPostgres ? ' FOR UPDATE' : ''}`,
       [ref.click_id, conversionId],
     )) as Record<string, unknown>[];
@@ -319,10 +319,27 @@ export class AdjustmentsRepository {
       conversion_id: conversionId,
       partner_id: partnerId,
       click_id: clickId,
+      mode: conv.mode === 'test' ? 'test' : 'live',
       adjustment: record,
       state,
     });
     return { status: 'ok', conversion_id: conversionId, adjustment: record, state };
+  }
+
+  /** Several conversions' adjustments in one query, each list in the order they were recorded (keyed by conversion id). */
+  async historiesOf(keys: readonly { click_id: string; id: string }[]): Promise<Map<string, AdjustmentRecord[]>> {
+    const out = new Map<string, AdjustmentRecord[]>();
+    if (keys.length === 0) return out;
+    const match = keys.map((_, i) => `(click_id = ${this.p(2 * i + 1)} AND conversion_id = ${this.p(2 * i + 2)})`);
+    const rows = (await this.ds.query(
+      `SELECT ${ADJUSTMENT_COLUMNS.join(', ')} FROM conversion_adjustments WHERE ${match.join(' OR ')} ORDER BY created_at, id`,
+      keys.flatMap((k) => [k.click_id, k.id]),
+    )) as Record<string, unknown>[];
+    for (const r of rows) {
+      const rec = recordOf(r);
+      out.set(rec.conversion_id, [...(out.get(rec.conversion_id) ?? []), rec]);
+    }
+    return out;
   }
 
   /** A conversion's adjustments, in the order they were recorded. */

@@ -185,6 +185,12 @@ export class AdjustmentsService {
     }
   }
 
+  /** Several conversions' adjustments (keyed by conversion id), each oldest recorded first. */
+  async historiesOf(keys: readonly { click_id: string; id: string }[]): Promise<Map<string, AdjustmentViewDto[]>> {
+    const m = await this.repo.historiesOf(keys);
+    return new Map([...m].map(([id, list]) => [id, list.map(toAdjustmentView)]));
+  }
+
   /** A conversion's adjustments, oldest recorded first (the history the detail views show). */
   async historyOf(clickId: string, conversionId: string): Promise<AdjustmentViewDto[]> {
     return (await this.repo.historyOf(clickId, conversionId)).map(toAdjustmentView);

@@ -28,6 +28,15 @@ export class ClicksRepository {
     return row ? { tag_id: row.tag_id, mode: row.mode === 'test' ? 'test' : 'live' } : null;
   }
 
+  /** Several clicks in one query (missing ones are absent). */
+  findByIds(clickIds: readonly string[]): Promise<Click[]> {
+    if (clickIds.length === 0) return Promise.resolve([]);
+    return this.repo
+      .createQueryBuilder('c')
+      .where('c.click_id IN (:...ids)', { ids: [...clickIds] })
+      .getMany();
+  }
+
   findById(clickId: string): Promise<Click | null> {
     return this.repo.findOneBy({ click_id: clickId });
   }

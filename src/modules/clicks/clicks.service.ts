@@ -193,6 +193,11 @@ export class ClicksService {
     return c ? toClickView(c) : null;
   }
 
+  /** Several clicks, for readers (the webhook dispatcher's round): by click_id. */
+  async findClicks(clickIds: readonly string[]): Promise<Map<string, ClickView>> {
+    return new Map((await this.repo.findByIds(clickIds)).map((c) => [c.click_id, toClickView(c)]));
+  }
+
   /** 404 unless the click exists and is the caller's partner's (never reveal another's); 400 without a bid. */
   assertAttributable(facts: ClickFacts, partnerId: string, mode: DataMode): void {
     const failure = attributionFailure(facts, partnerId, mode);

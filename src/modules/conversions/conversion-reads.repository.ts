@@ -225,6 +225,25 @@ export class ConversionReadsRepository {
     return row ?? null;
   }
 
+  /**
+   * The detail rows of several conversions, each named with its click (a primary-key lookup each),
+   * in one query (the webhook dispatcher reads a round's conversions so). Missing ones are absent.
+   */
+  async findByKeys(keys: readonly { click_id: string; id: string }[]): Promise<ConversionRow[]> {
+    if (keys.length === 0) return [];
+    const params: Record<string, string> = {};
+    const match = keys
+      .map((k, i) => {
+        params[`c${i}`] = k.click_id;
+        params[`i${i}`] = k.id;
+        return `(c.click_id = :c${i} AND c.id = :i${i})`;
+      })
+      .join(' OR ');
+    return this.base({}, [...CONVERSION_COLUMNS.map((col) => `c.${col} AS ${col}`), ...STATE_SELECT])
+      .andWhere(`(${match})`, params)
+      .getRawMany<ConversionRow>();
+  }
+
   /** The filtered rows after the cursor, newest first, as `select`. */
   private listing(filter: ConversionFilter, after: Cursor | null, select: string[]): SelectQueryBuilder<ConversionRow> {
     const qb = this.base(filter, select);

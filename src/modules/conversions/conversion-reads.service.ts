@@ -165,6 +165,36 @@ export class ConversionReadsService {
     return { ...this.item(row), params: { extra: extraOf(row.params) }, click, adjustments };
   }
 
+  /**
+   * Several conversions as getConversion shows each (the webhook dispatcher's round), in at most
+   * three queries: the rows, their clicks, and the adjustment histories of those that have any.
+   * Keyed by conversion id; a missing conversion is absent.
+   */
+  async getConversionsByKeys(
+    keys: readonly { click_id: string; id: string }[],
+  ): Promise<Map<string, ConversionDetailDto>> {
+    const out = new Map<string, ConversionDetailDto>();
+    const rows = await this.repo.findByKeys(keys);
+    if (rows.length === 0) return out;
+    const adjusted = rows
+      .filter((r) => Number(r.adjustment_count) > 0)
+      .map((r) => ({ click_id: r.click_id as string, id: r.id as string }));
+    const [clicks, histories] = await Promise.all([
+      this.clicks.findClicks([...new Set(rows.map((r) => r.click_id as string))]),
+      this.adjustments.historiesOf(adjusted),
+    ]);
+    for (const row of rows) {
+      const id = row.id as string;
+      out.set(id, {
+        ...this.item(row),
+        params: { extra: extraOf(row.params) },
+        click: clicks.get(row.click_id as string) ?? null,
+        adjustments: histories.get(id) ?? [],
+      });
+    }
+    return out;
+  }
+
   async getClickWithConversions(clickId: string): Promise<ClickWithConversionsDto> {
     const click = await this.clicks.findClick(clickId);
     if (!click) throw new AppError('click_not_found');

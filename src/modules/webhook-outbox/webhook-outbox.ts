@@ -63,6 +63,11 @@ export interface OutboxEvent {
   conversion_id: string;
   click_id: string;
   partner_id: string;
+  /**
+   * The described conversion's data mode: a sandbox (`test`) conversion's event is written as a
+   * `test` message, only to endpoints subscribed to `test` (the conversion write's rule, typeSql).
+   */
+  mode: 'live' | 'test';
   /** The event's time; default now. */
   at?: Date;
 }
@@ -138,31 +143,37 @@ export class WebhookOutbox implements OnModuleInit, OnModuleDestroy {
       const sql = pg
         ? pgOutboxInsert(
             ev.type,
-            '(SELECT $1::varchar AS click_id, $2::varchar AS conversion_id, $3::varchar AS partner_id, $4::timestamptz AS at) x',
+            '(SELECT $1::varchar AS click_id, $2::varchar AS conversion_id, $3::varchar AS partner_id, $4::timestamptz AS at, $5::varchar AS mode) x',
             {
               click: 'x.click_id',
               conversion: 'x.conversion_id',
               partner: 'x.partner_id',
               at: 'x.at',
+              mode: 'x.mode',
             },
           ) + ' RETURNING id'
-        : sqliteOutboxInsert(ev.type);
+        : sqliteOutboxInsert(ev.type, true);
       if (pg) {
         const rows = (await runner.query(sql, [
           ev.click_id,
           ev.conversion_id,
           ev.partner_id,
           at.toISOString(),
+          ev.mode,
         ])) as unknown[];
         n += rows.length;
       } else {
         const order: string[] = [];
-        const text = sql.replace(/@(click_id|conversion_id|partner_id|at)/g, (_, k: string) => (order.push(k), '?'));
+        const text = sql.replace(
+          /@(click_id|conversion_id|partner_id|at|mode)\b/g,
+          (_, k: string) => (order.push(k), '?'),
+        );
         const values: Record<string, unknown> = {
           click_id: ev.click_id,
           conversion_id: ev.conversion_id,
           partner_id: ev.partner_id,
           at: sqliteTime(at),
+          mode: ev.mode,
         };
         await runner.query(
           text,

@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
-import { AppError } from '../../common/errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { TransactionScope } from '../../database/transaction-scope';
+import { WriteBatcher } from '../../database/write-batcher';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { ConversionReadsService } from '../conversions/conversion-reads.service';
 import { closeSenderAgents, SendResult, sendWebhook } from './webhook-sender';
 import { signedHeaders } from './webhook-signature';
 import { WebhookEndpoint } from './webhook.entities';
-import { ClaimedMessage, WebhooksRepository } from './webhooks.repository';
+import { AttemptWrite, ClaimedMessage, WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
 /** The retry delays grow 4-fold from WEBHOOK_RETRY_BASE_MS, up to this. */
@@ -41,11 +41,28 @@ export function retryAfterMs(header: string | undefined, now: Date): number | un
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
+/** How many attempts' writes one statement carries at most. */
+const ATTEMPT_WRITE_MAX = 256;
+
+/** What one delivery needs once its round is claimed: the endpoint and the body. */
+interface Delivery {
+  e: WebhookEndpoint;
+  m: ClaimedMessage;
+  body: string;
+  /** The lease the round's claim set. */
+  leasedUntil: Date;
+}
+
 /**
- * Delivers the outbox. Each process polls for due messages (WEBHOOK_POLL_MS), claims up to its free
- * slots (WEBHOOK_CONCURRENCY) under a lease, and sends them; on PostgreSQL replicas share the work
- * (SKIP LOCKED), on SQLite the one process is the one worker. Nothing here blocks the event loop
- * (every step awaits I/O) or throws out of the loop: a failed poll is logged and tried again.
+ * Delivers the outbox, in rounds. A round claims up to the free slots (WEBHOOK_CONCURRENCY
+ * deliveries in flight per process) of due messages under a lease in one statement, reads their
+ * endpoints in one query and the conversions of the messages without a body yet in one (plus their
+ * clicks and, for adjusted ones, their histories), then sends them. Each attempt's writes join the
+ * others that finished meanwhile in one statement (a group commit), and its slot is freed once they
+ * are written. A new round is claimed when half the slots are free (or at once when the last claim
+ * was full and the dispatcher is idle), else every WEBHOOK_POLL_MS; on PostgreSQL replicas share the
+ * work (SKIP LOCKED), on SQLite the one process is the one worker. Nothing here blocks the event
+ * loop (every step awaits I/O) or throws out of the loop: a failed round is logged and tried again.
  */
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
@@ -53,7 +70,10 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   private timer?: NodeJS.Timeout;
   private stopping = false;
   private polling = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Deliveries claimed and not yet written back (each holds a slot). */
+  private inFlight = 0;
+  private readonly chains = new Set<Promise<void>>();
+  private readonly writes: WriteBatcher<AttemptWrite, void>;
 
   constructor(
     private readonly repo: WebhooksRepository,
@@ -63,7 +83,27 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     private readonly tx: TransactionScope,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.writes = new WriteBatcher<AttemptWrite, void>(
+      async (ws) => {
+        try {
+          await this.repo.recordAttempts(ws);
+          return ws.map(() => ({ status: 'fulfilled' as const, value: undefined }));
+        } catch (e) {
+          if (ws.length === 1) throw e;
+          // One attempt's bad write does not hold back the others: each on its own.
+          return Promise.allSettled(ws.map((w) => this.repo.recordAttempts([w])));
+        }
+      },
+      {
+        maxInFlight: 1,
+        maxBatch: ATTEMPT_WRITE_MAX,
+        // The attempt is not recorded; its lease ends and it is tried again (nothing is lost).
+        maxWaitMs: config.webhookLeaseMs,
+        timeoutError: () => new Error('the attempt could not be written before its lease ended'),
+      },
+    );
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.webhookDispatcher) this.schedule(0);
@@ -73,7 +113,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     this.stopping = true;
     clearTimeout(this.timer);
     // In-flight attempts end within WEBHOOK_TIMEOUT_MS; one cut short is sent again after its lease.
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.chains]);
     closeSenderAgents();
   }
 
@@ -84,71 +124,107 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     this.timer.unref();
   }
 
-  /** One poll: claim what the free slots can take; poll again at once when the claim was full. */
+  /** One round: claim what the free slots can take; the next round is scheduled by its end (see the class). */
   async poll(): Promise<void> {
     if (this.polling || this.stopping) return;
     this.polling = true;
     let full = false;
     try {
-      const free = this.config.webhookConcurrency - this.inFlight.size;
+      const free = this.config.webhookConcurrency - this.inFlight;
       if (free > 0) {
         const now = this.clock.now();
-        const claimed = await this.repo.claimDue(now, new Date(now.getTime() + this.config.webhookLeaseMs), free);
+        const leasedUntil = new Date(now.getTime() + this.config.webhookLeaseMs);
+        const claimed = await this.repo.claimDue(now, leasedUntil, free);
         full = claimed.length === free;
-        if (claimed.length > 0) await this.sendAll(claimed);
+        if (claimed.length > 0) await this.start(claimed, leasedUntil);
       }
     } catch (e) {
       this.logger.warn(`webhook poll failed: ${(e as Error).message}`);
     } finally {
       this.polling = false;
-      this.schedule(full ? 0 : this.config.webhookPollMs);
+      // A full claim: there is more due; the next round starts when half the slots are free.
+      if (!full) this.schedule(this.config.webhookPollMs);
+      else if (this.inFlight <= this.config.webhookConcurrency / 2) this.schedule(0);
     }
   }
 
-  private async sendAll(claimed: ClaimedMessage[]): Promise<void> {
-    const endpoints = new Map(
-      (await this.repo.findEndpointsByIds([...new Set(claimed.map((m) => m.endpoint_id))])).map((e) => [e.id, e]),
-    );
+  /** Reads the round's endpoints and bodies (one query each), then sends: one chain per endpoint and conversion. */
+  private async start(claimed: ClaimedMessage[], leasedUntil: Date): Promise<void> {
+    this.inFlight += claimed.length;
+    let deliveries: (Delivery | null)[];
+    try {
+      const endpoints = new Map(
+        (await this.repo.findEndpointsByIds([...new Set(claimed.map((m) => m.endpoint_id))])).map((e) => [e.id, e]),
+      );
+      const bodies = await this.bodiesOf(claimed);
+      deliveries = claimed.map((m) => {
+        const e = endpoints.get(m.endpoint_id);
+        return e ? { e, m, body: bodies.get(m)!, leasedUntil } : null;
+      });
+    } catch (e) {
+      // The round's leases end and its messages are taken again.
+      this.inFlight -= claimed.length;
+      throw e;
+    }
     // Messages of one conversion to one endpoint go one after the other, oldest first.
-    const chains = new Map<string, ClaimedMessage[]>();
-    for (const m of claimed) {
-      const k = `${m.endpoint_id}|${m.conversion_id}`;
-      chains.set(k, [...(chains.get(k) ?? []), m]);
+    const chains = new Map<string, Delivery[]>();
+    for (const d of deliveries) {
+      if (!d) {
+        this.release(1); // its endpoint is gone: the lease ends and the claim no longer sees it
+        continue;
+      }
+      const k = `${d.m.endpoint_id}|${d.m.conversion_id}`;
+      chains.set(k, [...(chains.get(k) ?? []), d]);
     }
     for (const chain of chains.values()) {
       const p = (async () => {
-        for (const m of chain) {
-          const e = endpoints.get(m.endpoint_id);
-          if (e) await this.deliverSafely(e, m);
+        for (const d of chain) {
+          try {
+            await this.deliver(d);
+          } catch (err) {
+            // The lease ends and the message is tried again; nothing is lost.
+            this.logger.warn(`webhook ${d.m.id} attempt not recorded: ${(err as Error).message}`);
+          } finally {
+            this.release(1);
+          }
         }
       })();
-      this.inFlight.add(p);
-      void p.finally(() => {
-        this.inFlight.delete(p);
-        if (!this.polling) this.schedule(0);
-      });
+      this.chains.add(p);
+      void p.finally(() => this.chains.delete(p));
     }
   }
 
-  private async deliverSafely(e: WebhookEndpoint, m: ClaimedMessage): Promise<void> {
-    try {
-      await this.deliver(e, m);
-    } catch (err) {
-      // The lease ends and the message is tried again; nothing is lost.
-      this.logger.warn(`webhook ${m.id} attempt not recorded: ${(err as Error).message}`);
-    }
+  /** Frees slots; a new round once half of them are free. */
+  private release(n: number): void {
+    this.inFlight -= n;
+    if (!this.polling && this.inFlight <= this.config.webhookConcurrency / 2) this.schedule(0);
   }
 
-  /** The body: fixed at the first attempt (the conversion as the admin view shows it then). */
-  private async bodyOf(m: ClaimedMessage): Promise<string> {
-    if (m.body !== null) return m.body;
-    let data: unknown = null;
-    try {
-      data = await this.reads.getConversion(m.conversion_id);
-    } catch (e) {
-      if (!(e instanceof AppError && e.code === 'conversion_not_found')) throw e;
+  /**
+   * The bodies: fixed at a message's first attempt (the conversion as the admin view shows it then),
+   * read for the whole round at once; a message whose conversion is gone carries `data: null`.
+   */
+  private async bodiesOf(claimed: ClaimedMessage[]): Promise<Map<ClaimedMessage, string>> {
+    const out = new Map<ClaimedMessage, string>();
+    const fresh = claimed.filter((m) => m.body === null);
+    const views =
+      fresh.length > 0
+        ? await this.reads.getConversionsByKeys([
+            ...new Map(fresh.map((m) => [m.conversion_id, { click_id: m.click_id, id: m.conversion_id }])).values(),
+          ])
+        : new Map<string, unknown>();
+    for (const m of claimed) {
+      out.set(
+        m,
+        m.body ??
+          JSON.stringify({
+            type: m.type,
+            timestamp: m.created_at.toISOString(),
+            data: views.get(m.conversion_id) ?? null,
+          }),
+      );
     }
-    return JSON.stringify({ type: m.type, timestamp: m.created_at.toISOString(), data });
+    return out;
   }
 
   private secretsOf(e: WebhookEndpoint, now: Date): string[] {
@@ -158,8 +234,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     return secrets;
   }
 
-  async deliver(e: WebhookEndpoint, m: ClaimedMessage): Promise<SendResult> {
-    const body = await this.bodyOf(m);
+  /** One attempt: send, decide, and write (grouped with the attempts that finished meanwhile). */
+  async deliver({ e, m, body, leasedUntil }: Delivery): Promise<SendResult> {
     const sentAt = this.clock.now();
     const headers = signedHeaders(this.secretsOf(e, sentAt), m.id, Math.floor(sentAt.getTime() / 1000), body);
     const r = await sendWebhook(e.url, headers, body, {
@@ -173,7 +249,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     let disable: 'gone' | 'failing' | undefined;
     let failingSince: Date | null = null;
     if (!ok) {
-      failingSince = (await this.repo.failingSince(e.id)) ?? now;
+      // As the round read it: a failure of the endpoint written since then is seen by the next round.
+      failingSince = e.failing_since ?? now;
       if (r.status === 410) disable = 'gone';
       else if (now.getTime() - failingSince.getTime() >= this.config.webhookDisableAfterMs) disable = 'failing';
       const after = r.status === 429 || r.status === 503 ? retryAfterMs(r.retryAfter, now) : undefined;
@@ -182,11 +259,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
       if (now.getTime() - m.cycle_started_at.getTime() >= this.config.webhookRetryWindowMs) status = 'failed';
       if (status === 'pending') next = new Date(now.getTime() + delay);
     }
-    await this.repo.recordAttempt({
+    await this.writes.submit({
       message: {
         click_id: m.click_id,
         id: m.id,
         status,
+        leased_until: leasedUntil,
         next_attempt_at: next ?? now,
         body,
         delivered_at: ok ? now : null,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationExecutor, QueryRunner } from 'typeorm';
 
 /** The PostgreSQL advisory lock every replica takes to migrate ('thrad' in ASCII, a bigint). */
 export const MIGRATION_LOCK_KEY = 0x746872616;
@@ -30,26 +30,55 @@ export async function migrateWithLock(ds: DataSource, pollMs = 100): Promise<voi
     await ds.runMigrations();
     return;
   }
-  const logger = new Logger('Migrations');
+  await withAdvisoryLock(
+    ds,
+    MIGRATION_LOCK_KEY,
+    async (qr) => {
+      const executor = new MigrationExecutor(ds, qr);
+      executor.transaction = ds.options.migrationsTransactionMode ?? 'all';
+      await executor.executePendingMigrations();
+    },
+    'Another process is migrating the database; waiting for it',
+    pollMs,
+  );
+}
+
+/**
+ * Runs `fn` while this process holds the PostgreSQL session advisory lock `key`, on a connection of
+ * its own (passed to `fn`), so replicas take turns; polled with pg_try_advisory_lock (see above).
+ * Elsewhere (SQLite: one process per file) it just runs `fn`.
+ */
+export async function withAdvisoryLock<T>(
+  ds: DataSource,
+  key: number,
+  fn: (qr: QueryRunner) => Promise<T>,
+  waitingMessage?: string,
+  pollMs = 100,
+): Promise<T> {
   const qr = ds.createQueryRunner();
+  if (ds.options.type !== 'postgres') {
+    try {
+      return await fn(qr);
+    } finally {
+      await qr.release();
+    }
+  }
   await qr.connect();
   try {
     let waiting = false;
     for (;;) {
-      const [{ locked }] = (await qr.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY])) as {
+      const [{ locked }] = (await qr.query('SELECT pg_try_advisory_lock($1) AS locked', [key])) as {
         locked: boolean;
       }[];
       if (locked) break;
-      if (!waiting) logger.log('Another process is migrating the database; waiting for it');
+      if (!waiting && waitingMessage) new Logger('Database').log(waitingMessage);
       waiting = true;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
     try {
-      const executor = new MigrationExecutor(ds, qr);
-      executor.transaction = ds.options.migrationsTransactionMode ?? 'all';
-      await executor.executePendingMigrations();
+      return await fn(qr);
     } finally {
-      await qr.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      await qr.query('SELECT pg_advisory_unlock($1)', [key]);
     }
   } finally {
     await qr.release();

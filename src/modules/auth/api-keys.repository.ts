@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Not, Repository } from 'typeorm';
 import { fromDbTime, sqliteTime } from '../../database/column-types';
+import { withAdvisoryLock } from '../../database/migrate-with-lock';
 import { TransactionScope } from '../../database/transaction-scope';
 import type { DataMode } from '../../common/data-mode';
 import { ApiKey, Role } from './api-key.entity';
@@ -16,6 +17,9 @@ export interface KeyRecord {
   mode: DataMode;
 }
 
+/** The advisory lock under which a replica makes the bootstrap admin key ('thrab' in ASCII). */
+const BOOTSTRAP_LOCK_KEY = 0x7468726162;
+
 @Injectable()
 export class ApiKeysRepository {
   private readonly repo: Repository<ApiKey>;
@@ -25,6 +29,15 @@ export class ApiKeysRepository {
     tx: TransactionScope,
   ) {
     this.repo = tx.repository(ApiKey);
+  }
+
+  /**
+   * Runs `fn` while no other replica runs its own: a PostgreSQL advisory lock, so replicas booting
+   * together on an empty database make one bootstrap admin key (not a duplicate-key error, nor two
+   * generated keys).
+   */
+  underBootstrapLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withAdvisoryLock(this.ds, BOOTSTRAP_LOCK_KEY, () => fn());
   }
 
   /** The key with this hash and its partner's state, in one query. */

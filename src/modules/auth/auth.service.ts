@@ -275,7 +275,11 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     this.cache.deleteWhere((rec) => rec.partner_id === partnerId);
   }
 
-  private async bootstrapAdminKey(): Promise<void> {
+  private bootstrapAdminKey(): Promise<void> {
+    return this.keys.underBootstrapLock(() => this.bootstrapAdminKeyLocked());
+  }
+
+  private async bootstrapAdminKeyLocked(): Promise<void> {
     const configured = this.config.bootstrapAdminKey;
     if (configured) {
       const hash = hashKey(configured);

@@ -37,6 +37,21 @@ describe('Webhooks (e2e, real receiver)', () => {
     return r.body.conversion_id as string;
   }
 
+  /** A test key of `f`, a synthetic click of its own, and the key's conversion on it. */
+  async function sandboxConversion(f: Fixture, bidId: string): Promise<{ key: string; id: string }> {
+    const k = await api.post('/admin/keys', { role: 'partner', partner_id: f.partnerId, mode: 'test' }, ADMIN_KEY);
+    expect(k.status).toBe(201);
+    const click = await api.post('/api/test/clicks', { tag_id: f.tagId, bid_id: bidId }, k.body.key);
+    expect(click.status).toBe(201);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
+      k.body.key,
+    );
+    expect(posted.status).toBe(200);
+    return { key: k.body.key as string, id: posted.body.conversion_id as string };
+  }
+
   const ofConversion = (path: string, id: string) =>
     receiver.on(path).filter((m) => (JSON.parse(m.body) as { data?: { id?: string } }).data?.id === id);
 
@@ -252,17 +267,7 @@ describe('Webhooks (e2e, real receiver)', () => {
   it('a sandbox (test key) conversion is a `test` message, only to endpoints subscribed to `test`; never the live event', async () => {
     const live = await register(a, '/live-only', ['conversion.created']);
     const sandbox = await register(a, '/sandbox', ['conversion.created', 'test']);
-    const key = await api.post('/admin/keys', { role: 'partner', partner_id: a.partnerId, mode: 'test' }, ADMIN_KEY);
-    expect(key.status).toBe(201);
-    const click = await api.post('/api/test/clicks', { tag_id: a.tagId, bid_id: 'bid_sandbox' }, key.body.key);
-    expect(click.status).toBe(201);
-    const posted = await api.post(
-      '/api/conversion',
-      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
-      key.body.key,
-    );
-    expect(posted.status).toBe(200);
-    const id = posted.body.conversion_id as string;
+    const { id } = await sandboxConversion(a, 'bid_sandbox');
     await receiver.until(() => ofConversion('/sandbox', id).length === 1);
     const [m] = ofConversion('/sandbox', id);
     const payload = new Webhook(sandbox.secret).verify(m.body, m.headers) as { type: string; data: { mode: string } };
@@ -282,22 +287,12 @@ describe('Webhooks (e2e, real receiver)', () => {
   it("a test key's adjustment of its own sandbox conversion is a `test` message too, never conversion.adjusted", async () => {
     const live = await register(a, '/adj-live', ['conversion.adjusted']);
     const sandbox = await register(a, '/adj-sandbox', ['test']);
-    const key = await api.post('/admin/keys', { role: 'partner', partner_id: a.partnerId, mode: 'test' }, ADMIN_KEY);
-    expect(key.status).toBe(201);
-    const click = await api.post('/api/test/clicks', { tag_id: a.tagId, bid_id: 'bid_sandbox_adj' }, key.body.key);
-    expect(click.status).toBe(201);
-    const posted = await api.post(
-      '/api/conversion',
-      conversionBody(click.body.click_id, { order_id: `o_${randomUUID()}` }),
-      key.body.key,
-    );
-    expect(posted.status).toBe(200);
-    const id = posted.body.conversion_id as string;
+    const { key, id } = await sandboxConversion(a, 'bid_sandbox_adj');
     await receiver.until(() => ofConversion('/adj-sandbox', id).length === 1); // its `test` created message
     const adjusted = await api.post(
       '/api/conversion/adjustments',
       { adjustments: [{ conversion_id: id, type: 'refund', refund_value: 1, adjusted_at: '2026-05-27T12:00:00Z' }] },
-      key.body.key,
+      key,
     );
     expect(adjusted.body.results[0].status).toBe('ok');
     await receiver.until(() => ofConversion('/adj-sandbox', id).length === 2);

@@ -162,6 +162,15 @@ export class ConversionReadsService {
       this.clicks.findClick(row.click_id as string),
       this.adjustments.historyOf(row.click_id as string, id),
     ]);
+    return this.detail(row, click, adjustments);
+  }
+
+  /** A conversion as the admin view shows it: its listing item, its extra params, click and history. */
+  private detail(
+    row: ConversionRow,
+    click: ConversionDetailDto['click'],
+    adjustments: ConversionDetailDto['adjustments'],
+  ): ConversionDetailDto {
     return { ...this.item(row), params: { extra: extraOf(row.params) }, click, adjustments };
   }
 
@@ -185,12 +194,7 @@ export class ConversionReadsService {
     ]);
     for (const row of rows) {
       const id = row.id as string;
-      out.set(id, {
-        ...this.item(row),
-        params: { extra: extraOf(row.params) },
-        click: clicks.get(row.click_id as string) ?? null,
-        adjustments: histories.get(id) ?? [],
-      });
+      out.set(id, this.detail(row, clicks.get(row.click_id as string) ?? null, histories.get(id) ?? []));
     }
     return out;
   }

@@ -14,7 +14,9 @@ import { AttemptsRecorder } from '../src/modules/attempts/attempts.recorder';
  * `"validate_only": true`, and nothing is written: not a row, not a dedup claim.
  */
 describe('validate-only (e2e)', () => {
-  const { t, api, partners } = useTestApp({ partners: 2 });
+  // No webhook delivery in this app: on a shared database, another spec's pending messages would be
+  // retried here and change the tables these tests prove validate-only leaves untouched.
+  const { t, api, partners } = useTestApp({ partners: 2, env: { WEBHOOK_DISPATCHER: 'off' } });
   const [f, other] = partners;
 
   const single = (body: unknown, query = 'validate_only=true', headers?: Record<string, string>) =>

@@ -11,6 +11,7 @@ import { Webhooks1765100000023 } from '../../migrations/1765100000023-webhooks';
 import { AttemptDuplicates1765100000030 } from '../../migrations/1765100000030-attempt-duplicates';
 import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
 import { ConversionIndexCosts1765900000020 } from '../../migrations/1765900000020-conversion-index-costs';
+import { WebhookPendingIndex1765900000030 } from '../../migrations/1765900000030-webhook-pending-index';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   AttemptDuplicates1765100000030,
   CitusDistribution1765900000015,
   ConversionIndexCosts1765900000020,
+  WebhookPendingIndex1765900000030,
 ];

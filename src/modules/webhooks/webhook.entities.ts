@@ -56,7 +56,7 @@ export class WebhookEndpoint {
  * statement) of the conversion it describes. Click-scoped (issue 15): the key starts with click_id.
  */
 @Entity('webhook_messages')
-@Index('IDX_webhook_messages_due', ['status', 'next_attempt_at'])
+@Index('IDX_webhook_messages_pending', ['next_attempt_at', 'created_at'], { where: "status = 'pending'" })
 @Index('IDX_webhook_messages_endpoint', ['endpoint_id', 'created_at', 'id'])
 export class WebhookMessage {
   @PrimaryColumn({ type: 'varchar', length: 255 })

@@ -177,10 +177,37 @@ export class WebhooksRepository {
       );
       if (any.length === 0) return [];
     }
-    // Not a named statement: its generic plan (the LIMIT unknown) hash-joins a sequential scan of the
-    // whole outbox (measured: ~190 ms at 28,000 rows); planned per call it is index lookups.
+    if (this.dialect.isPostgres) return this.claimed(await this.claimPg(sql, now, limit, leaseUntil));
     const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
     return this.claimed(rows);
+  }
+
+  /**
+   * PostgreSQL: the claim, planned with sorts and bitmap scans off, so it always reads the pending
+   * index off its front (the claim's order) and stops after `limit` rows. Left to the statistics,
+   * the planner takes the backlog for the few rows it held when the table was last analyzed (in
+   * steady state almost nothing is pending) and reads and sorts every due message instead: measured
+   * 28-44 ms per claim with a 30,000-message backlog, against 0.3 ms so, which made the catch-up after
+   * a burst (or after an endpoint's outage) crawl at ~170 messages/s. The settings are `SET LOCAL`
+   * in the statement's own implicit transaction: one simple-protocol query of three statements, one
+   * round trip, and nothing else on the connection sees them. Simple protocol takes no parameters,
+   * so the values are written in; each is the service's own (two ISO times and an integer), checked.
+   */
+  private async claimPg(sql: string, now: Date, limit: number, leaseUntil: Date): Promise<Record<string, unknown>[]> {
+    const time = (d: Date) => {
+      const iso = this.t(d);
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(iso)) throw new Error(`unexpected time ${iso}`);
+      return `'${iso}'`;
+    };
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`unexpected claim limit ${limit}`);
+    const values = [time(now), String(limit), time(leaseUntil)];
+    const text = sql.replace(/\$(\d)/g, (_, n: string) => values[Number(n) - 1]);
+    const results = (await this.dialect
+      .pgPool()
+      .query({ text: `SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; ${text}`, values: [] })) as unknown as {
+      rows: Record<string, unknown>[];
+    }[];
+    return results[results.length - 1].rows;
   }
 
   /**

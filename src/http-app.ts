@@ -1,7 +1,8 @@
 import type { FastifyReply } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { BODY_LIMIT, registerJsonBodyParser } from './common/json-body';
 import { setupSwagger } from './common/openapi';
 import type { AppConfig } from './config/app-config';
@@ -32,7 +33,34 @@ export function createFastifyAdapter(options: { trustProxy?: AppConfig['trustPro
       const status = (error as { statusCode?: number }).statusCode ?? 400;
       void reply.status(status).send({ detail: status === 414 ? 'URI Too Long' : 'Bad Request' });
     },
+    clientErrorHandler,
   });
+}
+
+/** How long a refused connection may keep sending (its input is read and dropped) before it is cut. */
+const CLIENT_ERROR_LINGER_MS = 2000;
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (a head over the 16 KiB limit: 431;
+ * a request timeout: 408; anything malformed: 400). Fastify's own handler answers in its shape and
+ * destroys the socket at once, with the rest of the request possibly unread, and closing a socket
+ * with unread input resets the connection (TCP RST), which can destroy the answer under the
+ * client. Here: the contract's `{"detail": …}` body with `Connection: close`, then a half-close,
+ * and whatever the client still sends is read and dropped until it closes or the linger ends.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify({ detail: STATUS_CODES[status] });
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.on('error', () => socket.destroy());
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
 
 /** Fastify's form of TRUST_PROXY: a hop count becomes "trust the n nearest hops", as Fastify itself does. */

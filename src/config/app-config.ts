@@ -90,6 +90,12 @@ export interface AppConfig {
   webhookDisableAfterMs: number;
   /** Deliveries in flight per process (WEBHOOK_CONCURRENCY; default 16). */
   webhookConcurrency: number;
+  /**
+   * Event-loop utilisation (0..1) at or above which, while conversions are coming in, the dispatcher
+   * takes one round per WEBHOOK_POLL_MS instead of back-to-back rounds (WEBHOOK_BUSY_ELU_PERCENT;
+   * default 80; 100 switches it off).
+   */
+  webhookBusyElu: number;
   /** Delivery runs in this process (WEBHOOK_DISPATCHER=on, the default). */
   webhookDispatcher: boolean;
   /** The key endpoint secrets are encrypted with at rest (WEBHOOK_SECRET_KEY); unset: derived from CLICK_SIGNING_SECRET or the embedded secret. */
@@ -226,6 +232,7 @@ function webhookVars(env: Env) {
     webhookLeaseMs,
     webhookDisableAfterMs: durationVar(env, 'WEBHOOK_DISABLE_AFTER', '24h'),
     webhookConcurrency: intVar(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),
+    webhookBusyElu: intVar(env, 'WEBHOOK_BUSY_ELU_PERCENT', 80, 1, 100) / 100,
     webhookDispatcher: onOffVar(env, 'WEBHOOK_DISPATCHER', true),
     webhookSecretKey: secretVar(env, 'WEBHOOK_SECRET_KEY'),
   };

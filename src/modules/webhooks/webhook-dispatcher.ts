@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock';
+import { IngestLoad } from '../../common/ingest-load';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { TransactionScope } from '../../database/transaction-scope';
 import { WriteBatcher } from '../../database/write-batcher';
@@ -60,7 +61,9 @@ interface Delivery {
  * clicks and, for adjusted ones, their histories), then sends them. Each attempt's writes join the
  * others that finished meanwhile in one statement (a group commit), and its slot is freed once they
  * are written. A new round is claimed when half the slots are free (or at once when the last claim
- * was full and the dispatcher is idle), else every WEBHOOK_POLL_MS; on PostgreSQL replicas share the
+ * was full and the dispatcher is idle), else every WEBHOOK_POLL_MS, and every WEBHOOK_POLL_MS too
+ * while the process is busy with ingest (IngestLoad: the CPU goes to the conversions waiting, the
+ * backlog waits and is caught up once they slow down); on PostgreSQL replicas share the
  * work (SKIP LOCKED), on SQLite the one process is the one worker. Nothing here blocks the event
  * loop (every step awaits I/O) or throws out of the loop: a failed round is logged and tried again.
  */
@@ -68,12 +71,16 @@ interface Delivery {
 export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('WebhookDispatcher');
   private timer?: NodeJS.Timeout;
+  /** When the scheduled round runs (performance.now()). */
+  private timerAt = 0;
   private stopping = false;
   private polling = false;
   /** Deliveries claimed and not yet written back (each holds a slot). */
   private inFlight = 0;
   private readonly chains = new Set<Promise<void>>();
   private readonly writes: WriteBatcher<AttemptWrite, void>;
+  /** Busy with ingest: rounds wait WEBHOOK_POLL_MS between them instead of following back to back. */
+  load: Pick<IngestLoad, 'isBusy'>;
 
   constructor(
     private readonly repo: WebhooksRepository,
@@ -84,6 +91,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
+    this.load = new IngestLoad(config.webhookBusyElu);
     this.writes = new WriteBatcher<AttemptWrite, void>(
       async (ws) => {
         try {
@@ -117,10 +125,17 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     closeSenderAgents();
   }
 
+  /** The next round in `ms`, unless one is already due sooner. */
   private schedule(ms: number): void {
     if (this.stopping) return;
+    const at = performance.now() + ms;
+    if (this.timer && this.timerAt <= at) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, ms);
     this.timer.unref();
   }
 
@@ -142,8 +157,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
       this.logger.warn(`webhook poll failed: ${(e as Error).message}`);
     } finally {
       this.polling = false;
-      // A full claim: there is more due; the next round starts when half the slots are free.
-      if (!full) this.schedule(this.config.webhookPollMs);
+      // A full claim: there is more due; the next round starts when half the slots are free, unless
+      // the process is busy with ingest, when rounds wait WEBHOOK_POLL_MS (the backlog waits, nothing is lost).
+      if (!full || this.load.isBusy()) this.schedule(this.config.webhookPollMs);
       else if (this.inFlight <= this.config.webhookConcurrency / 2) this.schedule(0);
     }
   }
@@ -197,7 +213,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   /** Frees slots; a new round once half of them are free. */
   private release(n: number): void {
     this.inFlight -= n;
-    if (!this.polling && this.inFlight <= this.config.webhookConcurrency / 2) this.schedule(0);
+    if (!this.polling && this.inFlight <= this.config.webhookConcurrency / 2)
+      this.schedule(this.load.isBusy() ? this.config.webhookPollMs : 0);
   }
 
   /**

@@ -7,7 +7,12 @@ function harness(threshold: number) {
     (prev ? { utilization: s.util, idle: 0, active: 0 } : { utilization: 0, idle: 0, active: 0 }) as ReturnType<
       typeof performance.eventLoopUtilization
     >;
-  const load = new IngestLoad(threshold, () => s.t, elu, () => s.count);
+  const load = new IngestLoad(
+    threshold,
+    () => s.t,
+    elu,
+    () => s.count,
+  );
   return { s, load };
 }
 

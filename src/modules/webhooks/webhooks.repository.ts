@@ -202,9 +202,10 @@ export class WebhooksRepository {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`unexpected claim limit ${limit}`);
     const values = [time(now), String(limit), time(leaseUntil)];
     const text = sql.replace(/\$(\d)/g, (_, n: string) => values[Number(n) - 1]);
-    const results = (await this.dialect
-      .pgPool()
-      .query({ text: `SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; ${text}`, values: [] })) as unknown as {
+    const results = (await this.dialect.pgPool().query({
+      text: `SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; ${text}`,
+      values: [],
+    })) as unknown as {
       rows: Record<string, unknown>[];
     }[];
     return results[results.length - 1].rows;

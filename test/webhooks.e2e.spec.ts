@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
+import { WebhookHeldMessages1765900000040 } from '../migrations/1765900000040-webhook-held-messages';
 import { WebhookOutbox } from '../src/modules/webhook-outbox/webhook-outbox';
 import { sendWebhook } from '../src/modules/webhooks/webhook-sender';
-import { WebhooksRepository } from '../src/modules/webhooks/webhooks.repository';
+import { AttemptWrite, ClaimedMessage, WebhooksRepository } from '../src/modules/webhooks/webhooks.repository';
 import { conversionBody, Fixture, makeClick } from './api-client';
 import { ADMIN_KEY, useTestApp } from './test-app';
 import { WebhookReceiver } from './webhook-receiver';
@@ -515,6 +516,12 @@ describe('Webhooks (e2e, real receiver)', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(view).toMatchObject({ enabled: false, disabled_reason: 'gone' });
+    // Its undelivered message is held, out of the claim's way, until it is enabled again.
+    const ds = t.app.get(DataSource);
+    const p = ds.options.type === 'postgres' ? '$1' : '?';
+    expect(await ds.query(`SELECT status FROM webhook_messages WHERE endpoint_id = ${p}`, [ep.id])).toEqual([
+      { status: 'held' },
+    ]);
     const audit = await api.request('GET', `/admin/audit?target_id=${ep.id}&action=webhook.disable`, {
       key: ADMIN_KEY,
     });
@@ -591,6 +598,142 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
   });
   const [a] = partners;
 
+  /** The writes of one attempt of claimed message `m` that got `statusCode` (200: delivered; else retried in a minute). */
+  function attempt(m: ClaimedMessage, endpointId: string, lease: Date, statusCode: number): AttemptWrite {
+    const at = new Date();
+    const ok = statusCode === 200;
+    const next = ok ? null : new Date(at.getTime() + 60_000);
+    return {
+      message: {
+        click_id: m.click_id,
+        id: m.id,
+        status: ok ? 'delivered' : 'pending',
+        leased_until: lease,
+        next_attempt_at: next ?? at,
+        body: '{}',
+        delivered_at: ok ? at : null,
+      },
+      delivery: {
+        click_id: m.click_id,
+        id: randomUUID(),
+        message_id: m.id,
+        endpoint_id: endpointId,
+        conversion_id: m.conversion_id,
+        type: m.type,
+        attempt: m.attempts,
+        attempted_at: at,
+        status_code: statusCode,
+        latency_ms: 1,
+        error: ok ? null : `HTTP ${statusCode}`,
+        next_attempt_at: next,
+      },
+      endpoint: { id: endpointId, failing_since: ok ? null : at },
+    };
+  }
+
+  async function messageRow(id: string): Promise<{ status: string; cycle_started_at: unknown }> {
+    const ds = t.app.get(DataSource);
+    const p = ds.options.type === 'postgres' ? '$1' : '?';
+    const [row] = (await ds.query(`SELECT status, cycle_started_at FROM webhook_messages WHERE id = ${p}`, [id])) as {
+      status: string;
+      cycle_started_at: unknown;
+    }[];
+    return row;
+  }
+
+  it("a disabled endpoint's messages are held out of the claim (an attempt in flight, a replay meanwhile); enabled again, they are due with a fresh retry window", async () => {
+    const ep = await api.post(
+      '/api/webhooks',
+      { url: receiver.url('/held'), events: ['conversion.created'] },
+      a.partnerKey,
+    );
+    expect(ep.status).toBe(201);
+    const click = await makeClick(api, a);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click, { order_id: `o_${randomUUID()}` }),
+      a.partnerKey,
+    );
+    expect(posted.status).toBe(200);
+    const repo = t.app.get(WebhooksRepository);
+    const lease = new Date(Date.now() + 30_000);
+    const [m] = (await repo.claimDue(new Date(), lease, 10)).filter((c) => c.endpoint_id === ep.body.id);
+    expect(m).toMatchObject({ conversion_id: posted.body.conversion_id });
+    const cycleBefore = (await messageRow(m.id)).cycle_started_at;
+    // Disabled while the attempt is out: held; the attempt fails, and its write leaves it held.
+    const off = await api.request('PATCH', `/api/webhooks/${ep.body.id}`, {
+      key: a.partnerKey,
+      body: { enabled: false },
+    });
+    expect(off.status).toBe(200);
+    expect((await messageRow(m.id)).status).toBe('held');
+    await repo.recordAttempts([attempt(m, ep.body.id, lease, 500)]);
+    expect((await messageRow(m.id)).status).toBe('held');
+    // A replay while disabled keeps it held; no claim takes it, even when due.
+    const replayed = await api.post(`/api/webhooks/${ep.body.id}/replay`, { message_id: m.id }, a.partnerKey);
+    expect(replayed).toMatchObject({ status: 202, body: { replayed: 1 } });
+    expect((await messageRow(m.id)).status).toBe('held');
+    const later = new Date(Date.now() + 3_600_000);
+    expect((await repo.claimDue(later, new Date(later.getTime() + 30_000), 100)).map((c) => c.id)).not.toContain(m.id);
+    // Enabled again: due now, with a fresh retry window, and claimed.
+    await new Promise((r) => setTimeout(r, 5));
+    const on = await api.request('PATCH', `/api/webhooks/${ep.body.id}`, {
+      key: a.partnerKey,
+      body: { enabled: true },
+    });
+    expect(on.status).toBe(200);
+    const row = await messageRow(m.id);
+    expect(row.status).toBe('pending');
+    expect(row.cycle_started_at).not.toEqual(cycleBefore);
+    const again = await repo.claimDue(new Date(), new Date(Date.now() + 30_000), 10);
+    expect(again.map((c) => c.id)).toContain(m.id);
+    // Deleted: cancelled, held or pending alike.
+    await api.request('DELETE', `/api/webhooks/${ep.body.id}`, { key: a.partnerKey });
+    expect((await messageRow(m.id)).status).toBe('cancelled');
+  });
+
+  it('the migration holds the pending messages of endpoints disabled before it, and only those', async () => {
+    const made: string[] = [];
+    for (const path of ['/mig-off', '/mig-on']) {
+      const ep = await api.post(
+        '/api/webhooks',
+        { url: receiver.url(path), events: ['conversion.created'] },
+        a.partnerKey,
+      );
+      expect(ep.status).toBe(201);
+      made.push(ep.body.id as string);
+    }
+    // One conversion: one message to each endpoint.
+    const click = await makeClick(api, a);
+    const posted = await api.post(
+      '/api/conversion',
+      conversionBody(click, { order_id: `o_${randomUUID()}` }),
+      a.partnerKey,
+    );
+    expect(posted.status).toBe(200);
+    const [off, on] = made;
+    const ds = t.app.get(DataSource);
+    const p = (n: number) => (ds.options.type === 'postgres' ? `$${n}` : '?');
+    // Disabled the way a build before the held state did: the endpoint only.
+    await ds.query(`UPDATE webhook_endpoints SET enabled = ${p(1)} WHERE id = ${p(2)}`, [false, off]);
+    const statuses = async (endpointId: string) =>
+      (
+        (await ds.query(`SELECT status FROM webhook_messages WHERE endpoint_id = ${p(1)}`, [endpointId])) as {
+          status: string;
+        }[]
+      ).map((r) => r.status);
+    expect(await statuses(off)).toEqual(['pending']);
+    const qr = ds.createQueryRunner();
+    try {
+      await new WebhookHeldMessages1765900000040().up(qr);
+    } finally {
+      await qr.release();
+    }
+    expect(await statuses(off)).toEqual(['held']);
+    expect(await statuses(on)).toEqual(['pending']);
+    for (const id of made) await api.request('DELETE', `/api/webhooks/${id}`, { key: a.partnerKey });
+  });
+
   it("a replay made while an attempt is in flight survives that attempt's write (the write holds the claim's lease)", async () => {
     const ep = await api.post(
       '/api/webhooks',
@@ -612,35 +755,7 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
     expect(m).toMatchObject({ conversion_id: posted.body.conversion_id, attempts: 1 });
     // The attempt is out; meanwhile the partner replays the message.
     expect(await repo.replay(ep.body.id, { messageId: m.id }, new Date())).toBe(1);
-    const at = new Date();
-    await repo.recordAttempts([
-      {
-        message: {
-          click_id: m.click_id,
-          id: m.id,
-          status: 'delivered',
-          leased_until: lease,
-          next_attempt_at: at,
-          body: '{}',
-          delivered_at: at,
-        },
-        delivery: {
-          click_id: m.click_id,
-          id: randomUUID(),
-          message_id: m.id,
-          endpoint_id: ep.body.id,
-          conversion_id: m.conversion_id,
-          type: m.type,
-          attempt: 1,
-          attempted_at: at,
-          status_code: 200,
-          latency_ms: 1,
-          error: null,
-          next_attempt_at: null,
-        },
-        endpoint: { id: ep.body.id, failing_since: null },
-      },
-    ]);
+    await repo.recordAttempts([attempt(m, ep.body.id, lease, 200)]);
     const ds = t.app.get(DataSource);
     const p = ds.options.type === 'postgres' ? '$1' : '?';
     const [row] = (await ds.query(`SELECT status FROM webhook_messages WHERE id = ${p}`, [m.id])) as {

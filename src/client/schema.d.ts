@@ -2736,7 +2736,7 @@ export interface components {
         };
         ReplayResultDto: {
             /**
-             * @description Messages scheduled to be sent again now.
+             * @description Messages scheduled to be sent again now (held until it is enabled again, for a disabled endpoint).
              * @example 3
              */
             replayed: number;

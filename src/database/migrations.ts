@@ -12,6 +12,7 @@ import { AttemptDuplicates1765100000030 } from '../../migrations/1765100000030-a
 import { CitusDistribution1765900000015 } from '../../migrations/1765900000015-citus-distribution';
 import { ConversionIndexCosts1765900000020 } from '../../migrations/1765900000020-conversion-index-costs';
 import { WebhookPendingIndex1765900000030 } from '../../migrations/1765900000030-webhook-pending-index';
+import { WebhookHeldMessages1765900000040 } from '../../migrations/1765900000040-webhook-held-messages';
 
 /** Every migration, in order, listed explicitly (never globbed). */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   CitusDistribution1765900000015,
   ConversionIndexCosts1765900000020,
   WebhookPendingIndex1765900000030,
+  WebhookHeldMessages1765900000040,
 ];

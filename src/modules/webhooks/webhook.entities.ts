@@ -78,7 +78,10 @@ export class WebhookMessage {
   @Column({ type: 'varchar', length: 32 })
   type: string;
 
-  /** pending | delivered | failed (retries exhausted) | cancelled (its endpoint was deleted). */
+  /**
+   * pending | delivered | failed (retries exhausted) | held (its endpoint is disabled; pending
+   * again when it is enabled) | cancelled (its endpoint was deleted).
+   */
   @Column({ type: 'varchar', length: 16 })
   status: string;
 

@@ -184,7 +184,11 @@ export class ReplayWebhookDto {
 }
 
 export class ReplayResultDto {
-  @ApiProperty({ example: 3, description: 'Messages scheduled to be sent again now.' }) replayed: number;
+  @ApiProperty({
+    example: 3,
+    description: 'Messages scheduled to be sent again now (held until it is enabled again, for a disabled endpoint).',
+  })
+  replayed: number;
 }
 
 export class RotatedWebhookSecretDto {

@@ -61,6 +61,13 @@ export interface AttemptWrite {
 /** Citus: how many single-shard claims one poll runs at once (see claimDueCitus). */
 const CITUS_CLAIMS_AT_ONCE = 4;
 
+/**
+ * An attempt's new status, unless the message was held (its endpoint disabled) or cancelled (its
+ * endpoint deleted) while the attempt ran: then it stays so, or becomes delivered if it was.
+ */
+const KEEP_HELD = (current: string, attempt: string) =>
+  `CASE WHEN ${current} = 'pending' OR ${attempt} = 'delivered' THEN ${attempt} ELSE ${current} END`;
+
 const MESSAGE_FIELDS =
   'm.click_id, m.id, m.endpoint_id, m.partner_id, m.conversion_id, m.type, m.attempts, m.created_at, m.cycle_started_at, m.body';
 
@@ -281,7 +288,7 @@ export class WebhooksRepository {
             AS w(click_id, id, status, next_attempt_at, body, delivered_at, delivery_id, endpoint_id, conversion_id, attempt,
               attempted_at, status_code, latency_ms, error, d_next_attempt_at, type, leased_until)
         ), m AS (
-          UPDATE webhook_messages m SET status = w.status, next_attempt_at = w.next_attempt_at, body = w.body,
+          UPDATE webhook_messages m SET status = ${KEEP_HELD('m.status', 'w.status')}, next_attempt_at = w.next_attempt_at, body = w.body,
             delivered_at = w.delivered_at
           FROM w WHERE m.click_id = w.click_id AND m.id = w.id AND m.next_attempt_at = w.leased_until RETURNING 1
         ), d AS (
@@ -374,7 +381,7 @@ export class WebhooksRepository {
       e.id,
       this.t(m.leased_until),
     ];
-    const message = `UPDATE webhook_messages SET status = $1, next_attempt_at = $2::timestamptz, body = $3,
+    const message = `UPDATE webhook_messages SET status = ${KEEP_HELD('status', '$1::varchar')}, next_attempt_at = $2::timestamptz, body = $3,
         delivered_at = $4::timestamptz WHERE click_id = $5 AND id = $6 AND next_attempt_at = $20::timestamptz`;
     const delivery = `INSERT INTO webhook_deliveries (click_id, id, message_id, endpoint_id, conversion_id, type, attempt,
         attempted_at, status_code, latency_ms, error, next_attempt_at)
@@ -400,13 +407,41 @@ export class WebhooksRepository {
     });
   }
 
-  /** Disables an enabled endpoint (in the caller's TransactionScope, with its audit entry); false when it already was. */
+  /**
+   * Disables an enabled endpoint and holds its messages (in the caller's TransactionScope, with its
+   * audit entry); false when it already was.
+   */
   async disableEndpoint(id: string, reason: 'gone' | 'failing', now: Date): Promise<boolean> {
     const r = await this.endpoints.update(
       { id, enabled: true },
       { enabled: false, disabled_reason: reason, updated_at: now },
     );
-    return (r.affected ?? 0) > 0;
+    if ((r.affected ?? 0) === 0) return false;
+    await this.holdPending(id);
+    return true;
+  }
+
+  /**
+   * A disabled endpoint's undelivered messages are `held`: out of the pending index, so the claim
+   * never reads past them (a long outage's backlog would otherwise sit at the index's front, read
+   * and skipped by every claim, for every partner, until the endpoint is enabled again).
+   */
+  async holdPending(endpointId: string): Promise<void> {
+    await this.setStatus(endpointId, 'pending', { status: 'held' });
+  }
+
+  /** Enabled again: its held messages are due now, each with a fresh retry window. */
+  async releaseHeld(endpointId: string, now: Date): Promise<void> {
+    await this.setStatus(endpointId, 'held', { status: 'pending', next_attempt_at: now, cycle_started_at: now });
+  }
+
+  private async setStatus(endpointId: string, from: string, set: Partial<WebhookMessage>): Promise<void> {
+    await this.messages
+      .createQueryBuilder()
+      .update()
+      .set(set)
+      .where('endpoint_id = :endpointId AND status = :from', { endpointId, from })
+      .execute();
   }
 
   /** Newest first, keyset-paginated on (attempted_at, id). */
@@ -433,8 +468,16 @@ export class WebhooksRepository {
     return rows.map(toDelivery);
   }
 
-  /** Makes messages of an endpoint due now, with a fresh retry window; answers how many. */
-  async replay(endpointId: string, sel: { messageId?: string; since?: Date }, now: Date): Promise<number> {
+  /**
+   * Makes messages of an endpoint due now, with a fresh retry window (or, `held`: of a disabled
+   * endpoint, held until it is enabled again); answers how many.
+   */
+  async replay(
+    endpointId: string,
+    sel: { messageId?: string; since?: Date },
+    now: Date,
+    held = false,
+  ): Promise<number> {
     const params: unknown[] = [this.t(now), endpointId];
     let where = 'endpoint_id = $2';
     if (sel.messageId !== undefined) {
@@ -446,20 +489,23 @@ export class WebhooksRepository {
       where += ` AND created_at >= $${params.length}::timestamptz`;
     }
     const { affected } = await this.run(
-      `UPDATE webhook_messages SET status = 'pending', next_attempt_at = $1::timestamptz, cycle_started_at = $1::timestamptz
-       WHERE ${where}`,
+      `UPDATE webhook_messages SET status = '${held ? 'held' : 'pending'}', next_attempt_at = $1::timestamptz,
+         cycle_started_at = $1::timestamptz WHERE ${where}`,
       params,
     );
     return affected;
   }
 
-  /** A deleted endpoint's undelivered messages are cancelled, so the claim never scans them again. */
+  /** A deleted endpoint's undelivered (pending or held) messages are cancelled, so the claim never scans them again. */
   async cancelPending(endpointId: string): Promise<void> {
     await this.messages
       .createQueryBuilder()
       .update()
       .set({ status: 'cancelled' })
-      .where('endpoint_id = :endpointId AND status = :pending', { endpointId, pending: 'pending' })
+      .where('endpoint_id = :endpointId AND status IN (:...undelivered)', {
+        endpointId,
+        undelivered: ['pending', 'held'],
+      })
       .execute();
   }
 

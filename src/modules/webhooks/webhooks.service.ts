@@ -174,6 +174,9 @@ export class WebhooksService {
         }
       }
       await this.repo.endpoints.update({ id: e.id }, patch);
+      // Disabled: its messages are held (out of the claim's way); enabled again: they are due now.
+      if (dto.enabled === false && e.enabled) await this.repo.holdPending(e.id);
+      if (dto.enabled === true && !e.enabled) await this.repo.releaseHeld(e.id, patch.updated_at!);
       const after = this.view({ ...e, ...patch });
       if (actor) await this.audit.record(actor, 'webhook.update', 'webhook_endpoint', e.id, before, after);
       if (after.enabled) afterCommit(() => this.outbox.markPartner(partnerId));
@@ -249,6 +252,7 @@ export class WebhooksService {
         e.id,
         { messageId: dto.message_id ?? undefined, since },
         this.clock.now(),
+        !e.enabled,
       );
       if (hasId && replayed === 0) throw new AppError('webhook_message_not_found');
       if (actor) await this.audit.record(actor, 'webhook.replay', 'webhook_endpoint', e.id, null, { ...dto, replayed });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { noteIngest } from '../../common/ingest-load';
+import { trackIngest } from '../../common/ingest-load';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -454,8 +454,7 @@ export class ConversionsRepository {
     windowStartMs: number,
     timing: AttributionTiming = NO_TIME_CHECKS,
   ): Promise<RecordOutcome> {
-    noteIngest();
-    return this.batcher.submit({ n, windowStartMs, timing });
+    return trackIngest(() => this.batcher.submit({ n, windowStartMs, timing }));
   }
 
   /**

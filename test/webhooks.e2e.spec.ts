@@ -685,10 +685,13 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
     const row = await messageRow(m.id);
     expect(row.status).toBe('pending');
     expect(row.cycle_started_at).not.toEqual(cycleBefore);
-    const again = await repo.claimDue(new Date(), new Date(Date.now() + 30_000), 10);
-    expect(again.map((c) => c.id)).toContain(m.id);
-    // Deleted: cancelled, held or pending alike.
+    const lease2 = new Date(Date.now() + 30_000);
+    const again = (await repo.claimDue(new Date(), lease2, 10)).find((c) => c.id === m.id);
+    expect(again).toBeDefined();
+    // Deleted while that attempt is out: cancelled, and the attempt's failure does not make it pending again.
     await api.request('DELETE', `/api/webhooks/${ep.body.id}`, { key: a.partnerKey });
+    expect((await messageRow(m.id)).status).toBe('cancelled');
+    await repo.recordAttempts([attempt(again!, ep.body.id, lease2, 500)]);
     expect((await messageRow(m.id)).status).toBe('cancelled');
   });
 

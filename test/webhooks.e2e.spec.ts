@@ -639,14 +639,19 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
     };
   }
 
-  /** An endpoint of `a` (to the receiver's `path`, conversion.created) and then one conversion of `a`: one message to it. */
-  async function endpointAndConversion(path: string) {
+  /** An endpoint of `a` to the receiver's `path`, for conversion.created. */
+  async function endpoint(path: string) {
     const ep = await api.post(
       '/api/webhooks',
       { url: receiver.url(path), events: ['conversion.created'] },
       a.partnerKey,
     );
     expect(ep.status).toBe(201);
+    return ep;
+  }
+
+  /** One conversion of `a`: one message to each of its endpoints. */
+  async function conversion() {
     const click = await makeClick(api, a);
     const posted = await api.post(
       '/api/conversion',
@@ -654,7 +659,13 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
       a.partnerKey,
     );
     expect(posted.status).toBe(200);
-    return { ep, posted };
+    return posted;
+  }
+
+  /** An endpoint, then one conversion: one message to it. */
+  async function endpointAndConversion(path: string) {
+    const ep = await endpoint(path);
+    return { ep, posted: await conversion() };
   }
 
   async function messageRow(id: string): Promise<{ status: string; cycle_started_at: unknown }> {
@@ -712,22 +723,10 @@ describe('Webhook attempts and replays (dispatcher off: the repository driven by
   it('the migration holds the pending messages of endpoints disabled before it, and only those', async () => {
     const made: string[] = [];
     for (const path of ['/mig-off', '/mig-on']) {
-      const ep = await api.post(
-        '/api/webhooks',
-        { url: receiver.url(path), events: ['conversion.created'] },
-        a.partnerKey,
-      );
-      expect(ep.status).toBe(201);
-      made.push(ep.body.id as string);
+      made.push((await endpoint(path)).body.id as string);
     }
     // One conversion: one message to each endpoint.
-    const click = await makeClick(api, a);
-    const posted = await api.post(
-      '/api/conversion',
-      conversionBody(click, { order_id: `o_${randomUUID()}` }),
-      a.partnerKey,
-    );
-    expect(posted.status).toBe(200);
+    await conversion();
     const [off, on] = made;
     const ds = t.app.get(DataSource);
     const p = (n: number) => (ds.options.type === 'postgres' ? `$${n}` : '?');

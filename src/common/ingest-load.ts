@@ -49,7 +49,7 @@ export class IngestLoad {
   static readonly WINDOW_MS = 500;
   private lastElu: Elu;
   private lastAt: number;
-  private lastIngested = ingested;
+  private lastIngested: number;
   private busy = false;
 
   constructor(

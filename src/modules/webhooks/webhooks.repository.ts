@@ -65,7 +65,7 @@ const CITUS_CLAIMS_AT_ONCE = 4;
  * An attempt's new status, unless the message was held (its endpoint disabled) or cancelled (its
  * endpoint deleted) while the attempt ran: then it stays so, or becomes delivered if it was.
  */
-const KEEP_HELD = (current: string, attempt: string) =>
+const statusAfterAttempt = (current: string, attempt: string) =>
   `CASE WHEN ${current} = 'pending' OR ${attempt} = 'delivered' THEN ${attempt} ELSE ${current} END`;
 
 const MESSAGE_FIELDS =
@@ -176,15 +176,13 @@ export class WebhooksRepository {
          FROM due WHERE m.click_id = due.click_id AND m.id = due.id RETURNING ${MESSAGE_FIELDS}`
       : `UPDATE webhook_messages AS m SET next_attempt_at = $3, attempts = m.attempts + 1
          WHERE (m.click_id, m.id) IN (${due}) RETURNING ${MESSAGE_FIELDS.replace(/m\./g, '')}`;
-    if (!this.dialect.isPostgres) {
-      // SQLite: an UPDATE takes the file's write lock even when it changes nothing; an idle poll only reads.
-      const { rows: any } = await this.run(
-        `SELECT 1 AS due FROM webhook_messages WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`,
-        [this.t(now)],
-      );
-      if (any.length === 0) return [];
-    }
     if (this.dialect.isPostgres) return this.claimed(await this.claimPg(sql, now, limit, leaseUntil));
+    // SQLite: an UPDATE takes the file's write lock even when it changes nothing; an idle poll only reads.
+    const { rows: any } = await this.run(
+      `SELECT 1 AS due FROM webhook_messages WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`,
+      [this.t(now)],
+    );
+    if (any.length === 0) return [];
     const { rows } = await this.run(sql, [this.t(now), limit, this.t(leaseUntil)]);
     return this.claimed(rows);
   }
@@ -288,7 +286,7 @@ export class WebhooksRepository {
             AS w(click_id, id, status, next_attempt_at, body, delivered_at, delivery_id, endpoint_id, conversion_id, attempt,
               attempted_at, status_code, latency_ms, error, d_next_attempt_at, type, leased_until)
         ), m AS (
-          UPDATE webhook_messages m SET status = ${KEEP_HELD('m.status', 'w.status')}, next_attempt_at = w.next_attempt_at, body = w.body,
+          UPDATE webhook_messages m SET status = ${statusAfterAttempt('m.status', 'w.status')}, next_attempt_at = w.next_attempt_at, body = w.body,
             delivered_at = w.delivered_at
           FROM w WHERE m.click_id = w.click_id AND m.id = w.id AND m.next_attempt_at = w.leased_until RETURNING 1
         ), d AS (
@@ -381,7 +379,7 @@ export class WebhooksRepository {
       e.id,
       this.t(m.leased_until),
     ];
-    const message = `UPDATE webhook_messages SET status = ${KEEP_HELD('status', '$1::varchar')}, next_attempt_at = $2::timestamptz, body = $3,
+    const message = `UPDATE webhook_messages SET status = ${statusAfterAttempt('status', '$1::varchar')}, next_attempt_at = $2::timestamptz, body = $3,
         delivered_at = $4::timestamptz WHERE click_id = $5 AND id = $6 AND next_attempt_at = $20::timestamptz`;
     const delivery = `INSERT INTO webhook_deliveries (click_id, id, message_id, endpoint_id, conversion_id, type, attempt,
         attempted_at, status_code, latency_ms, error, next_attempt_at)
@@ -427,20 +425,21 @@ export class WebhooksRepository {
    * and skipped by every claim, for every partner, until the endpoint is enabled again).
    */
   async holdPending(endpointId: string): Promise<void> {
-    await this.setStatus(endpointId, 'pending', { status: 'held' });
+    await this.setStatus(endpointId, ['pending'], { status: 'held' });
   }
 
   /** Enabled again: its held messages are due now, each with a fresh retry window. */
   async releaseHeld(endpointId: string, now: Date): Promise<void> {
-    await this.setStatus(endpointId, 'held', { status: 'pending', next_attempt_at: now, cycle_started_at: now });
+    await this.setStatus(endpointId, ['held'], { status: 'pending', next_attempt_at: now, cycle_started_at: now });
   }
 
-  private async setStatus(endpointId: string, from: string, set: Partial<WebhookMessage>): Promise<void> {
+  /** `set` on an endpoint's messages in one of the `from` states (in the caller's TransactionScope). */
+  private async setStatus(endpointId: string, from: string[], set: Partial<WebhookMessage>): Promise<void> {
     await this.messages
       .createQueryBuilder()
       .update()
       .set(set)
-      .where('endpoint_id = :endpointId AND status = :from', { endpointId, from })
+      .where('endpoint_id = :endpointId AND status IN (:...from)', { endpointId, from })
       .execute();
   }
 
@@ -498,15 +497,7 @@ export class WebhooksRepository {
 
   /** A deleted endpoint's undelivered (pending or held) messages are cancelled, so the claim never scans them again. */
   async cancelPending(endpointId: string): Promise<void> {
-    await this.messages
-      .createQueryBuilder()
-      .update()
-      .set({ status: 'cancelled' })
-      .where('endpoint_id = :endpointId AND status IN (:...undelivered)', {
-        endpointId,
-        undelivered: ['pending', 'held'],
-      })
-      .execute();
+    await this.setStatus(endpointId, ['pending', 'held'], { status: 'cancelled' });
   }
 
   /** How many messages of an endpoint are not yet delivered nor given up (for tests and metrics). */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { writesInFlight } from '../../common/ingest-load';
 import { AppError } from '../../common/errors';
 import { ConversionsRepository, NewConversion } from './conversions.repository';
 
@@ -71,6 +72,15 @@ describe('ConversionsRepository on PostgreSQL: batches', () => {
     expect(calls.map((c) => c.name)).toEqual(['conversions_record_batch']);
     expect(input(calls[0].text, calls[0].values, 'click_id')).toEqual(['clk-1', 'clk-2', 'clk-3']); // one array per column
     expect(out.map((o) => o.inserted_id)).toEqual(['id-1', 'id-2', 'id-3']);
+  });
+
+  it('counts each conversion as in the write path until its write settles (what the webhook dispatcher yields to)', async () => {
+    const { repo } = fakePostgres((_name, values, text) => written(values, text));
+    const before = writesInFlight();
+    const out = Promise.all([1, 2].map((i) => repo.recordAtomically(conversion(i), 0)));
+    expect(writesInFlight() - before).toBe(2);
+    await out;
+    expect(writesInFlight() - before).toBe(0);
   });
 
   it('retries each conversion on its own when the batch fails on one row or a deadlock (it wrote nothing)', async () => {
